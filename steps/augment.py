@@ -1,0 +1,196 @@
+"""Step 2: augment one shard — decode, normalise, walk the transform tree, encode, write.
+
+Images are processed by a pool of threads (OpenCV releases the GIL, so threads use every
+core) with a bounded window of images in flight, results taken back in key order: peak memory
+depends on the thread count and the number of transforms, never on the shard's size, and the
+manifest part comes out byte-identical on a rerun. A per-image failure (unreadable object,
+undecodable bytes, over the pixel limit) becomes a record with its reason and the shard goes
+on; a failure to write the destination stops the step, since every later write would fail too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import cv2
+
+from steps import imageio, naming, ops, registry, seeding, tree
+from steps.errors import KaleidoscopeError, StorageError
+from steps.shard import read_shard, run_prefix
+from steps.spec import Spec
+from steps.storage import Storage, open_storage
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class DestinationError(KaleidoscopeError):
+    """Writing an output failed: fatal for the step, unlike a per-image read or decode failure."""
+
+
+def part_key(run_id: str, index: int) -> str:
+    return f"{run_prefix(run_id)}/parts/{index:05d}.jsonl"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One generated image, encoded, with its manifest record."""
+
+    key: str
+    data: bytes
+    record: dict
+
+
+def sample_parameters(spec: Spec, source_key: str, height: int, width: int) -> tuple[dict | None, list[dict]]:
+    """The normalize crop and every transform's parameters for one image.
+
+    Each comes from its own generator seeded by (seed, key, position), so adding a transform
+    at the end of the list leaves every earlier transform's parameters unchanged.
+    """
+    crop = None
+    if spec.normalize_size is not None:
+        rng = seeding.generator(spec.seed, source_key, seeding.NORMALIZE_POSITION)
+        crop = ops.sample_normalize(rng, height, width, spec.normalize_size)
+    parameters = [
+        registry.get(t.op).sample(seeding.generator(spec.seed, source_key, t.position), t.options)
+        for t in spec.transforms
+    ]
+    return crop, parameters
+
+
+def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
+    """Every output of one source image, encoded, in tree order (raises ImageError early)."""
+    image = imageio.decode(data, max_pixels=spec.max_pixels)
+    crop, parameters = sample_parameters(spec, source_key, image.shape[0], image.shape[1])
+    if crop is not None:
+        image = ops.normalize(image, crop)
+    operations = [
+        (lambda current, apply=registry.get(t.op).apply, params=params: apply(current, params))
+        for t, params in zip(spec.transforms, parameters)
+    ]
+    for subset, result in tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops):
+        encoded = imageio.encode(result, spec.output_format, quality=spec.quality, background=spec.background)
+        labels = [spec.transforms[index].label for index in subset]
+        record = {
+            "source": source_key,
+            "output": naming.output_key(source_key, labels, spec.output_format),
+            "ops": labels,
+            "params": {spec.transforms[index].label: parameters[index] for index in subset},
+            "width": int(result.shape[1]),
+            "height": int(result.shape[0]),
+            "bytes": len(encoded),
+            "sha256": hashlib.sha256(encoded).hexdigest(),
+        }
+        if crop is not None:
+            record["normalize"] = crop
+        yield Variant(record["output"], encoded, record)
+
+
+def ordered_map(function: Callable[[Item], Result], items: Iterable[Item], threads: int) -> Iterator[Result]:
+    """``map`` on a thread pool, in order, with at most ``2 * threads`` items in flight."""
+    if threads <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="augment") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class ProgressFile:
+    """Argo's ``ARGO_PROGRESS_FILE`` protocol: the file holds ``done/total``."""
+
+    def __init__(self, path: str | None, total: int):
+        self.path, self.total, self.done = path, total, 0
+        self._lock = threading.Lock()
+        self._write()
+
+    def advance(self) -> None:
+        with self._lock:
+            self.done += 1
+            self._write()
+
+    def _write(self) -> None:
+        if not self.path:
+            return
+        target = Path(self.path)
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_text(f"{self.done}/{self.total}\n")
+        os.replace(temporary, target)
+
+
+def augment_shard(
+    spec: Spec,
+    run_id: str,
+    index: int,
+    *,
+    threads: int | None = None,
+    progress_file: str | None = None,
+) -> dict:
+    """Augment shard ``index`` of run ``run_id``; write outputs and the shard's manifest part.
+
+    Returns:
+        ``{"index", "inputs", "outputs", "failed"}`` — the step's small JSON result.
+    """
+    threads = threads or os.cpu_count() or 1
+    # Parallelism comes from our threads, one image each; OpenCV's own pool would oversubscribe
+    # the cores and make throughput depend on its scheduling.
+    cv2.setNumThreads(1)
+    source: Storage = open_storage(spec.source)
+    destination: Storage = open_storage(spec.destination)
+    keys = read_shard(destination, run_id, index)
+    progress = ProgressFile(progress_file, len(keys))
+
+    def store(variant: Variant) -> None:
+        try:
+            destination.write(variant.key, variant.data, imageio.CONTENT_TYPES[spec.output_format])
+        except StorageError as error:
+            raise DestinationError(str(error)) from None
+
+    def process(key: str) -> list[dict]:
+        produced = []
+        try:
+            for variant in variants(spec, key, source.read(key)):
+                store(variant)
+                produced.append(variant.record)
+        except (StorageError, imageio.ImageError, cv2.error, ValueError) as error:
+            # Outputs written before a mid-tree failure stay, unrecorded: the image is reported
+            # failed as a whole, so a consumer of the manifest never sees half a tree.
+            return [{"source": key, "error": _one_line(error)}]
+        finally:
+            progress.advance()
+        return produced
+
+    outputs = failed = 0
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as part:
+        try:
+            for records in ordered_map(process, keys, threads):
+                for record in records:
+                    failed += "error" in record
+                    outputs += "error" not in record
+                    part.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            part.close()
+            destination.write_file(part_key(run_id, index), Path(part.name), "application/x-ndjson")
+        finally:
+            Path(part.name).unlink(missing_ok=True)
+    return {"index": index, "inputs": len(keys), "outputs": outputs, "failed": failed}
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if not isinstance(error, imageio.ImageError) else text
+
+

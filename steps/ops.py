@@ -1,0 +1,495 @@
+"""Pure image operations used by the transform tree.
+
+Every operation has the signature ``fn(image, params) -> new_image`` and
+obeys the same contract (see ``steps/registry.py`` for the options users set
+and the samplers that turn them into ``params``):
+
+* ``image`` is ``uint8`` or ``uint16`` with shape ``(H, W)`` (grey),
+  ``(H, W, 3)`` (BGR) or ``(H, W, 4)`` (BGRA). The result has the same dtype
+  and channel layout; only the geometric ops ``crop`` and ``resize`` change
+  ``H`` and ``W``.
+* The input is never modified and the result never shares memory with it:
+  a parent image in the tree is reused for all of its child subsets.
+* Results depend only on ``(image, params)``. Randomness (noise) is seeded
+  from ``params["seed"]``; everything else random is drawn by the sampler and
+  stored in ``params``, so a params record reproduces an output exactly.
+* Intensities given in params (brightness delta, noise amount, fill values)
+  are fractions of full scale (255 or 65535), so one spec serves both depths.
+* Colour ops touch the colour channels only; alpha passes through unchanged.
+  Geometric ops move alpha together with the colour.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import cv2
+import numpy as np
+
+Params = Mapping[str, Any]
+
+_BORDERS = {
+    # REFLECT_101 (gfedcb|abcdefg) rather than REFLECT (fedcba|abcdefg): it
+    # does not duplicate the edge pixel, so no visible seam.
+    "reflect": cv2.BORDER_REFLECT_101,
+    "replicate": cv2.BORDER_REPLICATE,
+    "constant": cv2.BORDER_CONSTANT,
+}
+NOISE_KINDS = ("gauss", "salt_pepper", "speckle")
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def full_scale(dtype: np.dtype | type) -> int:
+    """Returns the largest value of a supported image dtype (255 or 65535).
+
+    Raises:
+        TypeError: If the dtype is neither uint8 nor uint16.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return 255
+    if dtype == np.uint16:
+        return 65535
+    raise TypeError(f"unsupported image dtype {dtype}; expected uint8 or uint16")
+
+
+def _check(image: np.ndarray) -> None:
+    full_scale(image.dtype)
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+        raise ValueError(f"unsupported image shape {image.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+
+
+def _to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Rounds and clips float values into ``dtype`` (in place on ``values``)."""
+    np.rint(values, out=values)
+    np.clip(values, 0, full_scale(dtype), out=values)
+    return values.astype(dtype)
+
+
+def _apply_curve(colour: np.ndarray, curve: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Applies a per-value tone curve through a lookup table.
+
+    A table over every possible value (256 or 65536 entries) is cheaper than
+    float maths on a 400x400 image and gives exactly the same rounding.
+    """
+    levels = np.arange(full_scale(colour.dtype) + 1, dtype=np.float32)
+    lut = _to_dtype(curve(levels).astype(np.float32), colour.dtype)
+    if colour.dtype == np.uint8:
+        return cv2.LUT(colour, lut)
+    # np.take is several times faster than fancy indexing for a 1-D table.
+    return np.take(lut, colour)
+
+
+def _colour_only(fn: Callable[[np.ndarray, Params], np.ndarray]) -> Callable[[np.ndarray, Params], np.ndarray]:
+    """Wraps a colour op so that it sees only the colour planes.
+
+    The wrapped function receives ``(H, W)`` or ``(H, W, 3)`` and must return
+    a new array of the same shape; an alpha plane is split off before and
+    re-attached unchanged after.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(image: np.ndarray, params: Params) -> np.ndarray:
+        _check(image)
+        if image.ndim == 3 and image.shape[2] == 4:
+            colour = fn(np.ascontiguousarray(image[..., :3]), params)
+            return np.dstack((colour, image[..., 3]))
+        return fn(image, params)
+
+    return wrapper
+
+
+def _has_colour(image: np.ndarray) -> bool:
+    return image.ndim == 3
+
+
+# --------------------------------------------------------------------------
+# Geometric operations (alpha moves with the colour)
+# --------------------------------------------------------------------------
+
+
+def rotate_zoom_factor(angle: float, height: int, width: int) -> float:
+    """Returns the smallest zoom that hides all corners after a rotation.
+
+    The four output corners, mapped back into the source, must land inside
+    the source's pixel-centre rectangle with half-extents ``a = (W-1)/2`` and
+    ``b = (H-1)/2``; solving for both axes gives
+    ``|cos| + max(a/b, b/a) * |sin|``.
+
+    Args:
+        angle: Rotation in degrees.
+        height: Image height in pixels.
+        width: Image width in pixels.
+
+    Returns:
+        The zoom factor (>= 1).
+    """
+    if height < 2 or width < 2:
+        return 1.0
+    a, b = (width - 1) / 2, (height - 1) / 2
+    rad = math.radians(angle)
+    return abs(math.cos(rad)) + max(a / b, b / a) * abs(math.sin(rad))
+
+
+def rotate_zoom(image: np.ndarray, params: Params) -> np.ndarray:
+    """Rotates about the centre and zooms in until no blank corner shows.
+
+    Params:
+        angle (float): Degrees, positive is counter-clockwise.
+
+    The zoom is the minimum from ``rotate_zoom_factor``. Replicate borders are
+    only a guard against sub-pixel rounding at the exact edge; with the exact
+    zoom no sample falls outside the source.
+    """
+    _check(image)
+    h, w = image.shape[:2]
+    angle = float(params["angle"])
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, rotate_zoom_factor(angle, h, w))
+    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def rotate(image: np.ndarray, params: Params) -> np.ndarray:
+    """Rotates about the centre without zoom; the corners are filled by ``border``.
+
+    Params:
+        angle (float): Degrees, positive is counter-clockwise.
+        border (str): ``reflect`` (mirror without repeating the edge pixel),
+            ``replicate`` (smear the edge) or ``constant`` (0 in every
+            channel, so BGRA corners become transparent).
+    """
+    _check(image)
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), float(params["angle"]), 1.0)
+    return cv2.warpAffine(
+        image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=_BORDERS[params["border"]], borderValue=0
+    )
+
+
+def flip_lr(image: np.ndarray, params: Params) -> np.ndarray:
+    """Mirrors left-right. Params: none."""
+    _check(image)
+    return cv2.flip(image, 1)
+
+
+def flip_ud(image: np.ndarray, params: Params) -> np.ndarray:
+    """Mirrors top-bottom. Params: none."""
+    _check(image)
+    return cv2.flip(image, 0)
+
+
+def _window(length: int, span: int, position: float) -> int:
+    """Start of a ``span``-long window placed at ``position`` (0..1) of the free room."""
+    return int(round(float(position) * (length - span)))
+
+
+def crop(image: np.ndarray, params: Params) -> np.ndarray:
+    """Cuts out a smaller window with the same aspect ratio.
+
+    Params:
+        scale (float): Side of the window as a fraction of the image side.
+        x, y (float): Window position as a fraction (0..1) of the free room
+            to the right/below, so any value in 0..1 keeps the window inside
+            the image whatever its resolution.
+    """
+    _check(image)
+    h, w = image.shape[:2]
+    scale = float(params["scale"])
+    cw, ch = max(1, round(w * scale)), max(1, round(h * scale))
+    x0, y0 = _window(w, cw, params["x"]), _window(h, ch, params["y"])
+    # Copy: a view would alias the parent image that siblings still use.
+    return image[y0 : y0 + ch, x0 : x0 + cw].copy()
+
+
+def _resize_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    # INTER_AREA averages source pixels when shrinking (no aliasing) but is
+    # blocky when enlarging, where bilinear is the better choice.
+    h, w = image.shape[:2]
+    interp = cv2.INTER_AREA if width * height < w * h else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interp)
+
+
+def resize(image: np.ndarray, params: Params) -> np.ndarray:
+    """Resizes keeping the aspect ratio.
+
+    Params (exactly one of):
+        scale (float): Factor applied to both sides.
+        size (int): Target length of the longer side.
+
+    Uses INTER_AREA when shrinking and INTER_LINEAR when enlarging.
+    """
+    _check(image)
+    h, w = image.shape[:2]
+    if params.get("size") is not None:
+        factor = int(params["size"]) / max(h, w)
+    else:
+        factor = float(params["scale"])
+    return _resize_to(image, max(1, round(w * factor)), max(1, round(h * factor)))
+
+
+def cutout(image: np.ndarray, params: Params) -> np.ndarray:
+    """Fills square boxes with a constant (colour channels only; alpha is kept).
+
+    Params:
+        boxes (list[dict]): Each ``{"x", "y", "size"}``; ``size`` is the box
+            side as a fraction of the shorter image side, ``x``/``y`` place
+            the box at that fraction (0..1) of the free room along the width
+            and height, so every box lies fully inside the image.
+        fill (float): Fill value as a fraction of full scale.
+    """
+    _check(image)
+    out = image.copy()
+    h, w = image.shape[:2]
+    top = full_scale(image.dtype)
+    fill = min(top, max(0, round(float(params["fill"]) * top)))
+    for box in params["boxes"]:
+        side = max(1, round(float(box["size"]) * min(h, w)))
+        x0, y0 = _window(w, side, box["x"]), _window(h, side, box["y"])
+        region = out[y0 : y0 + side, x0 : x0 + side]
+        if image.ndim == 3:
+            region[..., :3] = fill
+        else:
+            region[...] = fill
+    return out
+
+
+# --------------------------------------------------------------------------
+# Colour operations (alpha passes through)
+# --------------------------------------------------------------------------
+
+
+@_colour_only
+def contrast(image: np.ndarray, params: Params) -> np.ndarray:
+    """Scales the distance of every value from mid-grey.
+
+    Params:
+        factor (float): 1 is the identity, 0 gives flat mid-grey.
+
+    Pivoting on the fixed mid-grey (rather than the image mean) keeps the op
+    a pure per-value curve, so it runs as a lookup table.
+    """
+    mid = full_scale(image.dtype) / 2
+    factor = float(params["factor"])
+    return _apply_curve(image, lambda v: (v - mid) * factor + mid)
+
+
+@_colour_only
+def brightness(image: np.ndarray, params: Params) -> np.ndarray:
+    """Adds a constant to every colour value.
+
+    Params:
+        delta (float): Offset as a fraction of full scale (0.1 = +25.5 on 8 bit).
+    """
+    offset = float(params["delta"]) * full_scale(image.dtype)
+    return _apply_curve(image, lambda v: v + offset)
+
+
+@_colour_only
+def gamma(image: np.ndarray, params: Params) -> np.ndarray:
+    """Applies the power curve ``out = full * (in / full) ** gamma``.
+
+    Params:
+        gamma (float): Above 1 darkens mid-tones, below 1 brightens them;
+            black and white stay fixed.
+    """
+    top = full_scale(image.dtype)
+    g = float(params["gamma"])
+    return _apply_curve(image, lambda v: top * np.power(v / top, g))
+
+
+@_colour_only
+def saturation(image: np.ndarray, params: Params) -> np.ndarray:
+    """Blends with the image's own grey version (identity on grey images).
+
+    Params:
+        factor (float): 1 is the identity, 0 gives grey, above 1 is more vivid.
+
+    Blending with luma (as torchvision does) instead of scaling HSV
+    saturation needs no colour-space round trip and works at 16 bit.
+    """
+    if not _has_colour(image):
+        return image.copy()
+    factor = float(params["factor"])
+    grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return cv2.addWeighted(image, factor, grey, 1.0 - factor, 0.0)
+
+
+@_colour_only
+def hue(image: np.ndarray, params: Params) -> np.ndarray:
+    """Rotates the HSV hue (identity on grey images).
+
+    Params:
+        shift (float): Degrees, wrapping around 360.
+
+    8-bit images use OpenCV's 8-bit HSV (hue 0..179, i.e. 2-degree steps, so
+    the shift is rounded to a multiple of 2 degrees) with a lookup table on
+    the hue plane, the fast path. OpenCV has no 16-bit HSV, so 16-bit images
+    go through float32 HSV (hue 0..360) to keep their precision.
+    """
+    if not _has_colour(image):
+        return image.copy()
+    shift = float(params["shift"])
+    if image.dtype == np.uint8:
+        steps = round(shift / 2) % 180
+        if steps == 0:
+            return image.copy()
+        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+        lut = ((np.arange(256) + steps) % 180).astype(np.uint8)
+        hsv[..., 0] = lut[hsv[..., 0]]
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    top = full_scale(image.dtype)
+    hsv = cv2.cvtColor(image.astype(np.float32) * np.float32(1 / top), cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = np.mod(hsv[..., 0] + np.float32(shift), np.float32(360))
+    return _to_dtype(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR) * np.float32(top), image.dtype)
+
+
+@_colour_only
+def grayscale(image: np.ndarray, params: Params) -> np.ndarray:
+    """Replaces colour by luma, keeping the channel count (B = G = R).
+
+    Params: none. Keeping three channels lets later colour ops and the
+    writer treat every output of the tree alike.
+    """
+    if not _has_colour(image):
+        return image.copy()
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+@_colour_only
+def blur(image: np.ndarray, params: Params) -> np.ndarray:
+    """Gaussian blur.
+
+    Params:
+        sigma (float): Standard deviation in pixels; the kernel size follows
+            from it (OpenCV's ``ksize=(0, 0)`` rule).
+    """
+    sigma = float(params["sigma"])
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
+@_colour_only
+def sharpen(image: np.ndarray, params: Params) -> np.ndarray:
+    """Unsharp mask: ``out = image + amount * (image - blur(image, sigma))``.
+
+    Params:
+        amount (float): Strength; 0 is the identity.
+        sigma (float): Blur radius in pixels that sets the size of the
+            details that get boosted.
+    """
+    amount, sigma = float(params["amount"]), float(params["sigma"])
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
+    # addWeighted saturates and rounds into the input dtype in one pass.
+    return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0.0)
+
+
+@_colour_only
+def noise(image: np.ndarray, params: Params) -> np.ndarray:
+    """Adds seeded random noise.
+
+    Params:
+        kind (str): ``gauss`` adds N(0, amount * full scale) per value;
+            ``speckle`` multiplies by 1 + N(0, amount), so a full-scale value
+            gets the same spread as ``gauss`` while black stays black;
+            ``salt_pepper`` sets a fraction ``amount`` of pixels (all colour
+            channels together) to black or white, half each.
+        amount (float): See ``kind``.
+        seed (int): Seeds ``np.random.default_rng``; the only randomness.
+    """
+    kind, amount = params["kind"], float(params["amount"])
+    rng = np.random.default_rng(int(params["seed"]))
+    top = full_scale(image.dtype)
+    if kind == "salt_pepper":
+        out = image.copy()
+        # One uniform draw per pixel decides both "hit?" and "salt or pepper?".
+        u = rng.random(image.shape[:2], dtype=np.float32)
+        out[u < amount / 2] = 0
+        out[(u >= amount / 2) & (u < amount)] = top
+        return out
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown noise kind {kind!r}; expected one of {', '.join(NOISE_KINDS)}")
+    offset = rng.standard_normal(image.shape, dtype=np.float32)
+    if kind == "gauss":
+        offset *= np.float32(amount * top)
+    else:
+        offset *= image
+        offset *= np.float32(amount)
+    # cv2.add with an explicit dtype adds the float offset, rounds and
+    # saturates in one pass, several times faster than numpy rint/clip/astype.
+    return cv2.add(image, offset, dtype=cv2.CV_8U if image.dtype == np.uint8 else cv2.CV_16U)
+
+
+@_colour_only
+def jpeg_quality(image: np.ndarray, params: Params) -> np.ndarray:
+    """Encodes to JPEG and decodes back, adding real compression artefacts.
+
+    Params:
+        quality (int): JPEG quality 1..100.
+
+    JPEG is 8-bit, so 16-bit images are reduced to 8 bit, compressed and
+    scaled back by 257 (255 * 257 = 65535): the result is what saving the
+    image as a JPEG and reading it back would give.
+    """
+    if image.dtype == np.uint8:
+        small = image
+    else:
+        small = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(params["quality"])])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if image.dtype == np.uint8:
+        return decoded
+    return decoded.astype(np.uint16) * np.uint16(257)
+
+
+# --------------------------------------------------------------------------
+# Normalisation (before the tree)
+# --------------------------------------------------------------------------
+
+
+def normalize(image: np.ndarray, params: Params) -> np.ndarray:
+    """Crops a square and resizes it to ``size`` x ``size``.
+
+    Params:
+        x, y (float): Square position as a fraction (0..1) of the free room
+            along the width/height.
+        side (float): Square side as a fraction of the shorter image side.
+        size (int): Output side in pixels.
+
+    Fractions rather than pixels keep a params record valid for any
+    resolution of the same picture. Shrinking uses INTER_AREA, enlarging
+    INTER_LINEAR.
+    """
+    _check(image)
+    h, w = image.shape[:2]
+    side = max(1, round(float(params["side"]) * min(h, w)))
+    x0, y0 = _window(w, side, params["x"]), _window(h, side, params["y"])
+    size = int(params["size"])
+    return _resize_to(image[y0 : y0 + side, x0 : x0 + side], size, size)
+
+
+def sample_normalize(rng: np.random.Generator, height: int, width: int, size: int) -> dict:
+    """Samples ``normalize`` params: the largest square at a random position.
+
+    Always draws exactly two uniforms (x then y), even when the image is
+    already square, so the rng stream does not depend on the image shape.
+
+    Args:
+        rng: Random generator.
+        height: Source image height (kept for the signature; the params are
+            fractions and do not depend on it).
+        width: Source image width (likewise).
+        size: Output side in pixels.
+
+    Returns:
+        ``{"x": float, "y": float, "side": 1.0, "size": int}``.
+    """
+    del height, width
+    x, y = float(rng.random()), float(rng.random())
+    return {"x": x, "y": y, "side": 1.0, "size": int(size)}

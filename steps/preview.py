@@ -1,0 +1,75 @@
+"""A contact sheet of one image's variants, each tile captioned with its operations, so a user
+sees what a chain does before paying for a million images."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from steps import imageio, naming, ops, registry, tree
+from steps.augment import sample_parameters
+from steps.spec import Spec
+
+TILE = 192
+CAPTION = 34
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _to_display(image: np.ndarray) -> np.ndarray:
+    """8-bit BGR for the sheet, whatever the variant's depth and channels."""
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        return (image[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    return image
+
+
+def _caption(tile: np.ndarray, text: str) -> None:
+    # Long chains wrap over two lines at '+' so every label stays readable at tile width.
+    words, lines, line = text.split("+"), [], ""
+    for word in words:
+        candidate = f"{line}+{word}" if line else word
+        if cv2.getTextSize(candidate, FONT, 0.4, 1)[0][0] > TILE - 6 and line:
+            lines.append(line + "+")
+            line = word
+        else:
+            line = candidate
+    lines.append(line)
+    for number, content in enumerate(lines[:2]):
+        cv2.putText(tile, content, (3, TILE + 13 + 14 * number), FONT, 0.4, (20, 20, 20), 1, cv2.LINE_AA)
+
+
+def contact_sheet(spec: Spec, data: bytes, source_key: str, *, max_tiles: int = 64) -> np.ndarray:
+    """Render the variants of one image (same parameters a run would sample for ``source_key``)."""
+    image = imageio.decode(data, max_pixels=spec.max_pixels)
+    crop, parameters = sample_parameters(spec, source_key, image.shape[0], image.shape[1])
+    if crop is not None:
+        image = ops.normalize(image, crop)
+    operations = [
+        (lambda current, apply=registry.get(t.op).apply, params=params: apply(current, params))
+        for t, params in zip(spec.transforms, parameters)
+    ]
+    tiles = []
+    for subset, variant in tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops):
+        if len(tiles) == max_tiles:
+            break
+        display = _to_display(variant)
+        scale = TILE / max(display.shape[:2])
+        display = cv2.resize(display, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        tile = np.full((TILE + CAPTION, TILE, 3), 255, np.uint8)
+        tile[: display.shape[0], : display.shape[1]] = display
+        _caption(tile, naming.subset_label([spec.transforms[index].label for index in subset]))
+        tiles.append(tile)
+    columns = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / columns)
+    sheet = np.full((rows * (TILE + CAPTION + 4) + 4, columns * (TILE + 4) + 4, 3), 230, np.uint8)
+    for number, tile in enumerate(tiles):
+        row, column = divmod(number, columns)
+        top, left = 4 + row * (TILE + CAPTION + 4), 4 + column * (TILE + 4)
+        sheet[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
+    return sheet

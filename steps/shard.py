@@ -1,0 +1,120 @@
+"""Step 1: list the source, split the matching keys into shards, and write the shard lists.
+
+Writes under ``<destination>/_kaleidoscope/<run-id>/``:
+  ``run.json``              run id, start time, spec digest, shard count, input count
+  ``shards/<NNNNN>.jsonl``  one JSON string (a source key) per line
+
+and returns the small list of shard references that Argo fans out over (``withParam``). Keys
+never travel through parameters or stdout. The listing is streamed to a local spool file, so
+memory holds one shard at a time however many keys the source has.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from steps import spec as spec_module
+from steps.errors import KaleidoscopeError
+from steps.spec import Spec
+from steps.storage import WORK_PREFIX, Storage, open_storage
+
+
+def run_prefix(run_id: str) -> str:
+    """The work folder of one run, relative to the destination."""
+    return f"{WORK_PREFIX}/{run_id}"
+
+
+def shard_key(run_id: str, index: int) -> str:
+    return f"{run_prefix(run_id)}/shards/{index:05d}.jsonl"
+
+
+def matcher(patterns: Iterable[str]):
+    """A predicate for keys: case-insensitive globs on the file name, or on the key with '/'."""
+    lowered = [pattern.lower() for pattern in patterns]
+
+    def matches(key: str) -> bool:
+        lowered_key = key.lower()
+        name = lowered_key.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatchcase(lowered_key if "/" in p else name, p) for p in lowered)
+
+    return matches
+
+
+def plan(total: int, shards: int | None, shard_size: int | None) -> list[int]:
+    """Shard sizes for ``total`` keys: ``shards`` even parts, or parts of ``shard_size``.
+
+    Never more shards than keys nor than ``MAX_SHARDS``; sizes differ by at most one.
+    """
+    if total == 0:
+        return []
+    if shards is None:
+        shards = -(-total // shard_size)
+    count = max(1, min(shards, total, spec_module.MAX_SHARDS))
+    base, extra = divmod(total, count)
+    return [base + (1 if index < extra else 0) for index in range(count)]
+
+
+def _spool(keys: Iterator[str], spool) -> int:
+    count = 0
+    for key in keys:
+        spool.write(json.dumps(key, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def shard(spec: Spec, run_id: str, *, started_at: str | None = None) -> list[dict]:
+    """List, filter and split the source; write the shard lists; return the shard references.
+
+    Raises:
+        KaleidoscopeError: when the source has no matching image (nothing to do is a mistake
+            worth stopping for: a wrong prefix or include pattern).
+    """
+    source: Storage = open_storage(spec.source)
+    destination: Storage = open_storage(spec.destination)
+    matches = matcher(spec.include)
+    started_at = started_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        total = _spool((key for key in source.list_keys() if matches(key)), spool)
+        if total == 0:
+            raise KaleidoscopeError(
+                f"{source.url}: no images match include {list(spec.include)} (wrong prefix or pattern?)"
+            )
+        sizes = plan(total, spec.shards, spec.shard_size)
+        spool.seek(0)
+        references = []
+        for index, size in enumerate(sizes):
+            lines = "".join(spool.readline() for _ in range(size))
+            destination.write(shard_key(run_id, index), lines.encode("utf-8"), "application/x-ndjson")
+            references.append({"index": index, "of": len(sizes), "images": size})
+
+    record = {
+        "run_id": run_id,
+        "started_at": started_at,
+        "spec_sha256": spec.sha256,
+        "source": spec.source,
+        "destination": spec.destination,
+        "inputs": total,
+        "shards": len(sizes),
+    }
+    destination.write(f"{run_prefix(run_id)}/run.json", json.dumps(record, indent=2).encode(), "application/json")
+    return references
+
+
+def read_shard(destination: Storage, run_id: str, index: int) -> list[str]:
+    """The source keys of one shard."""
+    text = destination.read(shard_key(run_id, index)).decode("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def write_output(path: str | None, value) -> None:
+    """Write a step's small JSON result where Argo reads output parameters from."""
+    if path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(value, separators=(",", ":")) + "\n", encoding="utf-8")

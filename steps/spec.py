@@ -1,0 +1,432 @@
+"""The augmentation spec: its JSON schema (assembled from the operation registry), loading,
+validation with path-named errors, and the normalised :class:`Spec` the steps work from.
+
+Defaults live in the schema (one place); :func:`parse` fills them in, so code downstream never
+guesses a default of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlparse
+
+import jsonschema
+import yaml
+
+from steps import registry
+from steps.errors import InvalidInput
+
+SPEC_VERSION = 1
+MAX_TRANSFORMS = 12
+#: Bounded so the Argo fan-out (one node per shard, all kept in one Kubernetes object of about
+#: 1 MB) and its withParam list stay small; a larger dataset gets larger shards instead.
+MAX_SHARDS = 500
+DEFAULT_INCLUDE = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.tif", "*.tiff"]
+LABEL_PATTERN = "^[a-z][a-z0-9_]{0,31}$"
+#: Words a label may not take because output names use them.
+RESERVED_LABELS = frozenset({"original"})
+
+
+def _transform_item_schema() -> dict:
+    names = list(registry.REGISTRY)
+    per_op = []
+    for name, operation in registry.REGISTRY.items():
+        per_op.append(
+            {
+                "if": {"properties": {"op": {"const": name}}, "required": ["op"]},
+                "then": {
+                    "properties": {
+                        "op": True,
+                        "name": True,
+                        **{option: dict(fragment) for option, fragment in operation.options.items()},
+                    },
+                    "additionalProperties": False,
+                },
+            }
+        )
+    # if/then/else instead of anyOf: a failing branch of anyOf hides the real error behind
+    # "is not valid under any of the given schemas"; this way the error names the field.
+    return {
+        "if": {"type": "string"},
+        "then": {"enum": names, "description": "An operation with its default options."},
+        "else": {
+            "type": "object",
+            "required": ["op"],
+            "properties": {
+                "op": {"enum": names, "description": "The operation."},
+                "name": {
+                    "type": "string",
+                    "pattern": LABEL_PATTERN,
+                    "description": "Label used in output names; defaults to the operation name. "
+                    "Needed when one operation appears twice.",
+                },
+            },
+            "allOf": per_op,
+        },
+    }
+
+
+def build_schema() -> dict:
+    """Assemble the spec's JSON schema (draft 2020-12) from the operation registry."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:kaleidoscope:spec:1",
+        "title": "Kaleidoscope augmentation spec",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["source", "destination", "transforms"],
+        "properties": {
+            "version": {"const": SPEC_VERSION, "default": SPEC_VERSION, "description": "Spec format version."},
+            "source": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Where the images are: a folder, file:// URL or s3://bucket/prefix.",
+            },
+            "destination": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Where outputs, manifest.jsonl and summary.json go. Not inside the source.",
+            },
+            "include": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "minLength": 1},
+                "default": DEFAULT_INCLUDE,
+                "description": "Case-insensitive glob patterns matched against each key's file name "
+                "(or against the whole relative key when the pattern holds a '/').",
+            },
+            "seed": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 2**63 - 1,
+                "default": 0,
+                "description": "Same seed and same input give byte-identical outputs.",
+            },
+            "normalize": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["size"],
+                "properties": {
+                    "size": {
+                        "type": "integer",
+                        "minimum": 8,
+                        "maximum": 16384,
+                        "description": "Side of the random square crop, resized to size x size.",
+                    }
+                },
+                "description": "Random square crop resized to size x size before any transform. "
+                "Absent: images keep their own size.",
+            },
+            "transforms": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_TRANSFORMS,
+                "items": _transform_item_schema(),
+                "description": "Ordered operations; every subset is applied in this order.",
+            },
+            "combinations": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "min_ops": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": MAX_TRANSFORMS,
+                        "default": 0,
+                        "description": "Fewest operations in an output; 0 keeps the normalised original.",
+                    },
+                    "max_ops": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": MAX_TRANSFORMS,
+                        "description": "Most operations in an output; absent means all of them.",
+                    },
+                },
+                "default": {},
+                "description": "Which subsets to produce; default all 2^N.",
+            },
+            "output": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "format": {"enum": ["jpg", "png", "webp"], "default": "jpg", "description": "Encoding."},
+                    "quality": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 100,
+                        "default": 90,
+                        "description": "JPEG and WebP quality; PNG ignores it.",
+                    },
+                    "background": {
+                        "type": "array",
+                        "prefixItems": [{"type": "integer", "minimum": 0, "maximum": 255}] * 3,
+                        "items": False,
+                        "minItems": 3,
+                        "default": [255, 255, 255],
+                        "description": "Colour (B, G, R) that transparent pixels are composited over for JPEG.",
+                    },
+                },
+                "default": {},
+                "description": "How outputs are encoded.",
+            },
+            "shards": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_SHARDS,
+                "description": "Number of parallel shards (exclusive with shard_size). Default: 8.",
+            },
+            "shard_size": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Images per shard (exclusive with shards); grown when it would need "
+                f"more than {MAX_SHARDS} shards.",
+            },
+            "limits": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "max_pixels": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "default": 100_000_000,
+                        "description": "Inputs with more pixels are recorded as failures "
+                        "(decompression-bomb guard), checked from the header before decoding.",
+                    }
+                },
+                "default": {},
+                "description": "Safety limits.",
+            },
+        },
+    }
+
+
+DEFAULT_SHARDS = 8
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One entry of ``transforms`` with its options completed from the registry's defaults."""
+
+    position: int  # 1-based, part of the seed
+    op: str
+    label: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec with every default filled in."""
+
+    document: Mapping[str, Any]  # as given (after command-line overrides), for the record
+    source: str
+    destination: str
+    include: tuple[str, ...]
+    seed: int
+    normalize_size: int | None
+    transforms: tuple[Transform, ...]
+    min_ops: int
+    max_ops: int
+    output_format: str
+    quality: int
+    background: tuple[int, int, int]
+    shards: int | None
+    shard_size: int | None
+    max_pixels: int
+
+    @property
+    def sha256(self) -> str:
+        """Digest of the canonical JSON of the document, recorded in summary.json."""
+        canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def outputs_per_image(self) -> int:
+        from math import comb
+
+        n = len(self.transforms)
+        return sum(comb(n, k) for k in range(self.min_ops, self.max_ops + 1))
+
+
+_VALIDATOR = jsonschema.Draft202012Validator(build_schema())
+
+
+def format_path(path: Iterable[Any]) -> str:
+    """``["transforms", 2, "angle"]`` -> ``transforms[2].angle`` (``<spec>`` for the root)."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "<spec>"
+
+
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    # Errors from anyOf/oneOf carry their branches' errors in .context; the most relevant
+    # branch names the actual field and rule.
+    while error.context:
+        error = jsonschema.exceptions.best_match(error.context)
+    return error
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    error = _deepest(error)
+    value = json.dumps(error.instance, ensure_ascii=False, default=str)
+    if len(value) > 80:
+        value = value[:77] + "..."
+    return f"{format_path(error.absolute_path)}: bad value {value}: {error.message}"
+
+
+def schema_problems(document: Any) -> list[str]:
+    """Every schema violation of ``document``, each as ``<json path>: bad value <v>: <rule>``."""
+    errors = sorted(_VALIDATOR.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_describe(error) for error in errors]
+
+
+def _range_problems(where: str, value: Any, fragment: Mapping[str, Any]) -> list[str]:
+    if fragment.get("x-range") and isinstance(value, list) and len(value) == 2 and value[0] > value[1]:
+        return [f"{where}: bad value {json.dumps(value)}: a range is [low, high] with low <= high"]
+    return []
+
+
+def _semantic_problems(document: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    labels: dict[str, int] = {}
+    for index, item in enumerate(document["transforms"]):
+        op = item if isinstance(item, str) else item["op"]
+        label = op if isinstance(item, str) else item.get("name", op)
+        if label in RESERVED_LABELS:
+            problems.append(f"transforms[{index}].name: bad value {json.dumps(label)}: reserved for the untransformed image")
+        if label in labels:
+            problems.append(
+                f"transforms[{index}]: bad value {json.dumps(label)}: label already used by "
+                f"transforms[{labels[label]}]; give one of them a distinct 'name'"
+            )
+        labels.setdefault(label, index)
+        if isinstance(item, dict):
+            options = registry.get(op).options
+            for option, value in item.items():
+                if option in options:
+                    problems += _range_problems(f"transforms[{index}].{option}", value, options[option])
+    combinations = document.get("combinations", {})
+    n = len(document["transforms"])
+    min_ops, max_ops = combinations.get("min_ops", 0), combinations.get("max_ops", n)
+    if max_ops > n:
+        problems.append(f"combinations.max_ops: bad value {max_ops}: more than the {n} transforms given")
+    if min_ops > max_ops:
+        problems.append(f"combinations.min_ops: bad value {min_ops}: greater than max_ops ({max_ops})")
+    if "shards" in document and "shard_size" in document:
+        problems.append("shard_size: bad value: give either shards or shard_size, not both")
+    problems += location_problems(document["source"], document["destination"])
+    return problems
+
+
+def _canonical_location(url: str) -> tuple[str, str]:
+    """(scheme-and-bucket, normalised path) so that nesting can be compared."""
+    parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        return f"s3://{parsed.netloc}", posixpath.normpath("/" + parsed.path.lstrip("/"))
+    if parsed.scheme == "file":
+        return "file", str(Path(parsed.path).resolve())
+    return "file", str(Path(url).expanduser().resolve())
+
+
+def location_problems(source: str, destination: str) -> list[str]:
+    """A destination equal to or inside the source would feed a later run its own outputs."""
+    src_root, src_path = _canonical_location(source)
+    dst_root, dst_path = _canonical_location(destination)
+    if src_root != dst_root:
+        return []
+    if dst_path == src_path or dst_path.startswith(src_path.rstrip("/") + "/"):
+        return [
+            f"destination: bad value {json.dumps(destination)}: must not be the source or inside it "
+            f"(source is {json.dumps(source)}); a later run would augment its own outputs"
+        ]
+    return []
+
+
+def parse(document: Any) -> Spec:
+    """Validate a spec document and return it normalised.
+
+    Raises:
+        InvalidInput: with one line per problem, each naming the JSON path, value and rule.
+    """
+    problems = schema_problems(document)
+    if not problems:
+        problems = _semantic_problems(document)
+    if problems:
+        raise InvalidInput(problems)
+
+    transforms = []
+    for index, item in enumerate(document["transforms"]):
+        entry = {"op": item} if isinstance(item, str) else dict(item)
+        op = entry.pop("op")
+        label = entry.pop("name", op)
+        transforms.append(Transform(index + 1, op, label, {**registry.defaults(op), **entry}))
+    combinations = document.get("combinations", {})
+    output = document.get("output", {})
+    shards, shard_size = document.get("shards"), document.get("shard_size")
+    if shards is None and shard_size is None:
+        shards = DEFAULT_SHARDS
+    normalize = document.get("normalize")
+    return Spec(
+        document=document,
+        source=document["source"],
+        destination=document["destination"],
+        include=tuple(document.get("include", DEFAULT_INCLUDE)),
+        seed=document.get("seed", 0),
+        normalize_size=normalize["size"] if normalize else None,
+        transforms=tuple(transforms),
+        min_ops=combinations.get("min_ops", 0),
+        max_ops=combinations.get("max_ops", len(transforms)),
+        output_format=output.get("format", "jpg"),
+        quality=output.get("quality", 90),
+        background=tuple(output.get("background", (255, 255, 255))),
+        shards=shards,
+        shard_size=shard_size,
+        max_pixels=document.get("limits", {}).get("max_pixels", 100_000_000),
+    )
+
+
+def load_document(text: str, origin: str = "<spec>") -> Any:
+    """Parse YAML or JSON text (JSON is YAML), naming the line of a syntax error."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        raise InvalidInput(f"{where}: not valid YAML or JSON: {getattr(error, 'problem', error)}") from None
+
+
+def load(
+    path: str | None = None,
+    *,
+    text: str | None = None,
+    source: str | None = None,
+    destination: str | None = None,
+) -> Spec:
+    """Load, override and validate a spec from a file path or inline text.
+
+    Args:
+        path: A YAML/JSON file.
+        text: The document itself (how Argo passes it, as a workflow parameter).
+        source: Replaces the spec's ``source`` (command-line override).
+        destination: Replaces the spec's ``destination``.
+    """
+    if text is None:
+        if path is None:
+            raise InvalidInput("spec: give a spec file or the spec text")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput(f"{path}: cannot read the spec: {error.strerror or error}") from None
+    document = load_document(text, path or "<spec>")
+    if isinstance(document, dict):
+        document = dict(document)
+        if source is not None:
+            document["source"] = source
+        if destination is not None:
+            document["destination"] = destination
+    return parse(document)

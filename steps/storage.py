@@ -1,0 +1,145 @@
+"""Storage addressed by URL: a local folder (a path or ``file://``) now, S3 behind the same
+interface. Keys are relative to the location's root and always use ``/``.
+
+Every write is atomic: bytes go to a temporary name beside the target and are renamed over it,
+so a killed process never leaves half an image or half a manifest under its final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlparse
+
+from steps.errors import InvalidInput, StorageError
+
+#: Folder, under the destination, holding one run's shard lists and manifest parts.
+WORK_PREFIX = "_kaleidoscope"
+
+
+class Storage(ABC):
+    """A place that holds keys; one instance per source or destination location."""
+
+    url: str
+
+    @abstractmethod
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield every key under ``prefix`` in lexicographic order, streaming (never all at once)."""
+
+    @abstractmethod
+    def read(self, key: str) -> bytes:
+        """Return the object's bytes; StorageError naming the key when it cannot."""
+
+    @abstractmethod
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Store ``data`` under ``key`` atomically."""
+
+    @abstractmethod
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        """Store a local file's contents under ``key`` atomically (large objects, streamed)."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` holds an object."""
+
+    def describe(self, key: str) -> str:
+        """The key's full URL, for messages and records."""
+        return f"{self.url.rstrip('/')}/{key}"
+
+
+class LocalStorage(Storage):
+    """A folder on this machine."""
+
+    def __init__(self, root: Path, url: str | None = None):
+        self.root = root
+        self.url = url or str(root)
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        # Keys come from listings and specs; refuse any that would escape the root.
+        if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise StorageError(f"{self.describe(key)}: not a valid key (empty, absolute or with '..')")
+        return self.root.joinpath(*parts)
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        if not self.root.is_dir():
+            raise StorageError(f"{self.url}: no such folder")
+        start = self.root / prefix if prefix else self.root
+        if not start.exists():
+            return
+        yield from self._walk(start, prefix.strip("/"))
+
+    def _walk(self, folder: Path, relative: str) -> Iterator[str]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            raise StorageError(f"{folder}: cannot list: {error.strerror}") from None
+        # A sorted merge of files and sub-folders gives the same order S3 listings use.
+        pending = []
+        for entry in entries:
+            key = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((key + "/", entry))
+            elif entry.is_file():
+                pending.append((key, None))
+        for key, entry in sorted(pending, key=lambda item: item[0]):
+            if entry is None:
+                yield key
+            else:
+                yield from self._walk(Path(entry.path), key.rstrip("/"))
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except OSError as error:
+            raise StorageError(f"{self.describe(key)}: cannot read: {error.strerror or error}") from None
+
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        target = self._path(key)
+        self._atomic(target, lambda handle: handle.write(data))
+
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        target = self._path(key)
+
+        def copy(handle) -> None:
+            with open(path, "rb") as source:
+                while chunk := source.read(1 << 20):
+                    handle.write(chunk)
+
+        self._atomic(target, copy)
+
+    def _atomic(self, target: Path, fill) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as error:
+            raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                fill(handle)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+        except BaseException as error:
+            Path(temporary).unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+def open_storage(url: str) -> Storage:
+    """The storage for a location URL: a path, ``file://...`` or ``s3://bucket/prefix``."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        path = Path(unquote(parsed.path) if parsed.scheme == "file" else url).expanduser()
+        return LocalStorage(path.resolve(), url)
+    if parsed.scheme == "s3":
+        from steps.s3 import S3Storage  # boto3 is only imported when S3 is used
+
+        return S3Storage.from_url(url)
+    raise InvalidInput(f"location: bad value {url!r}: use a folder, file:// or s3://bucket/prefix")

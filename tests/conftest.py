@@ -1,0 +1,69 @@
+"""Shared fixtures: small deterministic images built with OpenCV, and spec documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+def synthetic_image(height: int = 64, width: int = 96, channels: int = 3, dtype=np.uint8, seed: int = 0) -> np.ndarray:
+    """Noise plus a gradient and a rectangle: asymmetric, so flips and rotations show."""
+    cv2.setRNGSeed(seed)
+    top = 65535 if dtype == np.uint16 else 255
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    image = np.empty(shape, dtype)
+    cv2.randu(image, 0, top)
+    gradient = np.linspace(0, top, width, dtype=np.float64)[None, :]
+    colour = image.astype(np.float64) * 0.3 + (gradient if channels == 1 else gradient[..., None]) * 0.7
+    image = colour.astype(dtype)
+    cv2.rectangle(image, (width // 8, height // 6), (width // 3, height // 2), (top // 2,) * max(channels, 1), -1)
+    if channels == 4:
+        image[:, :, 3] = top  # opaque, with a transparent corner
+        image[: height // 4, : width // 4, 3] = 0
+    return image
+
+
+def write_image(path: Path, image: np.ndarray, ext: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(ext or path.suffix, image)
+    assert ok
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A source folder: three good JPEGs (one in a nested folder with a space and unicode in
+    its name), a 16-bit PNG, a PNG with alpha, a grayscale PNG, a corrupt and an empty file,
+    and a text file the include patterns skip."""
+    root = tmp_path / "photos"
+    write_image(root / "a.jpg", synthetic_image(seed=1))
+    write_image(root / "b.JPG", synthetic_image(80, 60, seed=2))
+    write_image(root / "nested" / "ça va" / "c d.jpeg", synthetic_image(70, 70, seed=3))
+    write_image(root / "deep16.png", synthetic_image(48, 64, dtype=np.uint16, seed=4))
+    write_image(root / "alpha.png", synthetic_image(48, 64, channels=4, seed=5))
+    write_image(root / "gray.png", synthetic_image(48, 64, channels=1, seed=6))
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (root / "empty.png").write_bytes(b"")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+GOOD_IMAGES = 6  # in the photos fixture
+BAD_IMAGES = 2
+
+
+@pytest.fixture
+def spec_document(photos: Path, tmp_path: Path) -> dict:
+    return {
+        "source": str(photos),
+        "destination": str(tmp_path / "out"),
+        "seed": 7,
+        "normalize": {"size": 40},
+        "transforms": ["flip_lr", {"op": "rotate_zoom", "angle": [-20, 20]}, {"op": "brightness"}],
+        "output": {"format": "png"},
+        "shards": 3,
+    }

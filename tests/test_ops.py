@@ -1,0 +1,447 @@
+"""Tests for steps/ops.py and steps/registry.py.
+
+Generic cases are built from REGISTRY, so a new operation is tested as soon
+as it is registered; BEHAVIOUR_CASES must also get an op-specific check.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+from jsonschema import Draft202012Validator
+
+from steps import ops
+from steps.registry import REGISTRY, defaults, get, integers, uniform
+
+DTYPES = [np.uint8, np.uint16]
+LAYOUTS = ["gray", "bgr", "bgra"]
+GEOMETRIC = {"rotate_zoom", "rotate", "flip_lr", "flip_ud", "crop", "resize"}
+IDENTITY_ON_GRAY = {"saturation", "hue", "grayscale"}
+H, W = 48, 64
+
+
+def make_image(dtype=np.uint8, layout="bgr", height=H, width=W, seed=7):
+    """Non-square test image: per-channel noise over gradients, a bright box, gradient alpha."""
+    top = np.iinfo(dtype).max
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    planes = [xx / width, yy / height, (xx + yy) / (width + height)]
+    colour = np.stack(planes, axis=2) * 0.6 + rng.random((height, width, 3), dtype=np.float32) * 0.3
+    colour[height // 4 : height // 2, width // 4 : width // 2] = (0.9, 0.5, 0.2)
+    image = np.rint(colour * top).astype(dtype)
+    if layout == "gray":
+        return np.ascontiguousarray(image[..., 1])
+    if layout == "bgra":
+        alpha = np.rint(xx / (width - 1) * top).astype(dtype)
+        return np.dstack((image, alpha))
+    return image
+
+
+def constant(value, dtype=np.uint8, layout="bgr", height=H, width=W):
+    shape = (height, width) if layout == "gray" else (height, width, 4 if layout == "bgra" else 3)
+    return np.full(shape, value, dtype=dtype)
+
+
+def sampled(name, seed=3):
+    op = get(name)
+    return op.sample(np.random.default_rng(seed), defaults(name))
+
+
+def full(dtype):
+    return np.iinfo(dtype).max
+
+
+# --------------------------------------------------------------------------
+# Generic contract, for every registered operation
+# --------------------------------------------------------------------------
+
+CASES = [(n, d, lay) for n in REGISTRY for d in DTYPES for lay in LAYOUTS]
+IDS = [f"{n}-{np.dtype(d).name}-{lay}" for n, d, lay in CASES]
+
+
+@pytest.mark.parametrize(("name", "dtype", "layout"), CASES, ids=IDS)
+def test_contract(name, dtype, layout):
+    image = make_image(dtype, layout)
+    before = image.copy()
+    params = sampled(name)
+    out = get(name).apply(image, params)
+
+    assert out.dtype == image.dtype
+    assert out.ndim == image.ndim
+    if image.ndim == 3:
+        assert out.shape[2] == image.shape[2]
+    if name not in {"crop", "resize"}:
+        assert out.shape == image.shape
+    np.testing.assert_array_equal(image, before, err_msg="input modified in place")
+    assert not np.shares_memory(out, image), "output aliases the input"
+
+    again = get(name).apply(image, json.loads(json.dumps(params)))
+    assert again.tobytes() == out.tobytes() and again.shape == out.shape, "not deterministic"
+
+    if not (layout == "gray" and name in IDENTITY_ON_GRAY):
+        assert out.shape != image.shape or not np.array_equal(out, image), "op did not change the image"
+
+
+@pytest.mark.parametrize(("name", "dtype"), [(n, d) for n in REGISTRY for d in DTYPES])
+def test_channels_handled_alike(name, dtype):
+    """BGRA colour equals the BGR result; alpha is kept (colour ops) or moved like grey (geometric)."""
+    bgra = make_image(dtype, "bgra")
+    params = sampled(name)
+    out = get(name).apply(bgra, params)
+    np.testing.assert_array_equal(out[..., :3], get(name).apply(np.ascontiguousarray(bgra[..., :3]), params))
+    alpha = np.ascontiguousarray(bgra[..., 3])
+    expected_alpha = get(name).apply(alpha, params) if name in GEOMETRIC else alpha
+    np.testing.assert_array_equal(out[..., 3], expected_alpha)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_sampler_reproducible_and_plain(name):
+    def plain(value):
+        if isinstance(value, dict):
+            return all(type(k) is str and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return type(value) in (int, float, str, bool, type(None))
+
+    first, second = sampled(name, seed=11), sampled(name, seed=11)
+    assert first == second
+    assert isinstance(first, dict) and plain(first), f"non-plain params: {first!r}"
+    json.dumps(first)
+
+
+# --------------------------------------------------------------------------
+# Option fragments
+# --------------------------------------------------------------------------
+
+FRAGMENTS = [(n, key, frag) for n, op in REGISTRY.items() for key, frag in op.options.items()]
+
+
+@pytest.mark.parametrize(("name", "key", "fragment"), FRAGMENTS, ids=[f"{n}.{k}" for n, k, _ in FRAGMENTS])
+def test_option_fragment(name, key, fragment):
+    assert isinstance(fragment.get("description"), str) and fragment["description"].strip()
+    assert "default" in fragment
+    Draft202012Validator.check_schema(fragment)
+    Draft202012Validator(fragment).validate(fragment["default"])
+    if fragment.get("x-range") and isinstance(fragment["default"], list):
+        low, high = fragment["default"]
+        assert low <= high
+
+
+def test_range_fragments_accept_number_or_pair():
+    validator = Draft202012Validator(get("contrast").options["factor"])
+    assert validator.is_valid(1.0)
+    assert validator.is_valid([0.5, 2])
+    assert not validator.is_valid([0.5])
+    assert not validator.is_valid([0.5, 1, 2])
+    assert not validator.is_valid([-1, 1])
+    assert not validator.is_valid("1")
+    holes = Draft202012Validator(get("cutout").options["holes"])
+    assert holes.is_valid([1, 4]) and not holes.is_valid([1.5, 4])
+
+
+def test_registry_table():
+    assert list(REGISTRY)[:6] == ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"]
+    for name, op in REGISTRY.items():
+        assert op.name == name and op.summary and "\n" not in op.summary
+        assert op.apply.__doc__, f"{name} has no docstring"
+    with pytest.raises(KeyError, match="known operations: rotate_zoom"):
+        get("swirl")
+    assert defaults("rotate") == {"angle": [-15, 15], "border": "reflect"}
+    defaults("noise")["kinds"].append("x")
+    assert defaults("noise")["kinds"] == ["gauss", "salt_pepper", "speckle"]
+
+
+def test_uniform_and_integers():
+    rng = np.random.default_rng(0)
+    assert uniform(rng, 0.25) == 0.25
+    assert integers(rng, 4) == 4
+    floats = [uniform(rng, [1.0, 2.0]) for _ in range(200)]
+    ints = [integers(rng, [1, 3]) for _ in range(200)]
+    assert all(1.0 <= f <= 2.0 for f in floats)
+    assert set(ints) == {1, 2, 3}
+    assert all(type(i) is int for i in ints) and all(type(f) is float for f in floats)
+    # A fixed value still consumes one draw, keeping later draws aligned.
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    uniform(a, 1.0), uniform(b, [0.0, 1.0])
+    assert a.random() == b.random()
+
+
+# --------------------------------------------------------------------------
+# Op-specific behaviour
+# --------------------------------------------------------------------------
+
+
+def check_rotate_zoom():
+    for dtype in DTYPES:
+        for layout in LAYOUTS:
+            white = constant(full(dtype), dtype, layout)
+            for angle in (-30, 17, 45, 90):
+                assert (ops.rotate_zoom(white, {"angle": angle}) == full(dtype)).all()
+        image = make_image(dtype)
+        np.testing.assert_array_equal(ops.rotate_zoom(image, {"angle": 0.0}), image)
+    assert ops.rotate_zoom_factor(45, 11, 11) == pytest.approx(math.sqrt(2))
+    assert ops.rotate_zoom_factor(90, 11, 11) == pytest.approx(1.0)
+    # "Just enough": with a black constant border, slightly less zoom lets black bleed into the
+    # corners, slightly more does not.
+    white = constant(255)
+    m_centre, angle = ((W - 1) / 2, (H - 1) / 2), 25
+    zoom = ops.rotate_zoom_factor(angle, H, W)
+    for factor, blank in ((0.97, True), (1.01, False)):
+        m = cv2.getRotationMatrix2D(m_centre, angle, zoom * factor)
+        out = cv2.warpAffine(white, m, (W, H), borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        assert (out.min() < 255) == blank
+
+
+def check_rotate():
+    square = make_image(np.uint16, "bgra", 40, 40)
+    np.testing.assert_array_equal(ops.rotate(square, {"angle": 90, "border": "constant"}), np.rot90(square))
+    white = constant(255)
+    corners = lambda im: im[[0, 0, -1, -1], [0, -1, 0, -1]]  # noqa: E731
+    assert (corners(ops.rotate(white, {"angle": 30, "border": "constant"})) == 0).all()
+    for border in ("reflect", "replicate"):
+        assert (ops.rotate(white, {"angle": 30, "border": border}) == 255).all()
+
+
+def check_contrast():
+    for dtype in DTYPES:
+        image = make_image(dtype)
+        np.testing.assert_array_equal(ops.contrast(image, {"factor": 1.0}), image)
+        assert np.unique(ops.contrast(image, {"factor": 0.0})).tolist() == [(full(dtype) + 1) // 2]
+        assert ops.contrast(image, {"factor": 1.3}).std() > image.std()
+
+
+def check_brightness():
+    for dtype in DTYPES:
+        image = make_image(dtype, "bgra")
+        out = ops.brightness(image, {"delta": 0.1})
+        gain = (out[..., :3].astype(float) - image[..., :3]).max()
+        assert gain == pytest.approx(0.1 * full(dtype), abs=1)
+        assert out[..., :3].mean() > image[..., :3].mean()
+        np.testing.assert_array_equal(out[..., 3], image[..., 3])
+        assert ops.brightness(image, {"delta": -0.1})[..., :3].mean() < image[..., :3].mean()
+
+
+def check_saturation():
+    for dtype in DTYPES:
+        gray = make_image(dtype, "gray")
+        np.testing.assert_array_equal(ops.saturation(gray, {"factor": 0.2}), gray)
+        image = make_image(dtype, "bgra")
+        np.testing.assert_array_equal(ops.saturation(image, {"factor": 1.0}), image)
+        grey = ops.saturation(image, {"factor": 0.0})
+        assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+        np.testing.assert_array_equal(grey[..., 3], image[..., 3])
+        spread = lambda im: np.ptp(im[..., :3].astype(float), axis=2).mean()  # noqa: E731
+        assert spread(ops.saturation(image, {"factor": 1.5})) > spread(image)
+
+
+def check_hue():
+    for dtype in DTYPES:
+        top = full(dtype)
+        gray = make_image(dtype, "gray")
+        np.testing.assert_array_equal(ops.hue(gray, {"shift": 40}), gray)
+        red = np.zeros((4, 4, 4), dtype)
+        red[..., 2] = top
+        red[..., 3] = top // 3
+        green = ops.hue(red, {"shift": 120})
+        assert (green[..., 1] == top).all() and (green[..., [0, 2]] == 0).all()
+        np.testing.assert_array_equal(green[..., 3], red[..., 3])
+        blue = ops.hue(red, {"shift": -120})
+        assert (blue[..., 0] == top).all() and (blue[..., [1, 2]] == 0).all()
+        np.testing.assert_array_equal(ops.hue(red, {"shift": 0}), red)
+
+
+def check_flip_lr():
+    for dtype in DTYPES:
+        for layout in LAYOUTS:
+            image = make_image(dtype, layout)
+            np.testing.assert_array_equal(ops.flip_lr(image, {}), np.fliplr(image))
+
+
+def check_flip_ud():
+    for dtype in DTYPES:
+        for layout in LAYOUTS:
+            image = make_image(dtype, layout)
+            np.testing.assert_array_equal(ops.flip_ud(image, {}), np.flipud(image))
+
+
+def check_noise():
+    for dtype in DTYPES:
+        top = full(dtype)
+        image = make_image(dtype, "bgra")
+        for kind in ops.NOISE_KINDS:
+            params = {"kind": kind, "amount": 0.05, "seed": 1}
+            out = ops.noise(image, params)
+            assert not np.array_equal(out[..., :3], image[..., :3]), kind
+            np.testing.assert_array_equal(out[..., 3], image[..., 3])
+            assert not np.array_equal(out, ops.noise(image, {**params, "seed": 2})), kind
+        out = ops.noise(image, {"kind": "salt_pepper", "amount": 0.1, "seed": 4})
+        hit = (out[..., :3] != image[..., :3]).any(axis=2)
+        assert 0.07 < hit.mean() < 0.13
+        assert set(np.unique(out[..., :3][hit])) <= {0, top}
+        gauss = ops.noise(image, {"kind": "gauss", "amount": 0.05, "seed": 4})
+        diff = gauss[..., :3].astype(float) - image[..., :3]
+        assert diff.std() == pytest.approx(0.05 * top, rel=0.2)
+        black = constant(0, dtype)
+        np.testing.assert_array_equal(ops.noise(black, {"kind": "speckle", "amount": 0.5, "seed": 1}), black)
+    with pytest.raises(ValueError, match="unknown noise kind"):
+        ops.noise(make_image(), {"kind": "pink", "amount": 0.1, "seed": 1})
+
+
+def check_crop():
+    for dtype in DTYPES:
+        image = make_image(dtype, "bgra")
+        out = ops.crop(image, {"scale": 0.75, "x": 0.0, "y": 1.0})
+        assert out.shape == (36, 48, 4)
+        np.testing.assert_array_equal(out, image[H - 36 :, :48])
+        assert ops.crop(image, {"scale": 0.5, "x": 0.5, "y": 0.5}).shape[:2] == (24, 32)
+
+
+def check_resize():
+    for dtype in DTYPES:
+        for layout in LAYOUTS:
+            image = make_image(dtype, layout)
+            assert ops.resize(image, {"scale": 0.5}).shape[:2] == (24, 32)
+            assert ops.resize(image, {"size": 40}).shape[:2] == (30, 40)
+            assert ops.resize(image, {"scale": 1.5}).shape[:2] == (72, 96)
+    image = make_image()
+    np.testing.assert_array_equal(
+        ops.resize(image, {"scale": 0.5}), cv2.resize(image, (32, 24), interpolation=cv2.INTER_AREA)
+    )
+
+
+def check_blur():
+    for dtype in DTYPES:
+        image = make_image(dtype)
+        assert ops.blur(image, {"sigma": 1.5}).std() < image.std()
+        flat = constant(full(dtype) // 3, dtype)
+        np.testing.assert_array_equal(ops.blur(flat, {"sigma": 2.0}), flat)
+
+
+def check_sharpen():
+    for dtype in DTYPES:
+        image = make_image(dtype)
+        assert np.abs(np.diff(ops.sharpen(image, {"amount": 1.0, "sigma": 1.0}).astype(float), axis=1)).mean() > (
+            np.abs(np.diff(image.astype(float), axis=1)).mean()
+        )
+        np.testing.assert_array_equal(ops.sharpen(image, {"amount": 0.0, "sigma": 1.0}), image)
+        flat = constant(full(dtype) // 3, dtype)
+        np.testing.assert_array_equal(ops.sharpen(flat, {"amount": 1.5, "sigma": 1.0}), flat)
+
+
+def check_grayscale():
+    for dtype in DTYPES:
+        image = make_image(dtype, "bgra")
+        out = ops.grayscale(image, {})
+        assert out.shape == image.shape
+        assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+        np.testing.assert_array_equal(out[..., 3], image[..., 3])
+        expected = cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_BGR2GRAY)
+        np.testing.assert_array_equal(out[..., 0], expected)
+        gray = make_image(dtype, "gray")
+        np.testing.assert_array_equal(ops.grayscale(gray, {}), gray)
+
+
+def check_gamma():
+    for dtype in DTYPES:
+        image = make_image(dtype, "bgra")
+        np.testing.assert_array_equal(ops.gamma(image, {"gamma": 1.0}), image)
+        dark = ops.gamma(image, {"gamma": 1.5})
+        assert dark[..., :3].mean() < image[..., :3].mean()
+        np.testing.assert_array_equal(dark[..., 3], image[..., 3])
+        ends = np.array([[0, full(dtype)]], dtype)
+        np.testing.assert_array_equal(ops.gamma(ends, {"gamma": 2.2}), ends)
+
+
+def check_cutout():
+    for dtype in DTYPES:
+        top = full(dtype)
+        image = make_image(dtype, "bgra")
+        params = {"boxes": [{"x": 0.0, "y": 0.0, "size": 0.25}, {"x": 1.0, "y": 1.0, "size": 0.5}], "fill": 1.0}
+        out = ops.cutout(image, params)
+        mask = np.zeros((H, W), bool)
+        mask[:12, :12] = True
+        mask[H - 24 :, W - 24 :] = True
+        assert (out[..., :3][mask] == top).all()
+        np.testing.assert_array_equal(out[~mask], image[~mask])
+        np.testing.assert_array_equal(out[..., 3], image[..., 3])
+        gray = ops.cutout(make_image(dtype, "gray"), {"boxes": [{"x": 0.5, "y": 0.5, "size": 0.1}], "fill": 0.0})
+        assert (gray == 0).sum() >= 25
+
+
+def check_jpeg_quality():
+    for dtype in DTYPES:
+        for layout in LAYOUTS:
+            image = make_image(dtype, layout)
+            out = ops.jpeg_quality(image, {"quality": 10})
+            assert out.shape == image.shape and out.dtype == image.dtype
+            assert not np.array_equal(out, image)
+            if layout == "bgra":
+                np.testing.assert_array_equal(out[..., 3], image[..., 3])
+            if dtype == np.uint16:
+                assert (out[..., :3] % 257 == 0).all()
+        low = ops.jpeg_quality(make_image(dtype), {"quality": 10}).astype(float)
+        high = ops.jpeg_quality(make_image(dtype), {"quality": 95}).astype(float)
+        reference = make_image(dtype).astype(float)
+        assert np.abs(low - reference).mean() > np.abs(high - reference).mean()
+
+
+BEHAVIOUR_CASES = {
+    "rotate_zoom": check_rotate_zoom,
+    "rotate": check_rotate,
+    "contrast": check_contrast,
+    "brightness": check_brightness,
+    "saturation": check_saturation,
+    "hue": check_hue,
+    "flip_lr": check_flip_lr,
+    "flip_ud": check_flip_ud,
+    "noise": check_noise,
+    "crop": check_crop,
+    "resize": check_resize,
+    "blur": check_blur,
+    "sharpen": check_sharpen,
+    "grayscale": check_grayscale,
+    "gamma": check_gamma,
+    "cutout": check_cutout,
+    "jpeg_quality": check_jpeg_quality,
+}
+
+
+def test_every_op_has_a_behaviour_case():
+    assert set(BEHAVIOUR_CASES) == set(REGISTRY), "add a check_<op> to BEHAVIOUR_CASES for every registered op"
+
+
+@pytest.mark.parametrize("name", sorted(BEHAVIOUR_CASES))
+def test_behaviour(name):
+    BEHAVIOUR_CASES[name]()
+
+
+# --------------------------------------------------------------------------
+# Normalisation
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(("height", "width", "size"), [(48, 64, 32), (64, 48, 32), (30, 30, 50)])
+def test_normalize(dtype, layout, height, width, size):
+    image = make_image(dtype, layout, height, width)
+    before = image.copy()
+    params = ops.sample_normalize(np.random.default_rng(9), height, width, size)
+    assert params == ops.sample_normalize(np.random.default_rng(9), height, width, size)
+    json.dumps(params)
+    out = ops.normalize(image, params)
+    assert out.shape[:2] == (size, size) and out.dtype == image.dtype and out.ndim == image.ndim
+    assert out.tobytes() == ops.normalize(image, params).tobytes()
+    np.testing.assert_array_equal(image, before)
+
+
+def test_normalize_picks_the_square():
+    image = make_image(np.uint8, "bgr", 48, 64)
+    same_size = ops.normalize(image, {"x": 1.0, "y": 0.3, "side": 1.0, "size": 48})
+    np.testing.assert_array_equal(same_size, image[:, 16:])
+    half = ops.normalize(image, {"x": 0.0, "y": 0.0, "side": 1.0, "size": 24})
+    np.testing.assert_array_equal(half, cv2.resize(image[:, :48], (24, 24), interpolation=cv2.INTER_AREA))

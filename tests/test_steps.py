@@ -1,0 +1,184 @@
+"""The three steps end to end on local folders, through the command line the containers run."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from steps import augment, imageio, registry, spec as spec_module
+from steps.manifest import merge
+from steps.shard import plan, shard
+from tests.conftest import BAD_IMAGES, GOOD_IMAGES
+from workflows.cli import main
+
+RECORD_FIELDS = {"source", "output", "ops", "params", "width", "height", "bytes", "sha256"}
+
+
+def run_steps(spec_path: Path, run_id: str, tmp_path: Path, threads: int = 2) -> dict:
+    outputs = tmp_path / f"outputs-{run_id}"
+    assert main(["step", "shard", "--spec", str(spec_path), "--run-id", run_id, "--output", str(outputs / "shards.json")]) == 0
+    references = json.loads((outputs / "shards.json").read_text())
+    for reference in references:
+        assert main([
+            "step", "augment", "--spec", str(spec_path), "--run-id", run_id, "--shard", str(reference["index"]),
+            "--threads", str(threads), "--output", str(outputs / f"augment-{reference['index']}.json"),
+            "--progress-file", str(outputs / f"progress-{reference['index']}"),
+        ]) == 0
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", run_id, "--output", str(outputs / "manifest.json")]) == 0
+    return {"references": references, "folder": outputs, "result": json.loads((outputs / "manifest.json").read_text())}
+
+
+@pytest.fixture
+def spec_path(spec_document, tmp_path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec_document))
+    return path
+
+
+def read_manifest(destination: Path) -> list[dict]:
+    return [json.loads(line) for line in (destination / "manifest.jsonl").read_text().splitlines()]
+
+
+def test_three_steps_end_to_end(spec_path, spec_document, tmp_path):
+    run = run_steps(spec_path, "run-1", tmp_path)
+    destination = Path(spec_document["destination"])
+    per_image = 2 ** len(spec_document["transforms"])
+
+    assert [r["images"] for r in run["references"]] == [3, 3, 2]
+    assert run["result"]["outputs"] == GOOD_IMAGES * per_image
+    assert run["result"]["failed"] == BAD_IMAGES
+    assert run["result"]["manifest"].endswith("manifest.jsonl")
+    assert (run["folder"] / "progress-0").read_text().strip() == "3/3"
+
+    records = read_manifest(destination)
+    assert len(records) == GOOD_IMAGES * per_image
+    assert len({r["output"] for r in records}) == len(records)
+    for record in records:
+        assert RECORD_FIELDS <= set(record)
+        data = (destination / record["output"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == record["sha256"] and len(data) == record["bytes"]
+        assert record["output"] == f"{record['source']}__{'+'.join(record['ops']) or 'original'}.png"
+        assert list(record["params"]) == record["ops"]
+    decoded = imageio.decode((destination / "nested/ça va/c d.jpeg__flip_lr+rotate_zoom.png").read_bytes())
+    assert decoded.shape[:2] == (40, 40)
+    assert imageio.decode((destination / "deep16.png__brightness.png").read_bytes()).dtype == np.uint16
+    assert imageio.decode((destination / "alpha.png__original.png").read_bytes()).shape[2] == 4
+
+    summary = json.loads((destination / "summary.json").read_text())
+    assert summary["inputs"] == GOOD_IMAGES + BAD_IMAGES
+    assert summary["outputs"] == len(records)
+    assert {f["source"] for f in summary["failed"]} == {"corrupt.jpg", "empty.png"}
+    assert all(f["error"] for f in summary["failed"])
+    assert summary["seed"] == 7 and len(summary["spec_sha256"]) == 64
+    assert summary["started_at"] <= summary["finished_at"]
+    assert not list(destination.rglob("*.tmp")), "a temporary file was left behind"
+
+
+def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(spec_document, tmp_path):
+    digests = []
+    for name, seed, threads in [("one", 7, 1), ("two", 7, 2), ("three", 8, 2)]:
+        document = {**spec_document, "seed": seed, "destination": str(tmp_path / name)}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(document))
+        run_steps(path, name, tmp_path, threads=threads)
+        digests.append([(r["output"], r["sha256"]) for r in read_manifest(tmp_path / name)])
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
+    assert {o for o, _ in digests[0]} == {o for o, _ in digests[2]}
+
+
+def test_rerunning_a_shard_reproduces_the_same_bytes(spec_path, spec_document, tmp_path):
+    run_steps(spec_path, "run-1", tmp_path)
+    destination = Path(spec_document["destination"])
+    part = destination / "_kaleidoscope/run-1/parts/00001.jsonl"
+    first = part.read_bytes()
+    before = {r["output"]: r["sha256"] for r in read_manifest(destination)}
+    part.unlink()
+    for record in json.loads("[" + ",".join(first.decode().splitlines()) + "]"):
+        if "output" in record:
+            (destination / record["output"]).unlink()
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "run-1"]) == 1  # part missing
+    assert main(["step", "augment", "--spec", str(spec_path), "--run-id", "run-1", "--shard", "1"]) == 0
+    assert part.read_bytes() == first
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "run-1"]) == 0
+    assert {r["output"]: r["sha256"] for r in read_manifest(destination)} == before
+
+
+def test_missing_part_fails_the_manifest_step_naming_the_shard(spec_path, spec_document, tmp_path, capsys):
+    assert main(["step", "shard", "--spec", str(spec_path), "--run-id", "r"]) == 0
+    assert main(["step", "augment", "--spec", str(spec_path), "--run-id", "r", "--shard", "0"]) == 0
+    capsys.readouterr()
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "r"]) == 1
+    assert "shard(s) 1, 2 of 3" in capsys.readouterr().err
+    assert not (Path(spec_document["destination"]) / "manifest.jsonl").exists()
+
+
+def test_spec_text_is_accepted_as_argo_passes_it(spec_document, tmp_path):
+    text = json.dumps(spec_document)
+    assert main(["step", "shard", "--spec-text", text, "--run-id", "t", "--output", str(tmp_path / "o.json")]) == 0
+    assert len(json.loads((tmp_path / "o.json").read_text())) == 3
+
+
+def test_no_matching_image_is_an_error(spec_document, tmp_path, capsys):
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    text = json.dumps({**spec_document, "source": str(empty)})
+    assert main(["step", "shard", "--spec-text", text, "--run-id", "x"]) == 1
+    assert "no images match include" in capsys.readouterr().err
+
+
+def test_missing_source_folder_is_an_error(spec_document, tmp_path, capsys):
+    text = json.dumps({**spec_document, "source": str(tmp_path / "absent")})
+    assert main(["step", "shard", "--spec-text", text, "--run-id", "x"]) == 1
+    assert "no such folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "total, shards, shard_size, expected",
+    [(10, 3, None, [4, 3, 3]), (2, 8, None, [1, 1]), (10, None, 4, [4, 3, 3]), (0, 3, None, []), (5000, None, 1, [10] * 500)],
+)
+def test_shard_plan(total, shards, shard_size, expected):
+    assert plan(total, shards, shard_size) == expected
+
+
+def test_operation_calls_per_image_follow_the_tree(spec_document, tmp_path, monkeypatch):
+    """Counted through the real augment path: 2^N - 1 calls per decoded image."""
+    calls = []
+    for name in ("flip_lr", "rotate_zoom", "brightness"):
+        operation = registry.REGISTRY[name]
+        counted = (lambda image, params, apply=operation.apply, name=name: calls.append(name) or apply(image, params))
+        monkeypatch.setitem(registry.REGISTRY, name, dataclasses.replace(operation, apply=counted))
+    parsed = spec_module.parse(spec_document)
+    shard(parsed, "count")
+    results = [augment.augment_shard(parsed, "count", index, threads=1) for index in range(3)]
+    assert sum(r["outputs"] for r in results) == GOOD_IMAGES * 8
+    assert len(calls) == GOOD_IMAGES * 7
+
+
+def test_run_command_in_a_fresh_process(spec_path, spec_document, tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "workflows.cli", "run", str(spec_path), "--workers", "2"],
+        capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    assert f"{GOOD_IMAGES * 8} images from {GOOD_IMAGES + BAD_IMAGES} inputs ({BAD_IMAGES} failed)" in process.stdout
+    assert len(read_manifest(Path(spec_document["destination"]))) == GOOD_IMAGES * 8
+
+
+def test_run_command_exit_codes(spec_document, tmp_path):
+    cases = {
+        2: {**spec_document, "seed": "seven"},
+        1: {**spec_document, "source": str(tmp_path / "absent")},
+    }
+    for expected, document in cases.items():
+        path = tmp_path / f"case{expected}.yaml"
+        path.write_text(yaml.safe_dump(document))
+        assert main(["run", str(path)]) == expected

@@ -1,0 +1,1 @@
+"""Kaleidoscope's workflow side: the command line (and, with Hera, the Argo workflow builder)."""
