@@ -267,7 +267,10 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     # Errors from anyOf/oneOf carry their branches' errors in .context; the most relevant
     # branch names the actual field and rule.
     while error.context:
-        error = jsonschema.exceptions.best_match(error.context)
+        # A branch that failed only on type is the wrong branch (the value is a list, the branch
+        # wanted a number): prefer the branch whose type fits and report its real complaint.
+        fitting = [branch for branch in error.context if branch.validator != "type"] or error.context
+        error = jsonschema.exceptions.best_match(fitting)
     return error
 
 
@@ -356,6 +359,9 @@ def parse(document: Any) -> Spec:
     problems = schema_problems(document)
     if not problems:
         problems = _semantic_problems(document)
+    elif isinstance(document, dict) and all(isinstance(document.get(k), str) and document[k] for k in ("source", "destination")):
+        # Reported with the schema's problems so a user fixes everything in one round.
+        problems += location_problems(document["source"], document["destination"])
     if problems:
         raise InvalidInput(problems)
 

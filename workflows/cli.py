@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from steps.errors import KaleidoscopeError
-from workflows.commands import demo, preview, run, schema, step, validate
+from workflows.commands import demo, ops, preview, run, schema, step, validate
 
-COMMANDS = (validate, run, step, preview, demo, schema)
+COMMANDS = (validate, run, step, preview, demo, ops, schema)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,35 @@
+"""Command-line contracts: the generated docs stay in the README, options are validated."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from workflows.cli import main
+from workflows.commands import ops
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_lists_every_operation_as_generated_from_the_registry():
+    text = README.read_text()
+    match = re.search(r"<!-- ops:begin -->\n(.*?)\n<!-- ops:end -->", text, re.S)
+    assert match, "README.md lacks the <!-- ops:begin --> ... <!-- ops:end --> block"
+    assert match.group(1) == ops.markdown(), "regenerate with: kaleidoscope ops --markdown"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "spec.yaml", "--workers", "0"], "--workers: bad value 0: must be >= 1"),
+        (["step", "augment", "--spec", "s", "--run-id", "r", "--shard", "0", "--threads", "x"], "--threads: bad value 'x'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_options_exit_2_naming_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err

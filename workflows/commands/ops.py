@@ -1,0 +1,43 @@
+"""``kaleidoscope ops``: the operations a spec can use, with their options and defaults.
+
+The README's list of operations is this command's ``--markdown`` output (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import json
+
+from steps import registry
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("ops", help="list the operations, their options and defaults")
+    parser.add_argument("--markdown", action="store_true", help="print the README's markdown table")
+    parser.set_defaults(handler=run)
+
+
+def _default(fragment: dict) -> str:
+    return json.dumps(fragment["default"])
+
+
+def markdown() -> str:
+    """The operations table, generated from the registry."""
+    lines = ["| operation | what it does | options (default) |", "|---|---|---|"]
+    for name, operation in registry.REGISTRY.items():
+        options = "<br>".join(
+            f"`{option}` ({_default(fragment)}): {fragment['description']}"
+            for option, fragment in operation.options.items()
+        )
+        lines.append(f"| `{name}` | {operation.summary} | {options or '—'} |")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    if args.markdown:
+        print(markdown())
+        return 0
+    for name, operation in registry.REGISTRY.items():
+        print(f"{name:13} {operation.summary}")
+        for option, fragment in operation.options.items():
+            print(f"{'':13}   {option} = {_default(fragment)}  {fragment['description']}")
+    return 0
