@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -27,7 +27,7 @@ from steps import imageio, naming, ops, registry, seeding, tree
 from steps.errors import KaleidoscopeError, StorageError
 from steps.shard import read_shard, run_prefix
 from steps.spec import Spec
-from steps.storage import Storage, open_storage
+from steps.storage import LocalStorage, Storage, open_storage
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -82,7 +82,7 @@ def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
         labels = [spec.transforms[index].label for index in subset]
         record = {
             "source": source_key,
-            "output": naming.output_key(source_key, labels, spec.output_format),
+            "output": naming.output_key(source_key, labels, spec.output_format, spec.layout),
             "ops": labels,
             "params": {spec.transforms[index].label: parameters[index] for index in subset},
             "width": int(result.shape[1]),
@@ -96,10 +96,11 @@ def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
 
 
 def ordered_map(function: Callable[[Item], Result], items: Iterable[Item], threads: int) -> Iterator[Result]:
-    """``map`` on a thread pool, in order, with at most ``2 * threads`` items in flight."""
-    if threads <= 1:
-        yield from map(function, items)
-        return
+    """``map`` on a pool of ``threads``, results in order, at most ``2 * threads`` items in flight.
+
+    The window is what lets a step prefetch: items are taken (and their downloads started)
+    ahead of the image being computed, yet memory stays bounded however long ``items`` is.
+    """
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="augment") as pool:
         pending: deque = deque()
         for item in items:
@@ -132,18 +133,30 @@ class ProgressFile:
         os.replace(temporary, target)
 
 
+def default_io_threads(destination: Storage) -> int:
+    """Threads for downloads and uploads: many for S3 (latency-bound), few for a local disk."""
+    return 4 if isinstance(destination, LocalStorage) else 16
+
+
 def augment_shard(
     spec: Spec,
     run_id: str,
     index: int,
     *,
     threads: int | None = None,
+    io_threads: int | None = None,
     progress_file: str | None = None,
 ) -> dict:
     """Augment shard ``index`` of run ``run_id``; write outputs and the shard's manifest part.
 
+    Downloads, computing and uploads overlap: source objects are fetched ahead by the I/O
+    threads, ``threads`` images are computed at once, and each encoded output is handed to the
+    I/O threads as soon as it exists (at most ``4 * io_threads`` waiting, so memory stays
+    bounded). On a retried attempt, outputs already stored with the same bytes are not
+    uploaded again.
+
     Returns:
-        ``{"index", "inputs", "outputs", "failed"}`` — the step's small JSON result.
+        ``{"index", "inputs", "outputs", "failed", "skipped"}`` — the step's small JSON result.
     """
     threads = threads or os.cpu_count() or 1
     # Parallelism comes from our threads, one image each; OpenCV's own pool would oversubscribe
@@ -151,42 +164,66 @@ def augment_shard(
     cv2.setNumThreads(1)
     source: Storage = open_storage(spec.source)
     destination: Storage = open_storage(spec.destination)
+    io_threads = io_threads or default_io_threads(destination)
     keys = read_shard(destination, run_id, index)
     progress = ProgressFile(progress_file, len(keys))
+    # The first attempt leaves a marker; only a retry pays for comparing against what is stored.
+    marker = f"{run_prefix(run_id)}/attempts/{index:05d}"
+    retry = destination.exists(marker)
+    if not retry:
+        destination.write(marker, b"", "text/plain")
+    skipped = 0
+    count_lock = threading.Lock()
+    content_type = imageio.CONTENT_TYPES[spec.output_format]
 
-    def store(variant: Variant) -> None:
-        try:
-            destination.write(variant.key, variant.data, imageio.CONTENT_TYPES[spec.output_format])
-        except StorageError as error:
-            raise DestinationError(str(error)) from None
+    with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="io") as io:
+        waiting = threading.BoundedSemaphore(4 * io_threads)
 
-    def process(key: str) -> list[dict]:
-        produced = []
-        try:
-            for variant in variants(spec, key, source.read(key)):
-                store(variant)
-                produced.append(variant.record)
-        except (StorageError, imageio.ImageError, cv2.error, ValueError) as error:
-            # Outputs written before a mid-tree failure stay, unrecorded: the image is reported
-            # failed as a whole, so a consumer of the manifest never sees half a tree.
-            return [{"source": key, "error": _one_line(error)}]
-        finally:
-            progress.advance()
-        return produced
+        def upload(variant: Variant, stored: dict[str, str]) -> None:
+            nonlocal skipped
+            try:
+                if stored.get(variant.key) == hashlib.md5(variant.data).hexdigest():
+                    with count_lock:
+                        skipped += 1
+                    return
+                destination.write(variant.key, variant.data, content_type)
+            except StorageError as error:
+                raise DestinationError(str(error)) from None
+            finally:
+                waiting.release()
 
-    outputs = failed = 0
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as part:
-        try:
-            for records in ordered_map(process, keys, threads):
-                for record in records:
-                    failed += "error" in record
-                    outputs += "error" not in record
-                    part.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-            part.close()
-            destination.write_file(part_key(run_id, index), Path(part.name), "application/x-ndjson")
-        finally:
-            Path(part.name).unlink(missing_ok=True)
-    return {"index": index, "inputs": len(keys), "outputs": outputs, "failed": failed}
+        def process(item: tuple[str, Future]) -> list[dict]:
+            key, download = item
+            try:
+                data = download.result()
+                stored = destination.etags(naming.output_prefix(key, spec.layout)) if retry else {}
+                uploads = []
+                for variant in variants(spec, key, data):
+                    waiting.acquire()
+                    uploads.append((io.submit(upload, variant, stored), variant.record))
+                # DestinationError is no per-image failure: it propagates and stops the step.
+                return [record for future, record in uploads if future.result() is None]
+            except (StorageError, imageio.ImageError, cv2.error, ValueError) as error:
+                # Outputs written before a mid-tree failure stay, unrecorded: the image is reported
+                # failed as a whole, so a consumer of the manifest never sees half a tree.
+                return [{"source": key, "error": _one_line(error)}]
+            finally:
+                progress.advance()
+
+        prefetched = ((key, io.submit(source.read, key)) for key in keys)
+        outputs = failed = 0
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as part:
+            try:
+                for records in ordered_map(process, prefetched, threads):
+                    for record in records:
+                        failed += "error" in record
+                        outputs += "error" not in record
+                        part.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                part.close()
+                destination.write_file(part_key(run_id, index), Path(part.name), "application/x-ndjson")
+            finally:
+                Path(part.name).unlink(missing_ok=True)
+    return {"index": index, "inputs": len(keys), "outputs": outputs, "failed": failed, "skipped": skipped}
 
 
 def _one_line(error: BaseException) -> str:

@@ -14,13 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from steps.augment import part_key
-from steps.errors import KaleidoscopeError
-from steps.shard import run_prefix
+from steps.errors import InvalidInput, KaleidoscopeError
+from steps.shard import MANIFEST, SUMMARY, read_shard, run_prefix
 from steps.spec import Spec
 from steps.storage import Storage, open_storage
-
-MANIFEST = "manifest.jsonl"
-SUMMARY = "summary.json"
 
 
 def read_run(destination: Storage, run_id: str) -> dict:
@@ -31,14 +28,21 @@ def read_run(destination: Storage, run_id: str) -> dict:
     return json.loads(destination.read(key))
 
 
-def merge(spec: Spec, run_id: str, *, finished_at: str | None = None) -> dict:
+def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_at: str | None = None) -> dict:
     """Write manifest.jsonl and summary.json for run ``run_id``; return the step's result.
+
+    An incremental run (see :func:`steps.shard.shard`) appends to the existing manifest.
 
     Raises:
         KaleidoscopeError: naming every shard whose part is missing.
     """
     destination = open_storage(spec.destination)
     run = read_run(destination, run_id)
+    if incremental is not None and incremental != bool(run.get("incremental")):
+        raise InvalidInput(
+            f"--incremental: bad value {str(incremental).lower()}: the shard step of run {run_id} ran with "
+            f"incremental={str(bool(run.get('incremental'))).lower()}; both steps must agree"
+        )
     missing = [index for index in range(run["shards"]) if not destination.exists(part_key(run_id, index))]
     if missing:
         raise KaleidoscopeError(
@@ -46,12 +50,19 @@ def merge(spec: Spec, run_id: str, *, finished_at: str | None = None) -> dict:
             f"{', '.join(map(str, missing))} of {run['shards']}; rerun those augment steps"
         )
 
-    outputs = 0
+    outputs = kept = 0
     failed: list[dict] = []
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as manifest:
         try:
+            if run.get("incremental") and destination.exists(MANIFEST):
+                # Earlier runs' records stay, except for sources this run processed again.
+                redone = {key for index in range(run["shards"]) for key in read_shard(destination, run_id, index)}
+                for line in destination.read_lines(MANIFEST):
+                    if json.loads(line)["source"] not in redone:
+                        manifest.write(line + b"\n")
+                        kept += 1
             for index in range(run["shards"]):
-                for line in destination.read(part_key(run_id, index)).splitlines():
+                for line in destination.read_lines(part_key(run_id, index)):
                     record = json.loads(line)
                     if "error" in record:
                         failed.append(record)
@@ -70,6 +81,9 @@ def merge(spec: Spec, run_id: str, *, finished_at: str | None = None) -> dict:
         "inputs": run["inputs"],
         "outputs": outputs,
         "failed": failed,
+        "incremental": bool(run.get("incremental")),
+        "already_done": run.get("already_done", 0),
+        "manifest_records": kept + outputs,
         "seed": spec.seed,
         "spec_sha256": spec.sha256,
         "transforms": [{"label": t.label, "op": t.op, "options": dict(t.options)} for t in spec.transforms],

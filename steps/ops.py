@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -388,6 +389,31 @@ def sharpen(image: np.ndarray, params: Params) -> np.ndarray:
     return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0.0)
 
 
+_FIELDS = threading.local()
+_FIELDS_KEPT = 2
+
+
+def _random_field(seed: int, shape: tuple[int, ...], draw: str) -> np.ndarray:
+    """The seeded float32 field (``normal`` or ``uniform``) for ``shape``, cached per thread.
+
+    In the transform tree every subset that ends in ``noise`` draws the same field (same seed,
+    same shape): 2^(N-1) identical draws per image, and drawing dominates the operation's cost.
+    A small per-thread cache makes that one draw. The field is read-only, so it is never
+    modified through a result; the output is exactly what an uncached draw gives.
+    """
+    cache = _FIELDS.__dict__.setdefault("cache", {})
+    key = (seed, tuple(shape), draw)
+    field = cache.get(key)
+    if field is None:
+        rng = np.random.default_rng(seed)
+        field = (rng.standard_normal if draw == "normal" else rng.random)(shape, dtype=np.float32)
+        field.flags.writeable = False
+        if len(cache) >= _FIELDS_KEPT:
+            cache.pop(next(iter(cache)))
+        cache[key] = field
+    return field
+
+
 @_colour_only
 def noise(image: np.ndarray, params: Params) -> np.ndarray:
     """Adds seeded random noise.
@@ -401,23 +427,22 @@ def noise(image: np.ndarray, params: Params) -> np.ndarray:
         amount (float): See ``kind``.
         seed (int): Seeds ``np.random.default_rng``; the only randomness.
     """
-    kind, amount = params["kind"], float(params["amount"])
-    rng = np.random.default_rng(int(params["seed"]))
+    kind, amount, seed = params["kind"], float(params["amount"]), int(params["seed"])
     top = full_scale(image.dtype)
     if kind == "salt_pepper":
         out = image.copy()
         # One uniform draw per pixel decides both "hit?" and "salt or pepper?".
-        u = rng.random(image.shape[:2], dtype=np.float32)
+        u = _random_field(seed, image.shape[:2], "uniform")
         out[u < amount / 2] = 0
         out[(u >= amount / 2) & (u < amount)] = top
         return out
     if kind not in NOISE_KINDS:
         raise ValueError(f"unknown noise kind {kind!r}; expected one of {', '.join(NOISE_KINDS)}")
-    offset = rng.standard_normal(image.shape, dtype=np.float32)
+    field = _random_field(seed, image.shape, "normal")
     if kind == "gauss":
-        offset *= np.float32(amount * top)
+        offset = field * np.float32(amount * top)
     else:
-        offset *= image
+        offset = field * image
         offset *= np.float32(amount)
     # cv2.add with an explicit dtype adds the float offset, rounds and
     # saturates in one pass, several times faster than numpy rint/clip/astype.

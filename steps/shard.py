@@ -23,6 +23,9 @@ from steps.errors import KaleidoscopeError
 from steps.spec import Spec
 from steps.storage import WORK_PREFIX, Storage, open_storage
 
+MANIFEST = "manifest.jsonl"
+SUMMARY = "summary.json"
+
 
 def run_prefix(run_id: str) -> str:
     """The work folder of one run, relative to the destination."""
@@ -67,8 +70,19 @@ def _spool(keys: Iterator[str], spool) -> int:
     return count
 
 
-def shard(spec: Spec, run_id: str, *, started_at: str | None = None) -> list[dict]:
+def recorded_sources(destination: Storage) -> set[str]:
+    """Source keys that already have outputs in the destination's manifest."""
+    if not destination.exists(MANIFEST):
+        return set()
+    return {json.loads(line)["source"] for line in destination.read_lines(MANIFEST)}
+
+
+def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str | None = None) -> list[dict]:
     """List, filter and split the source; write the shard lists; return the shard references.
+
+    Args:
+        incremental: Skip sources already recorded in the destination's manifest, so a
+            scheduled run processes only new uploads (zero new images is then no error).
 
     Raises:
         KaleidoscopeError: when the source has no matching image (nothing to do is a mistake
@@ -76,12 +90,24 @@ def shard(spec: Spec, run_id: str, *, started_at: str | None = None) -> list[dic
     """
     source: Storage = open_storage(spec.source)
     destination: Storage = open_storage(spec.destination)
+    source.check()
+    destination.check()
     matches = matcher(spec.include)
+    done = recorded_sources(destination) if incremental else set()
     started_at = started_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    matched = 0
+
+    def wanted(keys: Iterator[str]) -> Iterator[str]:
+        nonlocal matched
+        for key in keys:
+            if matches(key):
+                matched += 1
+                if key not in done:
+                    yield key
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        total = _spool((key for key in source.list_keys() if matches(key)), spool)
-        if total == 0:
+        total = _spool(wanted(source.list_keys()), spool)
+        if matched == 0:
             raise KaleidoscopeError(
                 f"{source.url}: no images match include {list(spec.include)} (wrong prefix or pattern?)"
             )
@@ -100,6 +126,8 @@ def shard(spec: Spec, run_id: str, *, started_at: str | None = None) -> list[dic
         "source": spec.source,
         "destination": spec.destination,
         "inputs": total,
+        "already_done": matched - total,
+        "incremental": incremental,
         "shards": len(sizes),
     }
     destination.write(f"{run_prefix(run_id)}/run.json", json.dumps(record, indent=2).encode(), "application/json")

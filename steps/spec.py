@@ -162,6 +162,12 @@ def build_schema() -> dict:
                         "default": 90,
                         "description": "JPEG and WebP quality; PNG ignores it.",
                     },
+                    "layout": {
+                        "enum": ["auto", "mirror", "spread"],
+                        "default": "auto",
+                        "description": "mirror: outputs beside their source key; spread: under a 2-hex-digit "
+                        "prefix so writes spread over S3 prefixes; auto: spread for s3:// destinations.",
+                    },
                     "background": {
                         "type": "array",
                         "prefixItems": [{"type": "integer", "minimum": 0, "maximum": 255}] * 3,
@@ -232,6 +238,7 @@ class Spec:
     min_ops: int
     max_ops: int
     output_format: str
+    layout: str  # "mirror" or "spread", resolved from "auto"
     quality: int
     background: tuple[int, int, int]
     shards: int | None
@@ -388,12 +395,19 @@ def parse(document: Any) -> Spec:
         min_ops=combinations.get("min_ops", 0),
         max_ops=combinations.get("max_ops", len(transforms)),
         output_format=output.get("format", "jpg"),
+        layout=_layout(output.get("layout", "auto"), document["destination"]),
         quality=output.get("quality", 90),
         background=tuple(output.get("background", (255, 255, 255))),
         shards=shards,
         shard_size=shard_size,
         max_pixels=document.get("limits", {}).get("max_pixels", 100_000_000),
     )
+
+
+def _layout(layout: str, destination: str) -> str:
+    if layout == "auto":
+        return "spread" if destination.startswith("s3://") else "mirror"
+    return layout
 
 
 def load_document(text: str, origin: str = "<spec>") -> Any:

@@ -7,8 +7,9 @@ so a killed process never leaves half an image or half a manifest under its fina
 
 from __future__ import annotations
 
+import hashlib
 import os
-import tempfile
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterator
@@ -34,6 +35,15 @@ class Storage(ABC):
         """Return the object's bytes; StorageError naming the key when it cannot."""
 
     @abstractmethod
+    def read_lines(self, key: str) -> Iterator[bytes]:
+        """Yield the object's non-empty lines, streaming (manifests can be large)."""
+
+    @abstractmethod
+    def etags(self, prefix: str) -> dict[str, str]:
+        """``{key: MD5 hex}`` of the objects under ``prefix`` (S3's ETag for single-part objects):
+        what a retried step compares against to skip outputs already stored with the right bytes."""
+
+    @abstractmethod
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
         """Store ``data`` under ``key`` atomically."""
 
@@ -44,6 +54,9 @@ class Storage(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether ``key`` holds an object."""
+
+    def check(self) -> None:
+        """Fail early, naming the location, when it cannot be used at all (e.g. a missing bucket)."""
 
     def describe(self, key: str) -> str:
         """The key's full URL, for messages and records."""
@@ -56,6 +69,7 @@ class LocalStorage(Storage):
     def __init__(self, root: Path, url: str | None = None):
         self.root = root
         self.url = url or str(root)
+        self._folders: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -97,33 +111,58 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"{self.describe(key)}: cannot read: {error.strerror or error}") from None
 
+    def read_lines(self, key: str) -> Iterator[bytes]:
+        try:
+            with open(self._path(key), "rb") as handle:
+                for line in handle:
+                    if line.strip():
+                        yield line.rstrip(b"\n")
+        except OSError as error:
+            raise StorageError(f"{self.describe(key)}: cannot read: {error.strerror or error}") from None
+
+    def etags(self, prefix: str) -> dict[str, str]:
+        folder, _, start = prefix.rpartition("/")
+        base = self.root / folder if folder else self.root
+        result = {}
+        try:
+            entries = [entry for entry in os.scandir(base) if entry.name.startswith(start) and entry.is_file()]
+        except FileNotFoundError:
+            return result
+        for entry in entries:
+            with open(entry.path, "rb") as handle:
+                result[f"{folder}/{entry.name}" if folder else entry.name] = hashlib.file_digest(handle, "md5").hexdigest()
+        return result
+
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        target = self._path(key)
-        self._atomic(target, lambda handle: handle.write(data))
+        self._atomic(self._path(key), lambda handle: handle.write(data))
 
     def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
-        target = self._path(key)
-
         def copy(handle) -> None:
             with open(path, "rb") as source:
                 while chunk := source.read(1 << 20):
                     handle.write(chunk)
 
-        self._atomic(target, copy)
+        self._atomic(self._path(key), copy)
 
     def _atomic(self, target: Path, fill) -> None:
+        # A step writes 2^N small files per image, so this path is kept to open, write, close,
+        # rename: folders already made are remembered, and the temporary name is unique per
+        # process and thread instead of coming from mkstemp's retry loop.
+        folder = target.parent
+        temporary = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            if folder not in self._folders:
+                folder.mkdir(parents=True, exist_ok=True)
+                self._folders.add(folder)
+            handle = open(temporary, "wb")
         except OSError as error:
             raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
         try:
-            with os.fdopen(descriptor, "wb") as handle:
+            with handle:
                 fill(handle)
-            os.chmod(temporary, 0o644)
             os.replace(temporary, target)
         except BaseException as error:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             if isinstance(error, OSError):
                 raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
             raise

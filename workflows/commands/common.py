@@ -16,14 +16,24 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, positional: bool = Tr
         given.add_argument("--spec-text", help="the spec document itself (how the workflow passes it)")
     parser.add_argument("--source", help="override the spec's source location")
     parser.add_argument("--destination", help="override the spec's destination location")
+    parser.add_argument(
+        "--s3-endpoint",
+        default="",
+        help="S3-compatible endpoint URL, e.g. http://minio:9000 (default: AWS, or $AWS_ENDPOINT_URL_S3)",
+    )
 
 
 def load_spec(args: argparse.Namespace) -> spec_module.Spec:
+    if args.s3_endpoint:
+        from steps import s3  # boto3 only when S3 is used
+
+        s3.configure(endpoint_url=args.s3_endpoint)
     return spec_module.load(
         getattr(args, "spec", None),
         text=getattr(args, "spec_text", None),
-        source=args.source,
-        destination=args.destination,
+        # An empty value means "keep the spec's": how an unset workflow parameter arrives.
+        source=args.source or None,
+        destination=args.destination or None,
     )
 
 
@@ -36,3 +46,13 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"bad value {value}: must be >= 1")
     return value
+
+
+def boolean(text: str) -> bool:
+    """argparse type for ``true``/``false`` (how a workflow parameter passes a switch)."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"bad value {text!r}: must be true or false")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from steps import augment, manifest, shard
-from workflows.commands.common import add_spec_arguments, load_spec, positive_int
+from workflows.commands.common import add_spec_arguments, boolean, load_spec, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -27,9 +28,24 @@ def add_parser(subparsers) -> None:
         add_spec_arguments(sub, positional=False)
         sub.add_argument("--run-id", required=True, help="identifies the run's work folder (Argo: workflow uid)")
         sub.add_argument("--output", help="file to write the step's JSON result to")
+        sub.add_argument(
+            "--output-dir",
+            help="folder to write each field of the result to, one file each (Argo output parameters)",
+        )
+        if name in ("shard", "manifest"):
+            sub.add_argument(
+                "--incremental",
+                type=boolean,
+                nargs="?",
+                const=True,
+                default=False,
+                help="shard: skip sources already in the destination's manifest; manifest: append to it "
+                "(must match what the shard step did) (true/false)",
+            )
         if name == "augment":
             sub.add_argument("--shard", type=int, required=True, help="shard index, from the shard step")
-            sub.add_argument("--threads", type=positive_int, help="worker threads (default: all cores)")
+            sub.add_argument("--threads", type=positive_int, help="image threads (default: all cores)")
+            sub.add_argument("--io-threads", type=positive_int, help="download/upload threads (default: 16 for S3, 4 local)")
             sub.add_argument(
                 "--progress-file",
                 default=os.environ.get("ARGO_PROGRESS_FILE"),
@@ -40,21 +56,31 @@ def add_parser(subparsers) -> None:
 
 def _emit(args, result) -> int:
     shard.write_output(args.output, result)
-    if not args.output:
+    if args.output_dir and isinstance(result, dict):
+        folder = Path(args.output_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for field, value in result.items():
+            (folder / field).write_text(value if isinstance(value, str) else json.dumps(value))
+    if not args.output and not args.output_dir:
         print(json.dumps(result))
     return 0
 
 
 def _shard(args) -> int:
-    return _emit(args, shard.shard(load_spec(args), args.run_id))
+    return _emit(args, shard.shard(load_spec(args), args.run_id, incremental=args.incremental))
 
 
 def _augment(args) -> int:
     result = augment.augment_shard(
-        load_spec(args), args.run_id, args.shard, threads=args.threads, progress_file=args.progress_file
+        load_spec(args),
+        args.run_id,
+        args.shard,
+        threads=args.threads,
+        io_threads=args.io_threads,
+        progress_file=args.progress_file,
     )
     return _emit(args, result)
 
 
 def _manifest(args) -> int:
-    return _emit(args, manifest.merge(load_spec(args), args.run_id))
+    return _emit(args, manifest.merge(load_spec(args), args.run_id, incremental=args.incremental))

@@ -1,0 +1,219 @@
+"""S3 storage with boto3: AWS S3, MinIO, SeaweedFS or any S3-compatible endpoint.
+
+Credentials, region and profile come from boto3's standard chain (environment, shared config
+and credentials files, web identity / IRSA in a pod, instance metadata); an endpoint comes from
+``--s3-endpoint`` or the standard ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``. Nothing here
+ever prints or records a credential: errors name the bucket, key and cause only.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+import boto3
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from steps.errors import InvalidInput, StorageError
+from steps.storage import Storage
+
+#: Objects above this go up in parts (and are fetched in ranges); image outputs stay below it.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach S3; one set per process, shared by every S3 location."""
+
+    endpoint_url: str | None = None
+    addressing_style: str = "auto"  # "path" suits most self-hosted stores; auto picks path with an endpoint
+    max_connections: int = 32  # sized to the augment step's I/O threads, see augment.io_threads
+    page_size: int = 1000  # ListObjectsV2 page; tests force it small to exercise pagination
+    max_attempts: int = 8
+
+
+_settings = Settings(
+    endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None,
+    page_size=int(os.environ.get("KALEIDOSCOPE_S3_PAGE_SIZE", "1000")),
+)
+_clients: dict[Settings, object] = {}
+_lock = threading.Lock()
+
+
+def configure(**changes) -> Settings:
+    """Change the process's S3 settings (from command-line options); None/"" keeps a value."""
+    global _settings
+    changes = {name: value for name, value in changes.items() if value not in (None, "")}
+    if "endpoint_url" in changes:
+        endpoint = urlparse(changes["endpoint_url"])
+        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
+            raise InvalidInput(
+                f"--s3-endpoint: bad value {changes['endpoint_url']!r}: an http:// or https:// URL, e.g. http://minio:9000"
+            )
+    _settings = replace(_settings, **changes)
+    return _settings
+
+
+def forget_clients() -> None:
+    """Drop cached clients, e.g. after the credentials in the environment changed."""
+    with _lock:
+        _clients.clear()
+
+
+def settings() -> Settings:
+    return _settings
+
+
+def client(current: Settings | None = None):
+    """One thread-safe boto3 client per settings, so source and destination share its pool."""
+    current = current or _settings
+    with _lock:
+        if current not in _clients:
+            style = current.addressing_style
+            if style == "auto":
+                style = "path" if current.endpoint_url else "virtual"
+            config = Config(
+                retries={"mode": "adaptive", "max_attempts": current.max_attempts},
+                max_pool_connections=current.max_connections,
+                s3={"addressing_style": style},
+                connect_timeout=10,
+                read_timeout=120,
+            )
+            session = boto3.session.Session()
+            _clients[current] = session.client("s3", endpoint_url=current.endpoint_url, config=config)
+        return _clients[current]
+
+
+def describe_error(error: Exception, where: str) -> str:
+    """One line naming the place and the cause, never a credential."""
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
+        return f"{where}: no S3 credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a pod identity)"
+    if isinstance(error, botocore.exceptions.EndpointConnectionError):
+        return f"{where}: cannot reach the S3 endpoint {error.kwargs.get('endpoint_url', '')}"
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        causes = {
+            "NoSuchBucket": "no such bucket",
+            "NoSuchKey": "no such key",
+            "404": "no such key",
+            "AccessDenied": "access denied",
+            "403": "access denied",
+            "InvalidAccessKeyId": "the access key is not known to the server",
+            "SignatureDoesNotMatch": "the secret key is wrong (signature does not match)",
+        }
+        return f"{where}: {causes.get(code, f'{code or status} error')}"
+    if isinstance(error, botocore.exceptions.BotoCoreError):
+        return f"{where}: {error}"
+    return f"{where}: {type(error).__name__}: {error}"
+
+
+class S3Storage(Storage):
+    """A bucket and key prefix; keys are relative to the prefix."""
+
+    def __init__(self, bucket: str, prefix: str, url: str, current: Settings | None = None):
+        self.bucket, self.prefix, self.url = bucket, prefix, url
+        self.settings = current or _settings
+        self.client = client(self.settings)
+
+    @classmethod
+    def from_url(cls, url: str) -> "S3Storage":
+        parsed = urlparse(url)
+        if not parsed.netloc:
+            raise InvalidInput(f"location: bad value {url!r}: an S3 location is s3://bucket/prefix")
+        prefix = parsed.path.strip("/")
+        return cls(parsed.netloc, f"{prefix}/" if prefix else "", url.rstrip("/"))
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _fail(self, error: Exception, key: str | None = None) -> StorageError:
+        where = self.describe(key) if key is not None else f"s3://{self.bucket}/{self.prefix}"
+        return StorageError(describe_error(error, where))
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket,
+            Prefix=self._key(prefix),
+            PaginationConfig={"PageSize": self.settings.page_size},
+        )
+        skip = len(self.prefix)
+        try:
+            # The paginator fetches lazily: one page of keys in memory at a time.
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield item["Key"][skip:]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error) from None
+
+    def etags(self, prefix: str) -> dict[str, str]:
+        result = {}
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", ()):
+                    result[item["Key"][len(self.prefix):]] = item["ETag"].strip('"')
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error) from None
+        return result
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error, key) from None
+
+    def read_lines(self, key: str) -> Iterator[bytes]:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            for line in body.iter_lines(chunk_size=1 << 20):
+                if line:
+                    yield line
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error, key) from None
+
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        # A PUT is atomic in S3: readers see the old object or the new one, never a mix.
+        extra = {"ContentType": content_type} if content_type else {}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error, key) from None
+
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        # A multipart upload becomes visible only when completed, so large files stay atomic.
+        transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
+        extra = {"ContentType": content_type} if content_type else None
+        try:
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=transfer)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, boto3.exceptions.S3UploadFailedError) as error:
+            cause = getattr(error, "last_exception", None) or error
+            raise self._fail(cause if isinstance(cause, Exception) else error, key) from None
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 and error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail(error, key) from None
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail(error, key) from None
+
+    def check(self) -> None:
+        """Fail early, naming the bucket, when it is missing or the credentials do not work.
+
+        A one-key listing rather than HEAD: HEAD answers carry no error code, so a wrong
+        secret and a bucket policy would both read as a bare 403.
+        """
+        try:
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise StorageError(describe_error(error, f"s3://{self.bucket}")) from None
