@@ -16,7 +16,7 @@ import yaml
 from steps import augment, imageio, registry, spec as spec_module
 from steps.manifest import merge
 from steps.shard import plan, shard
-from tests.conftest import BAD_IMAGES, GOOD_IMAGES
+from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image, write_image
 from workflows.cli import main
 
 RECORD_FIELDS = {"source", "output", "ops", "params", "width", "height", "bytes", "sha256"}
@@ -182,3 +182,24 @@ def test_run_command_exit_codes(spec_document, tmp_path):
         path = tmp_path / f"case{expected}.yaml"
         path.write_text(yaml.safe_dump(document))
         assert main(["run", str(path)]) == expected
+
+
+def test_a_retried_incremental_manifest_step_duplicates_nothing(spec_path, spec_document, tmp_path, photos):
+    run_steps(spec_path, "first", tmp_path)
+    destination = Path(spec_document["destination"])
+    write_image(photos / "later.png", synthetic_image(50, 40, seed=11))
+    assert main(["step", "shard", "--spec", str(spec_path), "--run-id", "second", "--incremental", "true"]) == 0
+    for index in range(read_run_shards(destination, "second")):
+        assert main(["step", "augment", "--spec", str(spec_path), "--run-id", "second", "--shard", str(index)]) == 0
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "second", "--incremental", "true"]) == 0
+    once = (destination / "manifest.jsonl").read_bytes()
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "second", "--incremental", "true"]) == 0
+    assert (destination / "manifest.jsonl").read_bytes() == once
+    records = read_manifest(destination)
+    assert len(records) == (GOOD_IMAGES + 1) * 8 == len({r["output"] for r in records})
+    # the flag must agree with what the shard step did
+    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "second", "--incremental", "false"]) == 2
+
+
+def read_run_shards(destination: Path, run_id: str) -> int:
+    return json.loads((destination / "_kaleidoscope" / run_id / "run.json").read_text())["shards"]

@@ -1,0 +1,508 @@
+"""The Argo workflow builder: committed manifests, Argo's schema and lint, production defaults, bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hera.workflows import CronWorkflow, Resources, Workflow, WorkflowTemplate
+from hera.workflows.models import Toleration
+
+from steps.errors import InvalidInput
+from tests.argo_schema import assert_valid
+from workflows import argo_golden, argo_params, builder
+from workflows.argo_options import BuildOptions, CronSchedule
+from workflows.lint import lint
+
+ROOT = argo_golden.FOLDER.parent
+SPEC = argo_golden.EXAMPLE_SPEC
+
+
+def build(kind="workflow", options=None, schedule=None, spec=SPEC) -> dict:
+    return builder.manifest(builder.build(spec, kind, options, schedule))
+
+
+def workflow_spec(manifest: dict) -> dict:
+    return manifest["spec"]["workflowSpec"] if manifest["kind"] == "CronWorkflow" else manifest["spec"]
+
+
+def templates(manifest: dict) -> dict[str, dict]:
+    return {template["name"]: template for template in workflow_spec(manifest)["templates"]}
+
+
+def containers(manifest: dict) -> list[dict]:
+    return [template for template in workflow_spec(manifest)["templates"] if "container" in template]
+
+
+def parameters(manifest: dict) -> dict[str, dict]:
+    return {parameter["name"]: parameter for parameter in workflow_spec(manifest)["arguments"]["parameters"]}
+
+
+# -- committed manifests (golden files) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_committed_manifest_equals_what_the_builder_renders_today(kind):
+    path = argo_golden.FILES[kind]
+    rendered = argo_golden.render(kind)
+    if os.environ.get("KALEIDOSCOPE_REGENERATE"):
+        if os.environ.get("CI"):
+            pytest.fail("KALEIDOSCOPE_REGENERATE is refused under CI: regenerate locally and commit the files")
+        path.write_text(rendered, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run KALEIDOSCOPE_REGENERATE=1 pytest tests/test_builder.py"
+    assert path.read_text(encoding="utf-8") == rendered, (
+        f"{path.name} differs from what the builder renders: if the change is intended, run "
+        "KALEIDOSCOPE_REGENERATE=1 pytest tests/test_builder.py and commit the result"
+    )
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_committed_manifest_is_valid_for_argo_and_lints_clean(kind):
+    document = yaml.safe_load(argo_golden.FILES[kind].read_text(encoding="utf-8"))
+    assert_valid(document)
+    assert lint(document) == []
+
+
+# -- each kind, with the default and with every option changed ----------------------------------
+
+ALL_OPTIONS = BuildOptions(
+    name="augment-nightly",
+    namespace="ml",
+    image="registry.example.com/kaleidoscope:1.2.3",
+    image_pull_policy="Always",
+    service_account="kaleidoscope-runner",
+    s3_secret="minio-credentials",
+    s3_endpoint="http://minio.storage:9000",
+    source="s3://in/photos",
+    destination="s3://out/augmented",
+    incremental=True,
+    parallelism=7,
+    retries=5,
+    retry_backoff="1m",
+    active_deadline_seconds=3600,
+    ttl_seconds_after_success=60,
+    ttl_seconds_after_failure=120,
+    pod_gc="OnWorkflowSuccess",
+    resources={"augment": Resources(cpu_request="3", cpu_limit="3500m", memory_request="6Gi", memory_limit="8Gi")},
+    node_selector={"node.kubernetes.io/pool": "batch"},
+    tolerations=[Toleration(key="dedicated", operator="Equal", value="batch", effect="NoSchedule")],
+    run_as_user=2000,
+    tmp_size="10Gi",
+)
+
+
+@pytest.mark.parametrize("options", [BuildOptions(), ALL_OPTIONS, BuildOptions(s3_secret=None, retries=0)], ids=["defaults", "all-options", "irsa-no-retries"])
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_every_rendering_passes_argos_strict_schema_and_the_lint(kind, options):
+    manifest = build(kind, options)
+    assert_valid(manifest)
+    assert lint(manifest) == []
+
+
+@pytest.mark.parametrize(
+    "kind, cls, argo_kind",
+    [("workflow", Workflow, "Workflow"), ("workflowtemplate", WorkflowTemplate, "WorkflowTemplate"), ("cronworkflow", CronWorkflow, "CronWorkflow")],
+)
+def test_build_returns_the_hera_object_of_the_kind(kind, cls, argo_kind):
+    built = builder.build(SPEC, kind)
+    assert type(built) is cls
+    assert builder.manifest(built)["kind"] == argo_kind
+
+
+def test_names_workflow_by_prefix_and_template_and_cron_by_name():
+    metadata = build("workflow")["metadata"]
+    assert metadata["generateName"] == "kaleidoscope-" and "name" not in metadata
+    assert metadata["labels"] == {"app.kubernetes.io/name": "kaleidoscope"}
+    assert build("workflowtemplate")["metadata"]["name"] == "kaleidoscope"
+    assert build("cronworkflow", BuildOptions(name="nightly"))["metadata"]["name"] == "nightly"
+    assert "namespace" not in build("workflow")["metadata"]  # left to argo submit -n
+    assert build("workflow", BuildOptions(namespace="ml"))["metadata"]["namespace"] == "ml"
+
+
+# -- the DAG ----------------------------------------------------------------------------------
+
+
+def test_the_dag_is_shard_then_augment_fanned_out_over_the_shards_then_manifest():
+    manifest = build()
+    spec = workflow_spec(manifest)
+    assert spec["entrypoint"] == "main"
+    assert spec["templates"][0]["name"] == "main"  # read top-down
+    tasks = {task["name"]: task for task in templates(manifest)["main"]["dag"]["tasks"]}
+    assert list(tasks) == ["shard", "augment", "manifest"]
+    assert "depends" not in tasks["shard"]
+    assert tasks["augment"]["depends"] == "shard"
+    assert tasks["augment"]["withParam"] == "{{tasks.shard.outputs.parameters.shards}}"
+    assert tasks["augment"]["arguments"]["parameters"] == [
+        {"name": "index", "value": "{{item.index}}"},
+        {"name": "of", "value": "{{item.of}}"},
+    ]
+    assert tasks["manifest"]["depends"] == "augment"
+    assert {task["template"] for task in tasks.values()} == {"shard", "augment", "manifest"}
+
+
+def test_each_step_runs_kaleidoscope_step_with_the_workflow_parameters_and_uid():
+    steps = templates(build())
+    for name in ("shard", "augment", "manifest"):
+        container = steps[name]["container"]
+        assert container["command"] == ["kaleidoscope"]
+        assert container["args"][:2] == ["step", name]
+        args = container["args"]
+        for flag, parameter in (("--spec-text", "spec"), ("--source", "source"), ("--destination", "destination"), ("--s3-endpoint", "s3-endpoint")):
+            assert f"{flag}={{{{workflow.parameters.{parameter}}}}}" in args, (name, flag)
+        # One uid for every pod and every retry of this workflow, never reused by another run.
+        assert "--run-id={{workflow.uid}}" in args
+        # --flag=value: a spec starting with '---' must not be read as an option.
+        assert all(arg.startswith("--") and "=" in arg for arg in args[2:])
+    assert "--incremental={{workflow.parameters.incremental}}" in steps["shard"]["container"]["args"]
+    assert "--incremental={{workflow.parameters.incremental}}" in steps["manifest"]["container"]["args"]
+    assert "--shard={{inputs.parameters.index}}" in steps["augment"]["container"]["args"]
+
+
+def test_output_parameters_come_from_files_the_steps_write():
+    steps = templates(build())
+    shards = steps["shard"]["outputs"]["parameters"]
+    assert shards == [{"name": "shards", "description": shards[0]["description"], "valueFrom": {"path": "/tmp/kaleidoscope/out/shards.json"}}]
+    assert "--output=/tmp/kaleidoscope/out/shards.json" in steps["shard"]["container"]["args"]
+    assert "--output-dir=/tmp/kaleidoscope/out" in steps["manifest"]["container"]["args"]
+    outputs = {p["name"]: p for p in steps["manifest"]["outputs"]["parameters"]}
+    assert list(outputs) == ["inputs", "outputs", "failed", "manifest", "summary"]
+    for name, parameter in outputs.items():
+        assert parameter["valueFrom"] == {"path": f"/tmp/kaleidoscope/out/{name}"}
+        assert parameter["globalName"] == name  # shown among the workflow's outputs
+        assert parameter["description"]
+
+
+def test_augment_pods_are_named_by_shard_and_report_progress_through_argo():
+    augment = templates(build())["augment"]
+    display = augment["annotations"]["workflows.argoproj.io/display-name"]
+    assert display == "shard-{{inputs.parameters.index}}-of-{{inputs.parameters.of}}"
+    # ARGO_PROGRESS_FILE is set by Argo; the step reads it by default, so nothing may override it.
+    assert not any(env["name"] == "ARGO_PROGRESS_FILE" for env in augment["container"].get("env", []))
+    assert not any(arg.startswith("--progress-file") for arg in augment["container"]["args"])
+
+
+# -- production defaults ----------------------------------------------------------------------
+
+
+def test_every_step_retries_with_backoff():
+    steps = templates(build())
+    for name in ("shard", "augment", "manifest"):
+        retry = steps[name]["retryStrategy"]
+        assert retry["limit"] == 3 and retry["retryPolicy"] == "Always"
+        assert retry["backoff"] == {"duration": "30s", "factor": 2}
+        assert retry["expression"] == "asInt(lastRetry.exitCode) != 2"  # invalid input fails the same way again
+    assert all("retryStrategy" not in t for t in templates(build(options=BuildOptions(retries=0))).values())
+    assert templates(build(options=BuildOptions(retries=5, retry_backoff="2m")))["augment"]["retryStrategy"]["backoff"]["duration"] == "2m"
+
+
+def test_workflow_limits_and_cleanup_defaults():
+    spec = workflow_spec(build())
+    assert spec["parallelism"] == 20
+    assert spec["activeDeadlineSeconds"] == 86400
+    assert spec["podGC"] == {"strategy": "OnPodSuccess"}
+    assert spec["ttlStrategy"] == {"secondsAfterSuccess": 86400, "secondsAfterFailure": 604800}
+    changed = workflow_spec(build(options=ALL_OPTIONS))
+    assert changed["parallelism"] == 7 and changed["activeDeadlineSeconds"] == 3600
+    assert changed["podGC"] == {"strategy": "OnWorkflowSuccess"}
+    assert changed["ttlStrategy"] == {"secondsAfterSuccess": 60, "secondsAfterFailure": 120}
+    assert changed["serviceAccountName"] == "kaleidoscope-runner"
+    assert changed["nodeSelector"] == {"node.kubernetes.io/pool": "batch"}
+    assert changed["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}]
+
+
+@pytest.mark.parametrize("options", [BuildOptions(), ALL_OPTIONS], ids=["defaults", "all-options"])
+def test_pods_run_non_root_read_only_without_privileges_and_with_tmp_on_an_empty_dir(options):
+    manifest = build("cronworkflow", options)
+    uid = options.run_as_user
+    assert workflow_spec(manifest)["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    for template in containers(manifest):
+        assert template["container"]["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        assert template["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": options.tmp_size}}]
+        assert template["container"]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+        assert template["container"]["image"] == options.image
+    assert len(containers(manifest)) == 3
+
+
+def test_resources_default_per_step_and_threads_follow_augment_cpu():
+    steps = templates(build())
+    for name in ("shard", "augment", "manifest"):
+        resources = steps[name]["container"]["resources"]
+        assert set(resources) == {"requests", "limits"} and set(resources["limits"]) == {"cpu", "memory"}
+    assert steps["augment"]["container"]["resources"]["limits"]["cpu"] == "2"
+    assert "--threads=2" in steps["augment"]["container"]["args"]
+    # 3500m of CPU: three whole cores, so three threads (the container sees all the node's cores).
+    assert "--threads=3" in templates(build(options=ALL_OPTIONS))["augment"]["container"]["args"]
+    assert "--threads=5" in templates(build(options=BuildOptions(threads=5)))["augment"]["container"]["args"]
+    half = BuildOptions(resources={"augment": Resources(cpu_request="500m", cpu_limit="500m")})
+    assert "--threads=1" in templates(build(options=half))["augment"]["container"]["args"]
+
+
+def test_credentials_only_through_secret_key_refs_or_not_at_all():
+    for template in containers(build()):
+        env = {variable["name"]: variable for variable in template["container"]["env"]}
+        assert set(env) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+        assert all("value" not in variable for variable in env.values())  # never a literal
+        assert env["AWS_ACCESS_KEY_ID"]["valueFrom"] == {"secretKeyRef": {"name": "kaleidoscope-s3", "key": "accessKeyId"}}
+        assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "kaleidoscope-s3", "key": "secretAccessKey"}}
+        assert env["AWS_REGION"]["valueFrom"] == {"secretKeyRef": {"name": "kaleidoscope-s3", "key": "region", "optional": True}}
+    for template in containers(build(options=BuildOptions(s3_secret="minio"))):
+        assert {v["valueFrom"]["secretKeyRef"]["name"] for v in template["container"]["env"]} == {"minio"}
+    for template in containers(build(options=BuildOptions(s3_secret=None))):  # IRSA / workload identity
+        assert "env" not in template["container"]
+
+
+# -- parameters and the Argo UI ---------------------------------------------------------------
+
+
+def test_parameters_have_descriptions_enums_and_defaults_from_spec_and_options():
+    params = parameters(build())
+    assert list(params) == list(argo_params.NAMES) == ["spec", "source", "destination", "s3-endpoint", "incremental"]
+    assert all(param["description"] for param in params.values())
+    assert params["spec"]["value"] == SPEC  # verbatim, comments included, editable in the UI
+    assert params["source"]["value"] == params["destination"]["value"] == params["s3-endpoint"]["value"] == ""
+    assert params["incremental"] == {**params["incremental"], "value": "false", "enum": ["true", "false"]}
+    for param in params.values():
+        if "enum" in param:
+            assert param["value"] in param["enum"]
+    changed = parameters(build(options=ALL_OPTIONS))
+    assert changed["source"]["value"] == "s3://in/photos"
+    assert changed["destination"]["value"] == "s3://out/augmented"
+    assert changed["s3-endpoint"]["value"] == "http://minio.storage:9000"
+    assert changed["incremental"]["value"] == "true"
+
+
+def test_spec_given_as_a_mapping_travels_as_yaml():
+    document = yaml.safe_load(SPEC)
+    value = parameters(build(spec=document))["spec"]["value"]
+    assert yaml.safe_load(value) == document
+
+
+def test_title_and_description_say_what_the_run_does():
+    annotations = build()["metadata"]["annotations"]
+    assert annotations["workflows.argoproj.io/title"] == "Kaleidoscope: 4 transforms, 16 images per input"
+    description = annotations["workflows.argoproj.io/description"]
+    for words in ("s3://my-bucket/photos", "s3://my-bucket/augmented", "flip_lr, rotate_zoom, brightness, contrast", "16 jpg images", "8 parallel shards"):
+        assert words in description
+    overridden = build(options=BuildOptions(source="s3://other/in"))["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    assert "s3://other/in" in overridden
+    limited = SPEC.replace("shards: 8", "shards: 8\ncombinations: {min_ops: 1, max_ops: 2}")
+    assert "every subset of 1 to 2" in build(spec=limited)["metadata"]["annotations"]["workflows.argoproj.io/description"]
+
+
+@pytest.mark.parametrize("kind", ["workflowtemplate", "cronworkflow"])
+def test_runs_started_from_a_template_or_schedule_carry_the_title(kind):
+    manifest = build(kind)
+    carried = workflow_spec(manifest)["workflowMetadata"]
+    assert carried["annotations"] == manifest["metadata"]["annotations"]
+    assert carried["labels"] == {"app.kubernetes.io/name": "kaleidoscope"}
+
+
+# -- CronWorkflow -----------------------------------------------------------------------------
+
+
+def test_cron_workflow_defaults():
+    manifest = build("cronworkflow")
+    spec = manifest["spec"]
+    assert spec["schedules"] == ["0 2 * * *"] and "schedule" not in spec  # Argo 4: list form only
+    assert spec["timezone"] == "UTC"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] == 3600
+    assert spec["successfulJobsHistoryLimit"] == 3 and spec["failedJobsHistoryLimit"] == 5
+    assert parameters(manifest)["incremental"]["value"] == "true"  # each run takes only new images
+    description = manifest["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    assert "Runs on `0 2 * * *` (UTC). Incremental by default" in description
+    once = build("cronworkflow", BuildOptions(incremental=False))["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    assert "Incremental" not in once
+
+
+def test_cron_workflow_schedule_options():
+    schedule = CronSchedule(schedules=["0 3 * * 1-5", "@weekly"], timezone="Europe/Paris", concurrency_policy="Replace",
+                            starting_deadline_seconds=60, successful_jobs_history_limit=1, failed_jobs_history_limit=2)
+    spec = build("cronworkflow", schedule=schedule)["spec"]
+    assert spec["schedules"] == ["0 3 * * 1-5", "@weekly"]
+    assert (spec["timezone"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == ("Europe/Paris", "Replace", 60)
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (1, 2)
+    assert parameters(build("cronworkflow", BuildOptions(incremental=False)))["incremental"]["value"] == "false"
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+def problems_of(**kwargs) -> list[str]:
+    with pytest.raises(InvalidInput) as caught:
+        builder.build(**{"spec": SPEC, **kwargs})
+    return caught.value.problems
+
+
+def test_an_invalid_spec_is_refused_with_json_paths_like_validate():
+    bad = SPEC.replace("angle: [-20, 20]", "angle: [20, -20]").replace("quality: 90", "quality: 900")
+    problems = problems_of(spec=bad)
+    assert any(p.startswith("output.quality: bad value 900") for p in problems), problems
+    with pytest.raises(InvalidInput) as caught:
+        builder.build(SPEC.replace("transforms:", "transformz:"))
+    assert any("transforms" in p for p in caught.value.problems)
+
+
+def test_every_problem_of_spec_options_and_schedule_is_reported_at_once():
+    problems = problems_of(
+        spec=SPEC.replace("quality: 90", "quality: 0"),
+        kind="cronworkflow",
+        options=BuildOptions(parallelism=0, pod_gc="Sometimes", name="Not_A_Name"),
+        schedule=CronSchedule(schedules=["61 * * * *"], timezone="Mars/Olympus"),
+    )
+    fields = [problem.split(":")[0] for problem in problems]
+    assert fields == ["output.quality", "name", "parallelism", "pod_gc", "schedules[0]", "timezone"], problems
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        (BuildOptions(name="x" * 53), "name"),
+        (BuildOptions(namespace="Bad Space"), "namespace"),
+        (BuildOptions(image=""), "image"),
+        (BuildOptions(image_pull_policy="Sometimes"), "image_pull_policy"),
+        (BuildOptions(s3_secret="no/slash"), "s3_secret"),
+        (BuildOptions(retries=-1), "retries"),
+        (BuildOptions(retry_backoff="30 seconds"), "retry_backoff"),
+        (BuildOptions(threads=0), "threads"),
+        (BuildOptions(resources={"agument": Resources(cpu_request="1")}), "resources"),
+        (BuildOptions(node_selector={"pool": "has space"}), "node_selector.pool"),
+        (BuildOptions(tolerations=[Toleration(key="k", effect="Never")]), "tolerations[0].effect"),
+        (BuildOptions(run_as_user=0), "run_as_user"),
+        (BuildOptions(tmp_size="lots"), "tmp_size"),
+        (BuildOptions(active_deadline_seconds=0), "active_deadline_seconds"),
+    ],
+)
+def test_a_bad_option_is_refused_naming_it(options, field):
+    problems = problems_of(options=options)
+    assert [problem.split(":")[0] for problem in problems] == [field], problems
+    assert "bad value" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "expression, why",
+    [
+        ("61 * * * *", "minute 61 is out of range 0-59"),
+        ("0 24 * * *", "hour 24 is out of range 0-23"),
+        ("0 0 0 * *", "day of month 0 is out of range 1-31"),
+        ("0 0 * 13 *", "month 13 is out of range 1-12"),
+        ("0 0 * * 7", "day of week 7 is out of range 0-6"),
+        ("0 0 * * MON-FOO", "day of week 'FOO' is not a number"),
+        ("*/0 * * * *", "step '0'"),
+        ("5-1 * * * *", "runs backwards"),
+        ("0 2 * *", "expected 5 fields"),
+        ("0 2 * * * *", "expected 5 fields"),
+        ("@sometimes", "unknown descriptor"),
+        ("@every soon", "@every needs a Go duration"),
+        ("", "a cron expression"),
+    ],
+)
+def test_a_schedule_that_is_not_cron_is_refused(expression, why):
+    problems = problems_of(kind="cronworkflow", schedule=CronSchedule(schedules=[expression]))
+    assert len(problems) == 1 and problems[0].startswith("schedules[0]: bad value") and why in problems[0], problems
+
+
+@pytest.mark.parametrize("expression", ["0 2 * * *", "*/15 9-17 * * MON-FRI", "0 0 1,15 JAN,jul *", "@daily", "@every 1h30m", "CRON_TZ=Asia/Tokyo 0 9 * * *", "30 4 ? * 0"])
+def test_valid_cron_expressions_pass(expression):
+    assert builder.build(SPEC, "cronworkflow", schedule=CronSchedule(schedules=[expression]))
+
+
+def test_a_schedule_for_a_workflow_or_an_unknown_kind_is_refused():
+    assert problems_of(kind="workflow", schedule=CronSchedule()) == ["schedule: only a cronworkflow has a schedule, not a workflow"]
+    assert problems_of(kind="cron") == ["kind: bad value 'cron': must be one of workflow, workflowtemplate, cronworkflow"]
+
+
+# -- architecture ----------------------------------------------------------------------------
+
+
+def test_importing_the_builder_and_lint_loads_no_opencv():
+    code = "import sys, workflows.builder, workflows.lint, workflows.argo_submit; print(json.dumps(sorted(m for m in ('cv2', 'numpy') if m in sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
+
+
+def test_readme_parameters_table_is_the_generated_one():
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- argo-params:begin -->\n(.*?)\n<!-- argo-params:end -->", text, re.S)
+    if not match:
+        pytest.skip("README.md has no <!-- argo-params:begin --> ... <!-- argo-params:end --> block yet")
+    assert match.group(1) == argo_params.markdown(), "regenerate with: python -c 'from workflows import argo_params; print(argo_params.markdown())'"
+
+
+def test_parameters_table_lists_every_parameter():
+    table = argo_params.markdown()
+    for name in argo_params.NAMES:
+        assert f"| `{name}` |" in table
+    assert "`true`, `false`" in table
+
+
+def test_building_leaves_the_options_untouched():
+    options = copy.deepcopy(ALL_OPTIONS)
+    build("cronworkflow", options)
+    assert options == ALL_OPTIONS
+
+
+# -- the templates against the step commands they run -------------------------------------------
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        text = text.replace("{{" + name + "}}", value)
+    assert "{{" not in text, text
+    return text
+
+
+def _run_pod(template: dict, values: dict[str, str], tmp: Path) -> dict[str, str]:
+    """Run one container template as its pod would (its own /tmp), return its output parameters."""
+    from workflows.cli import main
+
+    # Paths first, then values: the pod's /tmp is its own emptyDir, here a folder per pod.
+    args = [_substitute(arg.replace("/tmp/", f"{tmp}/"), values) for arg in template["container"]["args"]]
+    assert template["container"]["command"] == ["kaleidoscope"]
+    assert main(args) == 0
+    outputs = {}
+    for parameter in template.get("outputs", {}).get("parameters", []):
+        outputs[parameter["name"]] = Path(parameter["valueFrom"]["path"].replace("/tmp/", f"{tmp}/")).read_text()
+    return outputs
+
+
+def test_the_rendered_steps_run_end_to_end_with_the_step_commands(photos, tmp_path):
+    """Argo's part played by hand: parameters substituted, withParam expanded, outputs read from files."""
+    manifest = build()
+    steps = templates(manifest)
+    destination = tmp_path / "augmented"
+    values = {f"workflow.parameters.{name}": parameter["value"] for name, parameter in parameters(manifest).items()}
+    values.update({"workflow.parameters.source": str(photos), "workflow.parameters.destination": str(destination),
+                   "workflow.uid": "3f1b7c2e-uid"})
+
+    shard_out = _run_pod(steps["shard"], values, tmp_path / "pod-shard")
+    items = json.loads(shard_out["shards"])
+    assert [item["index"] for item in items] == list(range(len(items))) and items[0]["of"] == len(items)
+    results = []
+    for item in items:  # withParam: one pod per item, inputs from {{item.*}}
+        pod = {**values, "inputs.parameters.index": str(item["index"]), "inputs.parameters.of": str(item["of"])}
+        results.append(json.loads(_run_pod(steps["augment"], pod, tmp_path / f"pod-augment-{item['index']}")["result"]))
+    merged = _run_pod(steps["manifest"], values, tmp_path / "pod-manifest")
+
+    assert set(merged) == {"inputs", "outputs", "failed", "manifest", "summary"}
+    assert int(merged["outputs"]) == sum(result["outputs"] for result in results) > 0
+    assert int(merged["inputs"]) == sum(item["images"] for item in items)
+    manifest_file = Path(merged["manifest"].removeprefix("file://"))
+    assert manifest_file.exists() and manifest_file.is_relative_to(destination)
+    assert len(manifest_file.read_text().splitlines()) == int(merged["outputs"])

@@ -1,0 +1,160 @@
+"""``kaleidoscope render``: the builder's YAML on stdout or in a file, bad input refused with exit 2."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.argo_schema import assert_valid
+from workflows import argo_golden, builder
+from workflows.argo_options import BuildOptions, CronSchedule
+from workflows.cli import main
+from workflows.lint import lint
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(argo_golden.EXAMPLE_SPEC)
+    return path
+
+
+def render(argv, capsys) -> tuple[int, str, str]:
+    code = main(["render", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_prints_what_the_builder_renders_and_what_is_committed(kind, spec_file, capsys):
+    code, out, _ = render([str(spec_file), "--kind", kind], capsys)
+    assert code == 0
+    assert out == builder.render(argo_golden.EXAMPLE_SPEC, kind)
+    assert out == argo_golden.FILES[kind].read_text(encoding="utf-8")
+
+
+def test_kind_defaults_to_workflow(spec_file, capsys):
+    _, out, _ = render([str(spec_file)], capsys)
+    assert yaml.safe_load(out)["kind"] == "Workflow"
+
+
+def test_writes_a_file_with_output(spec_file, tmp_path, capsys):
+    target = tmp_path / "out" / "wf.yaml"
+    target.parent.mkdir()
+    code, out, err = render([str(spec_file), "--kind", "workflowtemplate", "-o", str(target)], capsys)
+    assert code == 0 and out == "" and err == f"wrote {target}\n"
+    assert target.read_text() == builder.render(argo_golden.EXAMPLE_SPEC, "workflowtemplate")
+
+
+def test_flags_map_onto_the_builders_options(spec_file, capsys):
+    argv = [
+        str(spec_file), "--kind", "cronworkflow",
+        "--schedule", "30 1 * * *", "--schedule", "@weekly", "--timezone", "Europe/Paris", "--concurrency-policy", "Replace",
+        "--name", "nightly", "--namespace", "ml", "--image", "reg.example.com/k:2", "--image-pull-policy", "Always",
+        "--service-account", "runner", "--s3-secret", "minio", "--s3-endpoint", "http://minio:9000",
+        "--source", "s3://in/p", "--destination", "s3://out/a", "--incremental", "false",
+        "--parallelism", "4", "--retries", "1", "--augment-cpu", "4", "--augment-memory", "8Gi",
+        "--node-selector", "pool=batch", "--toleration", "dedicated=batch:NoSchedule", "--toleration", "spot",
+    ]
+    code, out, _ = render(argv, capsys)
+    assert code == 0
+    from hera.workflows import Resources
+    from hera.workflows.models import Toleration
+
+    expected = builder.render(
+        spec_file,
+        "cronworkflow",
+        BuildOptions(
+            name="nightly", namespace="ml", image="reg.example.com/k:2", image_pull_policy="Always",
+            service_account="runner", s3_secret="minio", s3_endpoint="http://minio:9000",
+            source="s3://in/p", destination="s3://out/a", incremental=False, parallelism=4, retries=1,
+            resources={"augment": Resources(cpu_request="4", cpu_limit="4", memory_request="8Gi", memory_limit="8Gi")},
+            node_selector={"pool": "batch"},
+            tolerations=(
+                Toleration(key="dedicated", operator="Equal", value="batch", effect="NoSchedule"),
+                Toleration(key="spot", operator="Exists"),
+            ),
+        ),
+        CronSchedule(schedules=("30 1 * * *", "@weekly"), timezone="Europe/Paris", concurrency_policy="Replace"),
+    )
+    assert out == expected
+    manifest = yaml.safe_load(out)
+    assert_valid(manifest)
+    assert lint(manifest) == []
+    assert "--threads=4" in manifest["spec"]["workflowSpec"]["templates"][2]["container"]["args"]
+
+
+def test_no_s3_secret_renders_no_credentials(spec_file, capsys):
+    _, out, _ = render([str(spec_file), "--no-s3-secret"], capsys)
+    assert "secretKeyRef" not in out and "AWS_" not in out
+
+
+# -- bad input: exit 2, naming the field ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--kind", "cronworkflow", "--schedule", "0 25 * * *"], 'kaleidoscope: --schedule: bad value "0 25 * * *": hour 25 is out of range 0-23'),
+        (["--kind", "cronworkflow", "--schedule", "every night"], 'kaleidoscope: --schedule: bad value "every night": expected 5 fields'),
+        (["--kind", "cronworkflow", "--timezone", "Mars/Olympus"], 'kaleidoscope: --timezone: bad value "Mars/Olympus": not an IANA time zone name'),
+        (["--kind", "cronworkflow", "--concurrency-policy", "Sometimes"], 'kaleidoscope: --concurrency-policy: bad value "Sometimes": must be one of Allow, Forbid, Replace'),
+        (["--schedule", "0 2 * * *"], "kaleidoscope: --schedule: only a cronworkflow has a schedule (add --kind cronworkflow)"),
+        (["--name", "Nightly_Run"], 'kaleidoscope: --name: bad value "Nightly_Run"'),
+        (["--image-pull-policy", "Sometimes"], 'kaleidoscope: --image-pull-policy: bad value "Sometimes": must be one of Always, IfNotPresent, Never'),
+        (["--augment-cpu", "two"], "kaleidoscope: --augment-cpu: bad value 'two'"),
+        (["--augment-memory", "8 GB"], "kaleidoscope: --augment-memory: bad value '8 GB'"),
+        (["--toleration", "spot:Sometimes"], 'kaleidoscope: --toleration: bad value "Sometimes"'),
+        (["--destination", "s3://my-bucket/photos/out"], "kaleidoscope: destination: bad value"),
+    ],
+)
+def test_bad_options_and_schedules_exit_2_naming_the_field(spec_file, capsys, extra, message):
+    code, out, err = render([str(spec_file), *extra], capsys)
+    assert code == 2 and out == ""
+    assert message in err, err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--kind", "cron"], "argument --kind: invalid choice: 'cron'"),
+        (["--parallelism", "0"], "argument --parallelism: bad value 0: must be >= 1"),
+        (["--retries", "-1"], "argument --retries: bad value -1: must be >= 0"),
+        (["--node-selector", "pool"], "argument --node-selector: bad value 'pool': use KEY=VALUE"),
+        (["--incremental", "maybe"], "argument --incremental: invalid choice: 'maybe'"),
+        (["--s3-secret", "x", "--no-s3-secret"], "not allowed with argument"),
+    ],
+)
+def test_unknown_option_values_exit_2(spec_file, capsys, argv, message):
+    with pytest.raises(SystemExit) as caught:
+        main(["render", str(spec_file), *argv])
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_invalid_spec_exits_2_with_its_json_paths(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(argo_golden.EXAMPLE_SPEC.replace("quality: 90", "quality: 900").replace("size: 512", "size: 2"))
+    code, out, err = render([str(spec), "--kind", "cronworkflow", "--schedule", "99 * * * *"], capsys)
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert any(line.startswith("kaleidoscope: output.quality: bad value 900") for line in lines), err
+    assert any(line.startswith("kaleidoscope: normalize.size: bad value 2") for line in lines), err
+    assert any(line.startswith('kaleidoscope: --schedule: bad value "99 * * * *"') for line in lines), err
+
+
+def test_a_missing_spec_file_exits_2(tmp_path, capsys):
+    code, _, err = render([str(tmp_path / "nope.yaml")], capsys)
+    assert code == 2 and "cannot read the spec" in err
+
+
+def test_an_unwritable_output_exits_1(spec_file, tmp_path, capsys):
+    code, _, err = render([str(spec_file), "-o", str(tmp_path / "no" / "such" / "dir" / "wf.yaml")], capsys)
+    assert code == 1 and "cannot write" in err
+
+
+def test_a_spec_that_is_not_yaml_is_named_with_its_line(tmp_path, capsys):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("source: [unclosed\n")
+    code, _, err = render([str(spec)], capsys)
+    assert code == 2 and err.startswith(f"kaleidoscope: {spec}:2:1: not valid YAML or JSON")

@@ -1,0 +1,39 @@
+"""The manifests committed in ``workflows/`` for ``argo submit`` users, and how they are rendered.
+
+Each is :func:`workflows.builder.render` of :data:`EXAMPLE_SPEC` with the default options;
+``tests/test_builder.py`` proves the committed files equal it, and rewrites them only when
+``KALEIDOSCOPE_REGENERATE=1`` is set outside CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workflows import builder
+
+FOLDER = Path(__file__).resolve().parent
+FILES = {kind: FOLDER / f"kaleidoscope-{kind}.yaml" for kind in builder.KINDS}
+
+#: The spec the committed manifests carry as the ``spec`` parameter's default. Users replace
+#: the locations with ``-p source=... -p destination=...`` and the rest with ``-p spec=...``.
+EXAMPLE_SPEC = """\
+# Kaleidoscope spec: every subset of the transforms below, applied in order, for every image.
+# Edit it here, in the Argo UI, or pass your own: -p spec="$(cat my-spec.yaml)".
+# source and destination are defaults: -p source=s3://... -p destination=s3://... replace them.
+source: s3://my-bucket/photos
+destination: s3://my-bucket/augmented
+seed: 7
+normalize: {size: 512}
+transforms:
+  - flip_lr
+  - {op: rotate_zoom, angle: [-20, 20]}
+  - brightness
+  - contrast
+output: {format: jpg, quality: 90}
+shards: 8
+"""
+
+
+def render(kind: str) -> str:
+    """What the committed file for ``kind`` must hold."""
+    return builder.render(EXAMPLE_SPEC, kind)

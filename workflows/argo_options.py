@@ -1,0 +1,249 @@
+"""Options of the Argo workflow builder, with every production default in one place.
+
+:class:`BuildOptions` says how the pods run (image, resources, retries, credentials, limits);
+:class:`CronSchedule` says when a CronWorkflow runs. Both are plain frozen dataclasses so a
+user can ``dataclasses.replace`` one field; :func:`option_problems` and
+:func:`schedule_problems` check them before anything is built, each problem naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+from hera.workflows import Resources
+from hera.workflows.models import Toleration
+
+from workflows.argo_cron import cron_problems, timezone_problems
+
+#: The container image the steps run in (``images/`` holds its Dockerfile).
+DEFAULT_IMAGE = "ghcr.io/kaleidoscope/kaleidoscope:0.1.0"
+#: The Secret holding S3 credentials (keys ``accessKeyId``, ``secretAccessKey``, optional ``region``).
+DEFAULT_S3_SECRET = "kaleidoscope-s3"
+STEPS = ("shard", "augment", "manifest")
+
+# Augment does the work: two cores matching its two threads, memory for a thread's window of
+# decoded images at N + 1 alive per image. Shard streams the listing to a spool file and
+# manifest streams the parts, so both stay small.
+DEFAULT_RESOURCES: Mapping[str, Resources] = MappingProxyType(
+    {
+        "shard": Resources(cpu_request="250m", cpu_limit="1", memory_request="256Mi", memory_limit="1Gi"),
+        "augment": Resources(cpu_request="2", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi"),
+        "manifest": Resources(cpu_request="250m", cpu_limit="1", memory_request="512Mi", memory_limit="2Gi"),
+    }
+)
+
+POD_GC_STRATEGIES = ("OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess")
+CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+#: A CronWorkflow's runs are named ``<name>-<unix time>``, which must fit Kubernetes' 63.
+MAX_NAME = 52
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"  # optional DNS prefix/
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How the workflow's pods run. Every field has a production default.
+
+    Attributes:
+        name: Name of the WorkflowTemplate and CronWorkflow; a Workflow uses it as its
+            ``generateName`` prefix. A DNS label of at most 52 characters.
+        namespace: ``metadata.namespace``; None leaves it to ``argo submit -n`` / the server.
+        image: The project's container image (``images/`` holds its Dockerfile).
+        image_pull_policy: ``Always``, ``IfNotPresent``, ``Never`` or None for Kubernetes' default.
+        service_account: Service account of the pods (needs Argo's executor RBAC; for IRSA or
+            workload identity, the one bound to the cloud role). None: the namespace's default.
+        s3_secret: Secret the S3 credentials come from through ``secretKeyRef`` (keys
+            ``accessKeyId``, ``secretAccessKey`` and optionally ``region``). None adds no
+            credential variables at all: the pods get credentials from their service account
+            (IRSA, workload identity) or the node.
+        s3_endpoint: Default of the ``s3-endpoint`` parameter: an S3-compatible endpoint URL
+            (MinIO, SeaweedFS, ...); empty means AWS.
+        source: Default of the ``source`` parameter; empty keeps the spec's.
+        destination: Default of the ``destination`` parameter; empty keeps the spec's.
+        incremental: Default of the ``incremental`` parameter; None means false for a Workflow or
+            WorkflowTemplate and true for a CronWorkflow (each run processes only new images).
+        parallelism: Most pods of one workflow running at once.
+        retries: Retries of a failed pod of any step (0 disables), not on exit code 2 (invalid
+            input). Every step is idempotent: a retried augment shard rewrites the same bytes
+            under the same names, a retried manifest step never duplicates a record.
+        retry_backoff: Wait before the first retry, doubled for each next one (Go duration).
+        active_deadline_seconds: The whole workflow is stopped after this many seconds.
+        ttl_seconds_after_success: A succeeded workflow is deleted after this long.
+        ttl_seconds_after_failure: A failed workflow is kept this long for inspection.
+        pod_gc: When pods are deleted (``OnPodSuccess`` keeps failed pods and their logs).
+        resources: Hera ``Resources`` per step (``shard``, ``augment``, ``manifest``); a step
+            left out keeps :data:`DEFAULT_RESOURCES`.
+        threads: Augment worker threads; None derives them from augment's CPU limit (or
+            request), since a container sees all of the node's cores, not its own share.
+        node_selector: Node labels every pod must match.
+        tolerations: Hera/Kubernetes ``Toleration`` models for every pod.
+        run_as_user: Non-root user (and group, and fsGroup) id the pods run as; the default is
+            the image's own ``USER`` (images/Dockerfile).
+        tmp_size: Size limit of the ``emptyDir`` mounted at ``/tmp`` in every pod (the root
+            filesystem is read-only; the steps spool and write output files there).
+    """
+
+    name: str = "kaleidoscope"
+    namespace: str | None = None
+    image: str = DEFAULT_IMAGE
+    image_pull_policy: str | None = None
+    service_account: str | None = None
+    s3_secret: str | None = DEFAULT_S3_SECRET
+    s3_endpoint: str = ""
+    source: str = ""
+    destination: str = ""
+    incremental: bool | None = None
+    parallelism: int = 20
+    retries: int = 3
+    retry_backoff: str = "30s"
+    active_deadline_seconds: int = 24 * 3600
+    ttl_seconds_after_success: int = 24 * 3600
+    ttl_seconds_after_failure: int = 7 * 24 * 3600
+    pod_gc: str = "OnPodSuccess"
+    resources: Mapping[str, Resources] = field(default_factory=dict)
+    threads: int | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[Toleration] = ()
+    run_as_user: int = 65532  # the image's USER (images/Dockerfile)
+    tmp_size: str = "2Gi"
+
+    def resources_for(self, step: str) -> Resources:
+        """The step's resources: the user's, else the default."""
+        return self.resources.get(step) or DEFAULT_RESOURCES[step]
+
+    def augment_threads(self) -> int:
+        """Worker threads of an augment pod: ``threads``, else its whole CPUs (at least 1)."""
+        if self.threads is not None:
+            return self.threads
+        augment = self.resources_for("augment")
+        cpu = augment.cpu_limit if augment.cpu_limit is not None else augment.cpu_request
+        return max(1, math.floor(cpu_cores(cpu))) if cpu is not None else 1
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """When a CronWorkflow runs.
+
+    Attributes:
+        schedules: Cron expressions (5 fields, or ``@daily``-style descriptors), any of which
+            starts a run. Argo 4 has only this list form.
+        timezone: IANA time zone the expressions are read in.
+        concurrency_policy: ``Forbid`` (skip a run while one is going: two incremental runs
+            would both take the same new images), ``Allow`` or ``Replace``.
+        starting_deadline_seconds: A run missed (controller down) by more than this is skipped.
+        successful_jobs_history_limit: Succeeded runs kept.
+        failed_jobs_history_limit: Failed runs kept.
+    """
+
+    schedules: Sequence[str] = ("0 2 * * *",)
+    timezone: str = "UTC"
+    concurrency_policy: str = "Forbid"
+    starting_deadline_seconds: int = 3600
+    successful_jobs_history_limit: int = 3
+    failed_jobs_history_limit: int = 5
+
+
+def cpu_cores(value: Any) -> float:
+    """A Kubernetes CPU quantity (``2``, ``"1500m"``, ``0.5``) in cores."""
+    text = str(value)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def _bad(where: str, value: Any, rule: str) -> str:
+    return f"{where}: bad value {json.dumps(value, default=str)}: {rule}"
+
+
+def _integer(where: str, value: Any, minimum: int) -> list[str]:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        return [_bad(where, value, f"must be a whole number >= {minimum}")]
+    return []
+
+
+def _pattern(where: str, value: Any, pattern: re.Pattern, rule: str, *, most: int | None = None) -> list[str]:
+    if not isinstance(value, str) or not pattern.match(value) or (most is not None and len(value) > most):
+        return [_bad(where, value, rule)]
+    return []
+
+
+def _choice(where: str, value: Any, allowed: Sequence[str]) -> list[str]:
+    return [] if value in allowed else [_bad(where, value, f"must be one of {', '.join(allowed)}")]
+
+
+def option_problems(options: BuildOptions) -> list[str]:
+    """Every problem with ``options``, each as ``<field>: bad value <v>: <rule>``."""
+    problems = _pattern(
+        "name", options.name, _DNS_LABEL,
+        f"lowercase letters, digits and '-', at most {MAX_NAME} characters (CronWorkflow runs append a timestamp)",
+        most=MAX_NAME,
+    )
+    if options.namespace is not None:
+        problems += _pattern("namespace", options.namespace, _DNS_LABEL, "a Kubernetes namespace name", most=63)
+    if not isinstance(options.image, str) or not options.image or any(c.isspace() for c in options.image):
+        problems.append(_bad("image", options.image, "a container image reference without spaces"))
+    if options.image_pull_policy is not None:
+        problems += _choice("image_pull_policy", options.image_pull_policy, PULL_POLICIES)
+    for where, value in (("service_account", options.service_account), ("s3_secret", options.s3_secret)):
+        if value is not None:
+            problems += _pattern(where, value, _DNS_SUBDOMAIN, "a Kubernetes object name", most=253)
+    texts = (("s3_endpoint", options.s3_endpoint), ("source", options.source), ("destination", options.destination))
+    for where, value in texts:
+        if not isinstance(value, str):
+            problems.append(_bad(where, value, "must be text (empty for the default)"))
+    if options.incremental not in (None, True, False):
+        problems.append(_bad("incremental", options.incremental, "must be true, false or unset"))
+    problems += _integer("parallelism", options.parallelism, 1)
+    problems += _integer("retries", options.retries, 0)
+    problems += _pattern("retry_backoff", options.retry_backoff, _DURATION, "a Go duration such as 30s, 2m or 1h")
+    problems += _integer("active_deadline_seconds", options.active_deadline_seconds, 1)
+    problems += _integer("ttl_seconds_after_success", options.ttl_seconds_after_success, 0)
+    problems += _integer("ttl_seconds_after_failure", options.ttl_seconds_after_failure, 0)
+    problems += _choice("pod_gc", options.pod_gc, POD_GC_STRATEGIES)
+    for step, resources in options.resources.items():
+        if step not in STEPS:
+            problems.append(_bad("resources", step, f"steps are {', '.join(STEPS)}"))
+        elif not isinstance(resources, Resources):
+            problems.append(_bad(f"resources.{step}", str(resources), "must be a hera.workflows.Resources"))
+    if options.threads is not None:
+        problems += _integer("threads", options.threads, 1)
+    for key, value in options.node_selector.items():
+        problems += _pattern("node_selector", key, _LABEL_KEY, "a Kubernetes label key", most=317)
+        problems += _pattern(f"node_selector.{key}", value, _LABEL_VALUE, "a Kubernetes label value", most=63)
+    for index, toleration in enumerate(options.tolerations):
+        if not isinstance(toleration, Toleration):
+            problems.append(_bad(f"tolerations[{index}]", str(toleration), "must be a hera.workflows.models.Toleration"))
+        elif toleration.effect is not None:
+            problems += _choice(f"tolerations[{index}].effect", toleration.effect, TAINT_EFFECTS)
+    problems += _integer("run_as_user", options.run_as_user, 1)  # 0 is root
+    problems += _pattern("tmp_size", options.tmp_size, _QUANTITY, "a Kubernetes quantity such as 512Mi or 2Gi")
+    return problems
+
+
+def schedule_problems(schedule: CronSchedule) -> list[str]:
+    """Every problem with ``schedule``, each naming the field."""
+    problems: list[str] = []
+    if isinstance(schedule.schedules, str) or not schedule.schedules:
+        problems.append(_bad("schedules", schedule.schedules, "give a list of one or more cron expressions"))
+    else:
+        for index, expression in enumerate(schedule.schedules):
+            problems += cron_problems(f"schedules[{index}]", expression)
+    problems += timezone_problems("timezone", schedule.timezone)
+    problems += _choice("concurrency_policy", schedule.concurrency_policy, CONCURRENCY_POLICIES)
+    problems += _integer("starting_deadline_seconds", schedule.starting_deadline_seconds, 0)
+    problems += _integer("successful_jobs_history_limit", schedule.successful_jobs_history_limit, 0)
+    problems += _integer("failed_jobs_history_limit", schedule.failed_jobs_history_limit, 0)
+    return problems

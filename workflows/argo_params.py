@@ -1,0 +1,91 @@
+"""The workflow's parameters: what a user sets with ``argo submit -p`` or edits in the Argo UI.
+
+One table, :data:`PARAMETERS`, feeds the rendered manifests (names, descriptions, enums) and the
+README's parameters table (:func:`markdown`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hera.workflows import Parameter
+
+
+@dataclass(frozen=True)
+class WorkflowParameter:
+    """One workflow parameter.
+
+    Attributes:
+        name: As in ``-p name=value`` and ``{{workflow.parameters.<name>}}``.
+        description: Shown in the Argo UI's submit dialog.
+        default: Shown in the README; the rendered default comes from the spec and options.
+        enum: The allowed values (the UI offers a drop-down), or None for free text.
+    """
+
+    name: str
+    description: str
+    default: str
+    enum: tuple[str, ...] | None = None
+
+
+PARAMETERS = (
+    WorkflowParameter(
+        "spec",
+        "The augmentation spec, YAML or JSON (as `kaleidoscope validate` takes it). The first step "
+        "validates it and fails fast naming each bad field by its JSON path.",
+        "the spec given to `kaleidoscope render`",
+    ),
+    WorkflowParameter(
+        "source",
+        "Where the images are (s3://bucket/prefix); empty keeps the spec's `source`.",
+        '`""`',
+    ),
+    WorkflowParameter(
+        "destination",
+        "Where the images, manifest.jsonl and summary.json go (s3://bucket/prefix, not inside the "
+        "source); empty keeps the spec's `destination`.",
+        '`""`',
+    ),
+    WorkflowParameter(
+        "s3-endpoint",
+        "Endpoint URL of an S3-compatible store (MinIO, SeaweedFS, Ceph, ...); empty means AWS S3.",
+        '`""`',
+    ),
+    WorkflowParameter(
+        "incremental",
+        "true: skip images already in the destination's manifest.jsonl and append the new ones to "
+        "it; false: process every image and write a new manifest.",
+        "`false`; `true` in the CronWorkflow",
+        ("true", "false"),
+    ),
+)
+NAMES = tuple(parameter.name for parameter in PARAMETERS)
+
+
+def workflow_arguments(values: dict[str, str]) -> list[Parameter]:
+    """The workflow's ``spec.arguments.parameters``, each with its description, enum and value."""
+    return [
+        Parameter(
+            name=parameter.name,
+            value=values[parameter.name],
+            description=parameter.description,
+            enum=list(parameter.enum) if parameter.enum else None,
+        )
+        for parameter in PARAMETERS
+    ]
+
+
+def reference(name: str) -> str:
+    """``{{workflow.parameters.<name>}}`` for a known parameter (a typo fails here, not in Argo)."""
+    if name not in NAMES:
+        raise KeyError(f"no workflow parameter {name!r}; known: {', '.join(NAMES)}")
+    return "{{workflow.parameters.%s}}" % name
+
+
+def markdown() -> str:
+    """The README's parameters table."""
+    lines = ["| parameter | default | values | what it does |", "|---|---|---|---|"]
+    for parameter in PARAMETERS:
+        values = ", ".join(f"`{value}`" for value in parameter.enum) if parameter.enum else "text"
+        lines.append(f"| `{parameter.name}` | {parameter.default} | {values} | {parameter.description} |")
+    return "\n".join(lines)

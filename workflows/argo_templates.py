@@ -1,0 +1,176 @@
+"""The three container templates: ``shard``, ``augment`` and ``manifest``.
+
+Each runs ``kaleidoscope step <name>`` in the project's image, as a non-root user with a
+read-only root filesystem, no privilege escalation and no capabilities, with an ``emptyDir`` at
+``/tmp`` (the steps' temporary files and the small result files Argo reads output parameters
+from). S3 credentials reach the pods only through ``secretKeyRef``, or not at all (IRSA).
+
+Values that come from the workflow are passed as ``--flag=value``, one argument each: a spec
+that starts with ``---`` would otherwise be read by argparse as an option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
+from hera.workflows.models import Backoff, Capabilities, SecurityContext, Template, ValueFrom
+
+from workflows.argo_options import BuildOptions
+from workflows.argo_params import reference
+
+#: Where the steps write the files Argo reads output parameters from (on the /tmp emptyDir).
+OUTPUT_DIR = "/tmp/kaleidoscope/out"
+SHARDS_FILE = f"{OUTPUT_DIR}/shards.json"
+AUGMENT_FILE = f"{OUTPUT_DIR}/augment.json"
+#: The run's work folder under the destination: the workflow's uid is the same for every pod
+#: and every retry of this workflow (``argo retry`` included) and never reused by another one,
+#: which a name can be once the workflow is deleted and a new one takes it.
+RUN_ID = "{{workflow.uid}}"
+#: The manifest step's output parameters: one plain-text file each under OUTPUT_DIR.
+MANIFEST_OUTPUTS = (
+    ("inputs", "Images found in the source (new ones only, in incremental mode)."),
+    ("outputs", "Images written to the destination."),
+    ("failed", "Images that could not be augmented; summary.json lists each with its error."),
+    ("manifest", "URL of manifest.jsonl, one record per output image."),
+    ("summary", "URL of summary.json, the run's counts, failures and settings."),
+)
+DISPLAY_NAME = "workflows.argoproj.io/display-name"
+#: Exit code 2 is invalid input: the same spec fails the same way on every attempt.
+RETRY_UNLESS_INVALID = "asInt(lastRetry.exitCode) != 2"
+
+
+@dataclass(kw_only=True)
+class StepContainer(Container):
+    """A Hera ``Container`` that can also set the template's own ``annotations``.
+
+    Hera maps a Container's ``annotations`` to the pod's metadata; Argo reads node display names
+    from the template's ``annotations`` field, which Hera 7 does not expose.
+    """
+
+    template_annotations: Optional[Dict[str, str]] = None
+
+    def _build_template(self) -> Template:
+        template = super()._build_template()
+        template.annotations = self.template_annotations
+        return template
+
+
+def _common_args(step: str) -> list[str]:
+    return [
+        "step",
+        step,
+        f"--spec-text={reference('spec')}",
+        f"--source={reference('source')}",
+        f"--destination={reference('destination')}",
+        f"--s3-endpoint={reference('s3-endpoint')}",
+        f"--run-id={RUN_ID}",
+    ]
+
+
+def _credentials(options: BuildOptions) -> list[SecretEnv] | None:
+    if options.s3_secret is None:
+        return None  # IRSA / workload identity: the SDK finds credentials on its own
+    secret = options.s3_secret
+    return [
+        SecretEnv(name="AWS_ACCESS_KEY_ID", secret_name=secret, secret_key="accessKeyId"),
+        SecretEnv(name="AWS_SECRET_ACCESS_KEY", secret_name=secret, secret_key="secretAccessKey"),
+        # Optional: the region may as well come from the endpoint's default or the node.
+        SecretEnv(name="AWS_REGION", secret_name=secret, secret_key="region", optional=True),
+    ]
+
+
+def _container(step: str, options: BuildOptions, args: list[str], **kwargs) -> StepContainer:
+    return StepContainer(
+        name=step,
+        image=options.image,
+        image_pull_policy=options.image_pull_policy,
+        command=["kaleidoscope"],
+        args=args,
+        env=_credentials(options),
+        resources=options.resources_for(step),
+        volumes=[EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit=options.tmp_size)],
+        security_context=SecurityContext(
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            capabilities=Capabilities(drop=["ALL"]),
+        ),
+        labels={"app.kubernetes.io/name": "kaleidoscope", "app.kubernetes.io/component": step},
+        **kwargs,
+    )
+
+
+def shard_template(options: BuildOptions) -> StepContainer:
+    """List the source, write the shard key lists, emit the shard references as ``shards``."""
+    return _container(
+        "shard",
+        options,
+        _common_args("shard") + [f"--incremental={reference('incremental')}", f"--output={SHARDS_FILE}"],
+        retry_strategy=_retry(options),
+        outputs=[
+            Parameter(
+                name="shards",
+                description="The shards, [{index, of, images}, ...]: the augment fan-out's items.",
+                value_from=ValueFrom(path=SHARDS_FILE),
+            )
+        ],
+    )
+
+
+def _retry(options: BuildOptions) -> RetryStrategy | None:
+    """Every step is safe to retry: shard rewrites the same lists, augment the same bytes (and
+    skips what is stored), and manifest rebuilds its output from the parts, dropping this run's
+    own records first when it appends, so a retry never duplicates a record."""
+    if not options.retries:
+        return None
+    return RetryStrategy(
+        limit=options.retries,
+        retry_policy="Always",  # also pods lost to eviction or a drained node
+        expression=RETRY_UNLESS_INVALID,
+        backoff=Backoff(duration=options.retry_backoff, factor=2),
+    )
+
+
+def augment_template(options: BuildOptions) -> StepContainer:
+    """Augment one shard; progress goes to $ARGO_PROGRESS_FILE, which Argo sets and reads."""
+    retry = _retry(options)
+    return _container(
+        "augment",
+        options,
+        _common_args("augment")
+        + [
+            "--shard={{inputs.parameters.index}}",
+            f"--threads={options.augment_threads()}",
+            f"--output={AUGMENT_FILE}",
+        ],
+        inputs=[
+            Parameter(name="index", description="Shard index, from the shard step."),
+            Parameter(name="of", description="Number of shards in the run."),
+        ],
+        outputs=[
+            Parameter(
+                name="result",
+                description="This shard's counts: {index, inputs, outputs, failed}.",
+                value_from=ValueFrom(path=AUGMENT_FILE),
+            )
+        ],
+        retry_strategy=retry,
+        template_annotations={DISPLAY_NAME: "shard-{{inputs.parameters.index}}-of-{{inputs.parameters.of}}"},
+    )
+
+
+def manifest_template(options: BuildOptions) -> StepContainer:
+    """Merge the parts into manifest.jsonl and summary.json; expose counts and URLs as outputs."""
+    return _container(
+        "manifest",
+        options,
+        _common_args("manifest") + [f"--incremental={reference('incremental')}", f"--output-dir={OUTPUT_DIR}"],
+        retry_strategy=_retry(options),
+        outputs=[
+            # globalName lifts each to the workflow's outputs, shown on the workflow's summary.
+            Parameter(name=name, description=text, global_name=name, value_from=ValueFrom(path=f"{OUTPUT_DIR}/{name}"))
+            for name, text in MANIFEST_OUTPUTS
+        ],
+    )

@@ -1,0 +1,270 @@
+"""Build Kaleidoscope's Argo workflow with Hera: a Workflow, a WorkflowTemplate or a CronWorkflow.
+
+The DAG is ``shard`` (one pod: lists the source, writes the shard key lists, emits the shard
+references) → ``augment`` (one pod per shard, ``withParam`` over those references) →
+``manifest`` (one pod: merges the parts, exposes the counts and the manifest's URL). The spec
+travels as the workflow parameter ``spec`` so the Argo UI can edit it; the shard step validates
+it first and fails fast.
+
+Example:
+    >>> from workflows import builder
+    >>> options = builder.BuildOptions(namespace="argo", s3_secret=None)   # IRSA
+    >>> w = builder.workflow(open("spec.yaml").read(), options)            # a hera Workflow
+    >>> print(builder.render(open("spec.yaml").read(), "cronworkflow",
+    ...                      schedule=builder.CronSchedule(schedules=["0 3 * * *"])))
+
+This module imports no OpenCV: the spec is validated through ``steps.spec`` only when a
+workflow is built (``steps.spec`` reaches OpenCV through the operation registry).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from hera.workflows import DAG, CronWorkflow, Workflow, WorkflowTemplate
+from hera.workflows.models import PodGC, PodSecurityContext, SeccompProfile, TTLStrategy, WorkflowMetadata
+
+from steps.errors import InvalidInput
+from workflows.argo_options import (
+    DEFAULT_IMAGE,
+    DEFAULT_RESOURCES,
+    DEFAULT_S3_SECRET,
+    BuildOptions,
+    CronSchedule,
+    option_problems,
+    schedule_problems,
+)
+from workflows.argo_params import workflow_arguments
+from workflows.argo_templates import augment_template, manifest_template, shard_template
+from workflows.argo_yaml import dump
+
+__all__ = [
+    "BuildOptions",
+    "CronSchedule",
+    "DEFAULT_IMAGE",
+    "DEFAULT_RESOURCES",
+    "DEFAULT_S3_SECRET",
+    "KINDS",
+    "build",
+    "cron_workflow",
+    "manifest",
+    "render",
+    "workflow",
+    "workflow_template",
+]
+
+KINDS = ("workflow", "workflowtemplate", "cronworkflow")
+ENTRYPOINT = "main"
+TITLE = "workflows.argoproj.io/title"
+DESCRIPTION = "workflows.argoproj.io/description"
+LABELS = {"app.kubernetes.io/name": "kaleidoscope"}
+
+SpecInput = str | Path | Mapping[str, Any]
+
+
+def _spec_text(spec: SpecInput) -> str:
+    if isinstance(spec, Path):
+        try:
+            return spec.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput(f"{spec}: cannot read the spec: {error.strerror or error}") from None
+    if isinstance(spec, Mapping):
+        return yaml.safe_dump(dict(spec), sort_keys=False, allow_unicode=True)
+    if isinstance(spec, str):
+        return spec
+    raise InvalidInput(f"spec: bad value of type {type(spec).__name__}: give the YAML/JSON text, a Path or a mapping")
+
+
+def _check(spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None):
+    """The spec's text and its validated form; every problem of spec, options and schedule at once."""
+    from steps import spec as spec_module  # here, not at import: it reaches OpenCV
+
+    problems = option_problems(options) + (schedule_problems(schedule) if schedule is not None else [])
+    parsed = None
+    try:
+        text = _spec_text(spec)
+        parsed = spec_module.load(
+            # A file's errors name the file (with line and column for YAML syntax).
+            str(spec) if isinstance(spec, Path) else None,
+            text=None if isinstance(spec, Path) else text,
+            # Only text options reach the spec; a bad type is already reported above.
+            source=options.source if isinstance(options.source, str) and options.source else None,
+            destination=options.destination if isinstance(options.destination, str) and options.destination else None,
+        )
+    except InvalidInput as error:
+        problems = error.problems + problems
+    if problems:
+        raise InvalidInput(problems)
+    return text, parsed
+
+
+def _describe(parsed, schedule: CronSchedule | None, incremental: bool) -> dict[str, str]:
+    n = len(parsed.transforms)
+    subsets = "every subset"
+    if (parsed.min_ops, parsed.max_ops) != (0, n):
+        subsets += f" of {parsed.min_ops} to {parsed.max_ops}"
+    shards = f"{parsed.shards} parallel shards" if parsed.shards else f"shards of {parsed.shard_size} images"
+    text = (
+        f"Augments every image under `source` into `destination` (by default "
+        f"{parsed.source} → {parsed.destination}). Transforms "
+        f"{', '.join(transform.label for transform in parsed.transforms)}, applied in {subsets} (in order), "
+        f"so each input gives {parsed.outputs_per_image} {parsed.output_format} images; {shards}. "
+        f"Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs."
+    )
+    if schedule is not None:
+        text += f" Runs on {' and '.join(f'`{s}`' for s in schedule.schedules)} ({schedule.timezone})."
+    if incremental:
+        text += " Incremental by default: a run augments only images not yet in the manifest, and appends them."
+    title = f"Kaleidoscope: {n} transforms, {parsed.outputs_per_image} images per input"
+    return {TITLE: title, DESCRIPTION: text}
+
+
+def _build(cls, spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None, **identity) -> Workflow:
+    text, parsed = _check(spec, options, schedule)
+    incremental = options.incremental if options.incremental is not None else schedule is not None
+    annotations = _describe(parsed, schedule, incremental)
+    uid = options.run_as_user
+    kwargs: dict[str, Any] = dict(
+        annotations=annotations,
+        labels=dict(LABELS),
+        namespace=options.namespace,
+        entrypoint=ENTRYPOINT,
+        arguments=workflow_arguments(
+            {
+                "spec": text,
+                "source": options.source,
+                "destination": options.destination,
+                "s3-endpoint": options.s3_endpoint,
+                "incremental": "true" if incremental else "false",
+            }
+        ),
+        service_account_name=options.service_account,
+        parallelism=options.parallelism,
+        active_deadline_seconds=options.active_deadline_seconds,
+        pod_gc=PodGC(strategy=options.pod_gc),
+        ttl_strategy=TTLStrategy(
+            seconds_after_success=options.ttl_seconds_after_success,
+            seconds_after_failure=options.ttl_seconds_after_failure,
+        ),
+        security_context=PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=uid,
+            run_as_group=uid,
+            fs_group=uid,
+            seccomp_profile=SeccompProfile(type="RuntimeDefault"),
+        ),
+        node_selector=dict(options.node_selector) or None,
+        tolerations=list(options.tolerations) or None,
+        **identity,
+    )
+    if cls is not Workflow:
+        # Runs created from a template or a schedule carry the title, description and labels too.
+        kwargs["workflow_metadata"] = WorkflowMetadata(annotations=dict(annotations), labels=dict(LABELS))
+    with cls(**kwargs) as w:
+        shard, augment, manifest_step = shard_template(options), augment_template(options), manifest_template(options)
+        with DAG(name=ENTRYPOINT):
+            shards = shard(name="shard")
+            parts = augment(
+                name="augment",
+                arguments={"index": "{{item.index}}", "of": "{{item.of}}"},
+                with_param="{{tasks.shard.outputs.parameters.shards}}",
+            )
+            merged = manifest_step(name="manifest")
+            shards >> parts >> merged
+    # The entrypoint first, so the YAML reads from the DAG down to the steps it runs.
+    w.templates.sort(key=lambda template: template.name != ENTRYPOINT)
+    return w
+
+
+def workflow(spec: SpecInput, options: BuildOptions | None = None) -> Workflow:
+    """A Workflow (``generateName: <name>-``), to submit as is.
+
+    Args:
+        spec: The spec as YAML/JSON text (kept verbatim, comments included, as the ``spec``
+            parameter's value), a ``Path`` to read it from, or a mapping.
+        options: How the pods run; defaults to ``BuildOptions()``.
+
+    Raises:
+        InvalidInput: Listing every problem in the spec and options, each naming its field.
+    """
+    options = options or BuildOptions()
+    return _build(Workflow, spec, options, None, generate_name=f"{options.name}-")
+
+
+def workflow_template(spec: SpecInput, options: BuildOptions | None = None) -> WorkflowTemplate:
+    """A WorkflowTemplate named ``options.name``, for ``argo submit --from workflowtemplate/<name>``.
+
+    Args and errors as :func:`workflow`.
+    """
+    options = options or BuildOptions()
+    return _build(WorkflowTemplate, spec, options, None, name=options.name)
+
+
+def cron_workflow(
+    spec: SpecInput, options: BuildOptions | None = None, schedule: CronSchedule | None = None
+) -> CronWorkflow:
+    """A CronWorkflow named ``options.name`` running incrementally on ``schedule``.
+
+    Args:
+        spec: As for :func:`workflow`.
+        options: As for :func:`workflow`; ``incremental`` defaults to true here.
+        schedule: When it runs; defaults to ``CronSchedule()`` (02:00 UTC daily, Forbid).
+
+    Raises:
+        InvalidInput: Listing every problem in the spec, options and schedule.
+    """
+    options = options or BuildOptions()
+    schedule = schedule or CronSchedule()
+    return _build(
+        CronWorkflow,
+        spec,
+        options,
+        schedule,
+        name=options.name,
+        # A malformed value is reported by _check; Hera only needs a list here.
+        schedules=list(schedule.schedules) if isinstance(schedule.schedules, (list, tuple)) else None,
+        timezone=schedule.timezone,
+        concurrency_policy=schedule.concurrency_policy,
+        starting_deadline_seconds=schedule.starting_deadline_seconds,
+        successful_jobs_history_limit=schedule.successful_jobs_history_limit,
+        failed_jobs_history_limit=schedule.failed_jobs_history_limit,
+    )
+
+
+def build(
+    spec: SpecInput,
+    kind: str = "workflow",
+    options: BuildOptions | None = None,
+    schedule: CronSchedule | None = None,
+) -> Workflow:
+    """:func:`workflow`, :func:`workflow_template` or :func:`cron_workflow` by ``kind``.
+
+    Raises:
+        InvalidInput: An unknown kind, a schedule given for another kind than cronworkflow, or
+            any problem in the spec, options and schedule.
+    """
+    if kind not in KINDS:
+        raise InvalidInput(f"kind: bad value {kind!r}: must be one of {', '.join(KINDS)}")
+    if kind == "cronworkflow":
+        return cron_workflow(spec, options, schedule)
+    if schedule is not None:
+        raise InvalidInput(f"schedule: only a cronworkflow has a schedule, not a {kind}")
+    return workflow(spec, options) if kind == "workflow" else workflow_template(spec, options)
+
+
+def manifest(built: Workflow) -> dict:
+    """The manifest of a built Hera object, as the plain dictionary Argo's API takes."""
+    return built.to_dict()
+
+
+def render(
+    spec: SpecInput,
+    kind: str = "workflow",
+    options: BuildOptions | None = None,
+    schedule: CronSchedule | None = None,
+) -> str:
+    """The manifest as YAML, what ``kaleidoscope render`` prints and ``workflows/`` commits."""
+    return dump(manifest(build(spec, kind, options, schedule)))
+

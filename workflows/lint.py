@@ -1,0 +1,378 @@
+"""Offline checks of Argo manifests beyond the JSON schema, as ``argo lint`` makes them.
+
+Argo's schema says which fields exist and their types; a manifest that passes it can still fail
+on submission or half-way through a run. This lint follows Argo's own validation
+(``workflow/validate/validate.go`` at v4.1.2) for the rules that matter to a DAG or steps
+workflow:
+
+- every template reference resolves (``entrypoint``, ``onExit``, hooks, each task and step);
+- every ``{{...}}`` variable resolves where it is used: workflow parameters and metadata, the
+  template's inputs, ``item`` only in a loop, ``tasks.X`` only for a task upstream of the one
+  using it (and only outputs X's template declares), ``steps.X`` only from an earlier group;
+- DAG dependencies name tasks of the same DAG, with valid results, and form no cycle;
+- an ``enum`` is non-empty and contains the parameter's value or default;
+- a template's required inputs are given by every task and step that calls it.
+
+Like Argo, variables under another root than ``inputs``, ``outputs``, ``workflow``, ``tasks``,
+``steps``, ``pod`` or ``item`` (a script's own ``{{...}}``), and ``{{=expression}}`` tags, are
+not checked; ``templateRef`` targets live in other objects and are taken on trust. Stricter
+than Argo: a WorkflowTemplate's ``{{workflow.parameters.X}}`` must name a parameter it declares,
+and ``tasks.X`` must name an upstream task (one that is not may not have run yet).
+
+Each problem names its place, e.g. ``spec.templates[2].dag.tasks[1].depends: ...``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from steps.errors import InvalidInput
+from workflows._lint_dag import ancestors, cycle_problems, dependencies, loops
+from workflows._lint_variables import Scope, key_path, listing, strings, tags
+
+KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
+POD_TYPES = ("container", "script", "resource", "containerSet", "data")
+_RESULT_TYPES = ("container", "containerSet", "script", "data", "http", "plugin")  # Argo's Template.HasOutput
+_TEMPLATE_TYPES = ("container", "containerSet", "steps", "script", "resource", "dag", "suspend", "data", "http", "plugin")
+_WORKFLOW_VARIABLES = ("name", "namespace", "uid", "mainEntrypoint", "serviceAccountName", "status", "parameters",
+                       "parameters.json", "annotations", "annotations.json", "labels", "labels.json")
+
+
+def _names(items: Any) -> list[str]:
+    return [item.get("name") for item in items or [] if isinstance(item, dict) and item.get("name")]
+
+
+def _required_inputs(template: dict) -> list[str]:
+    return [
+        parameter["name"]
+        for parameter in ((template.get("inputs") or {}).get("parameters") or [])
+        if isinstance(parameter, dict) and parameter.get("name")
+        and not any(key in parameter for key in ("value", "default", "valueFrom"))
+    ]
+
+
+class _Linter:
+    def __init__(self, document: dict):
+        self.problems: list[str] = []
+        self.kind = document.get("kind")
+        spec = document.get("spec") or {}
+        if self.kind == "CronWorkflow":
+            self.base, self.spec = "spec.workflowSpec", spec.get("workflowSpec")
+            self.cron_metadata = spec.get("workflowMetadata") or {}
+        else:
+            self.base, self.spec, self.cron_metadata = "spec", document.get("spec"), {}
+        self.metadata = document.get("metadata") or {}
+        self.templates: dict[str, tuple[int, dict]] = {}
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    # -- the whole spec ---------------------------------------------------------------------
+
+    def run(self) -> list[str]:
+        if self.kind not in KINDS:
+            self.add("kind", f"bad value {self.kind!r}: lint knows {', '.join(KINDS)}")
+            return self.problems
+        if not isinstance(self.spec, dict):
+            self.add(self.base, "missing: the workflow spec")
+            return self.problems
+        spec, base = self.spec, self.base
+        templates = spec.get("templates") or []
+        for index, template in enumerate(templates):
+            name = template.get("name") if isinstance(template, dict) else None
+            if not name:
+                self.add(f"{base}.templates[{index}].name", "every template needs a name")
+            elif name in self.templates:
+                first = self.templates[name][0]
+                self.add(f"{base}.templates[{index}].name", f"'{name}' is already the name of {base}.templates[{first}]")
+            else:
+                self.templates[name] = (index, template)
+        arguments = (spec.get("arguments") or {}).get("parameters") or []
+        self.parameters(f"{base}.arguments.parameters", arguments, "value")
+        if "workflowTemplateRef" not in spec:  # else the templates live in another object
+            self.entrypoint(spec, arguments)
+        for hook, body in (spec.get("hooks") or {}).items():
+            if isinstance(body, dict) and body.get("template"):
+                self.reference(key_path(f"{base}.hooks", hook) + ".template", body["template"])
+        scope = self.global_scope(spec, arguments, templates)
+        for index, template in enumerate(templates):
+            if isinstance(template, dict):
+                self.template(f"{base}.templates[{index}]", template, scope)
+        return self.problems
+
+    def entrypoint(self, spec: dict, arguments: list) -> None:
+        base, entrypoint = self.base, spec.get("entrypoint")
+        if entrypoint:
+            template = self.reference(f"{base}.entrypoint", entrypoint)
+            if template is not None and self.kind in ("Workflow", "CronWorkflow"):
+                given = set(_names(arguments))
+                for name in _required_inputs(template):
+                    if name not in given:
+                        self.add(f"{base}.entrypoint", f"template '{entrypoint}' needs the input parameter '{name}': "
+                                                       f"add it to {base}.arguments.parameters")
+        elif self.kind in ("Workflow", "CronWorkflow"):
+            self.add(f"{base}.entrypoint", "required: the template a run starts with")
+        if spec.get("onExit"):
+            self.reference(f"{base}.onExit", spec["onExit"])
+
+    def global_scope(self, spec: dict, arguments: list, templates: list) -> Scope:
+        names = {f"workflow.{name}" for name in _WORKFLOW_VARIABLES}
+        declared = _names(arguments)
+        names |= {f"workflow.parameters.{name}" for name in declared}
+        workflow_metadata = spec.get("workflowMetadata") or {}
+        for source in (self.metadata, workflow_metadata, self.cron_metadata):
+            names |= {f"workflow.annotations.{key}" for key in (source.get("annotations") or {})}
+            names |= {f"workflow.labels.{key}" for key in (source.get("labels") or {})}
+        names |= {f"workflow.labels.{key}" for key in (workflow_metadata.get("labelsFrom") or {})}
+        if spec.get("priority") is not None:
+            names.add("workflow.priority")
+        if spec.get("onExit"):
+            names.add("workflow.failures")
+        lifted: set[str] = set()
+        for template in templates:
+            outputs = (template.get("outputs") or {}) if isinstance(template, dict) else {}
+            for kind in ("parameters", "artifacts"):
+                for output in outputs.get(kind) or []:
+                    global_name = output.get("globalName") if isinstance(output, dict) else None
+                    if global_name:  # one named at run time lets any name under it exist
+                        lifted.add(f"workflow.outputs.{kind}." + ("*" if "{{" in global_name else global_name))
+        return Scope(names=names, parameters=declared).extended(lifted)
+
+    # -- parts ----------------------------------------------------------------------------
+
+    def reference(self, where: str, name: Any) -> dict | None:
+        if name in self.templates:
+            return self.templates[name][1]
+        self.add(where, f"template '{name}' is not defined (templates: {listing(self.templates)})")
+        return None
+
+    def parameters(self, where: str, parameters: list, value_key: str) -> None:
+        seen: set[str] = set()
+        for index, parameter in enumerate(parameters):
+            if not isinstance(parameter, dict):
+                continue
+            name = parameter.get("name")
+            if name in seen:
+                self.add(f"{where}[{index}].name", f"'{name}' is declared twice")
+            seen.add(name)
+            enum = parameter.get("enum")
+            if enum is None:
+                continue
+            if not enum:
+                self.add(f"{where}[{index}].enum", "an enum needs at least one value")
+            elif value_key in parameter and parameter[value_key] not in enum:
+                allowed = ", ".join(map(repr, enum))
+                value = parameter[value_key]
+                self.add(f"{where}[{index}].{value_key}", f"{value!r} is not one of its enum values ({allowed})")
+
+    def variables(self, node: Any, where: str, scope: Scope) -> None:
+        for path, text in strings(node, where):
+            for tag in tags(text):
+                if tag is None:
+                    self.add(path, "'{{' is never closed by '}}'")
+                    continue
+                why = scope.unresolved(tag)
+                if why:
+                    self.add(path, f"{{{{{tag}}}}} does not resolve: {why}")
+
+    def template(self, where: str, template: dict, global_scope: Scope) -> None:
+        types = [name for name in _TEMPLATE_TYPES if template.get(name) is not None]
+        if len(types) != 1:
+            found = ", ".join(types) or "none"
+            self.add(where, f"a template has exactly one of {', '.join(_TEMPLATE_TYPES)} (found: {found})")
+        inputs = template.get("inputs") or {}
+        self.parameters(f"{where}.inputs.parameters", inputs.get("parameters") or [], "default")
+        input_names = _names(inputs.get("parameters"))
+        names = {f"inputs.parameters.{name}" for name in input_names}
+        if input_names:
+            names.add("inputs.parameters")
+        leaf = not ({"dag", "steps"} & set(types))
+        for artifact in _names(inputs.get("artifacts")):
+            names.add(f"inputs.artifacts.{artifact}")
+            if leaf:
+                names.add(f"inputs.artifacts.{artifact}.path")
+        if set(types) & set(POD_TYPES):
+            names.add("pod.name")
+        scope = global_scope.extended(names, inputs=input_names)
+        if "dag" in types:
+            self.dag(where, template, scope)
+        elif "steps" in types:
+            self.steps(where, template, scope)
+        else:
+            self.variables(template, where, scope)
+
+    def callee(self, where: str, call: dict) -> dict | None:
+        """The local template a task or step runs; None when it is elsewhere (templateRef, inline)."""
+        given = [key for key in ("template", "templateRef", "inline") if call.get(key)]
+        if len(given) != 1:
+            self.add(where, f"give exactly one of template, templateRef, inline (found: {', '.join(given) or 'none'})")
+            return None
+        if given[0] != "template":
+            return None
+        return self.reference(f"{where}.template", call["template"])
+
+    def call(self, where: str, call: dict, template: dict | None) -> Scope | None:
+        """Checks of one task or step against the template it runs; its loop, for the scope."""
+        given_loops = [key for key in ("withItems", "withParam", "withSequence") if call.get(key) not in (None, "", [])]
+        if len(given_loops) > 1:
+            self.add(where, f"only one of withItems, withParam, withSequence can be given (found: {', '.join(given_loops)})")
+        arguments = (call.get("arguments") or {}).get("parameters") or []
+        self.parameters(f"{where}.arguments.parameters", arguments, "value")
+        if template is not None:
+            self.arguments(where, arguments, template)
+        if not given_loops:
+            return None
+        if given_loops[0] == "withItems" and isinstance(call["withItems"], list):
+            keys = {key for item in call["withItems"] if isinstance(item, dict) for key in item}
+            return Scope(loop="items", item_keys=keys)
+        return Scope(loop="param" if given_loops[0] == "withParam" else "items")
+
+    def arguments(self, where: str, arguments: list, template: dict) -> None:
+        """Required inputs given; literal values within the input's enum."""
+        name = template.get("name")
+        given = {
+            argument.get("name"): (index, argument) for index, argument in enumerate(arguments) if isinstance(argument, dict)
+        }
+        for required in _required_inputs(template):
+            if required not in given:
+                self.add(f"{where}.arguments", f"template '{name}' needs the input parameter '{required}'")
+        for parameter in (template.get("inputs") or {}).get("parameters") or []:
+            enum = parameter.get("enum")
+            if not enum or parameter.get("name") not in given:
+                continue
+            index, argument = given[parameter["name"]]
+            value = argument.get("value")
+            if isinstance(value, str) and "{{" not in value and value not in enum:
+                self.add(f"{where}.arguments.parameters[{index}].value",
+                         f"{value!r} is not one of template '{name}' enum values ({', '.join(map(repr, enum))})")
+
+    @staticmethod
+    def offered(prefix: str, template: dict | None, looped: bool) -> set[str]:
+        """The variables a finished task or step offers (Argo's addOutputsToScope)."""
+        names = {f"{prefix}.{key}" for key in ("id", "startedAt", "finishedAt", "hostNodeName", "status")}
+        if template is None:
+            return names | {f"{prefix}.*"}  # templateRef or inline: outputs unknown here
+        if template.get("daemon"):
+            names.add(f"{prefix}.ip")
+        if any(template.get(kind) is not None for kind in _RESULT_TYPES):
+            names |= {f"{prefix}.outputs.result", f"{prefix}.exitCode"}
+        outputs = template.get("outputs") or {}
+        names |= {f"{prefix}.outputs.parameters.{name}" for name in _names(outputs.get("parameters"))}
+        names |= {f"{prefix}.outputs.artifacts.{name}" for name in _names(outputs.get("artifacts"))}
+        if looped:
+            names.add(f"{prefix}.outputs.parameters")
+        return names
+
+    # -- DAG and steps --------------------------------------------------------------------
+
+    def dag(self, where: str, template: dict, scope: Scope) -> None:
+        tasks = [task for task in (template["dag"].get("tasks") or []) if isinstance(task, dict)]
+        if not tasks:
+            self.add(f"{where}.dag.tasks", "a DAG needs at least one task")
+            return
+        names: dict[str, int] = {}
+        for index, task in enumerate(tasks):
+            name = task.get("name")
+            if not name:
+                self.add(f"{where}.dag.tasks[{index}].name", "every task needs a name")
+            elif name in names:
+                first = f"{where}.dag.tasks[{names[name]}]"
+                self.add(f"{where}.dag.tasks[{index}].name", f"'{name}' is already the name of {first}")
+            else:
+                names[name] = index
+        if any(task.get("depends") for task in tasks) and any(task.get("dependencies") for task in tasks):
+            self.add(f"{where}.dag", "use depends or dependencies in one DAG, not both")
+        upstream: dict[str, list[str]] = {}
+        for index, task in enumerate(tasks):
+            upstream[task.get("name")], problems = dependencies(f"{where}.dag.tasks[{index}]", task, names, tasks)
+            self.problems += problems
+        self.problems += cycle_problems(where, tasks, names, upstream)
+        callees = {task.get("name"): self.callee(f"{where}.dag.tasks[{index}]", task) for index, task in enumerate(tasks)}
+        looped = {task.get("name"): loops(task) for task in tasks}
+        for index, task in enumerate(tasks):
+            task_where = f"{where}.dag.tasks[{index}]"
+            loop = self.call(task_where, task, callees.get(task.get("name")))
+            before = ancestors(task.get("name"), upstream)
+            offered = set().union(*(self.offered(f"tasks.{name}", callees.get(name), looped[name]) for name in before))
+            nodes = {name: "" if name in before else f"task '{name}' is not upstream of this task: add it to depends"
+                     for name in names}
+            self.variables(task, task_where, scope.extended(offered, loop, nodes=nodes, node_kind="tasks"))
+        target = template["dag"].get("target")
+        for name in target.split() if isinstance(target, str) else []:
+            if "{{" not in name and name not in names:
+                self.add(f"{where}.dag.target", f"task '{name}' is not defined in this DAG (tasks: {listing(names)})")
+        everything = set().union(*(self.offered(f"tasks.{name}", callees.get(name), looped[name]) for name in names))
+        outputs_scope = scope.extended(everything, nodes={name: "" for name in names}, node_kind="tasks")
+        self.variables(template.get("outputs"), f"{where}.outputs", outputs_scope)
+
+    def steps(self, where: str, template: dict, scope: Scope) -> None:
+        earlier: dict[str, tuple[dict | None, bool]] = {}
+        seen: dict[str, str] = {}
+        for group_index, group in enumerate(template["steps"] or []):
+            if not isinstance(group, list):
+                self.add(f"{where}.steps[{group_index}]", "each step group is a list of steps")
+                continue
+            this_group: dict[str, tuple[dict | None, bool]] = {}
+            for step_index, step in enumerate(group):
+                step_where = f"{where}.steps[{group_index}][{step_index}]"
+                if not isinstance(step, dict):
+                    continue
+                name = step.get("name")
+                if not name:
+                    self.add(f"{step_where}.name", "every step needs a name")
+                elif name in seen:
+                    self.add(f"{step_where}.name", f"'{name}' is already the name of {seen[name]}")
+                else:
+                    seen[name] = step_where
+                called = self.callee(step_where, step)
+                loop = self.call(step_where, step, called)
+                offered = {f"steps.{name}.status"}  # Argo lets a step (its hooks) see its own status
+                for other, (other_template, other_looped) in earlier.items():
+                    offered |= self.offered(f"steps.{other}", other_template, other_looped)
+                nodes = {other: "" for other in earlier}
+                nodes.update({other: f"step '{other}' runs in the same group, at the same time" for other in this_group})
+                self.variables(step, step_where, scope.extended(offered, loop, nodes=nodes, node_kind="steps"))
+                if name:
+                    this_group[name] = (called, loop is not None)
+            earlier.update(this_group)
+
+
+def lint(document: Any) -> list[str]:
+    """Every problem of one manifest (Workflow, WorkflowTemplate, ClusterWorkflowTemplate or
+    CronWorkflow), each as ``<path>: <what is wrong>``; an empty list when it is clean."""
+    if not isinstance(document, dict):
+        return ["<document>: not a mapping: an Argo manifest is a YAML/JSON object"]
+    return _Linter(document).run()
+
+
+def lint_text(text: str, origin: str = "<manifest>") -> list[str]:
+    """Problems of every document in a YAML/JSON text, each prefixed by where it comes from.
+
+    Raises:
+        InvalidInput: The text is not YAML, or holds no document.
+    """
+    try:
+        documents = [document for document in yaml.safe_load_all(text) if document is not None]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        raise InvalidInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    if not documents:
+        raise InvalidInput(f"{origin}: holds no manifest")
+    problems = []
+    for index, document in enumerate(documents):
+        label = origin if len(documents) == 1 else f"{origin} (document {index + 1})"
+        problems += [f"{label}: {problem}" for problem in lint(document)]
+    return problems
+
+
+def lint_file(path: str | Path) -> list[str]:
+    """Problems of every manifest in a file (see :func:`lint_text`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(f"{path}: cannot read: {error.strerror or error}") from None
+    return lint_text(text, str(path))
