@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from steps.errors import KaleidoscopeError
-from workflows.commands import demo, lint, ops, preview, render, run, schema, step, submit, upload, validate
+from workflows.commands import demo, lint, ops, preview, render, run, run_workflow, schema, step, submit, upload, validate
 
-COMMANDS = (validate, run, step, preview, demo, upload, ops, schema, render, submit, lint)
+COMMANDS = (validate, run, step, preview, demo, upload, ops, schema, render, submit, lint, run_workflow)
 
 
 class _Parser(argparse.ArgumentParser):

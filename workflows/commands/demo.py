@@ -7,7 +7,6 @@ with the original project's six transforms into ``FOLDER/demo-spec.yaml``, runs 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import yaml
@@ -61,7 +60,7 @@ def run(args) -> int:
     document = {**DEMO_SPEC, "source": str(folder / "photos"), "destination": str(folder / "augmented")}
     spec_path.write_text(yaml.safe_dump(document, sort_keys=False))
     spec = load(str(spec_path))
-    result = execute(spec, log=lambda text: print(text, file=sys.stderr))
+    result = execute(spec)
     write_preview(spec, photos[0], folder / "preview.png")
     print(
         f"{result['outputs']} images from {result['inputs']} photos in {result['seconds']} s\n"

@@ -1,86 +1,121 @@
-"""``kaleidoscope run SPEC``: the three steps on this machine, shards in parallel processes."""
+"""``kaleidoscope run SPEC``: render the Workflow for the spec and run that very manifest here.
+
+The same object ``argo submit`` would take goes through the local executor: the shard, augment
+and manifest pods become local processes (shards in parallel), wired by the workflow's own
+parameters, ``withParam`` fan-out, output parameters and retries.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
 import sys
 import time
-import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from urllib.parse import urlparse
 
-from steps import augment, manifest, shard
+from steps.errors import KaleidoscopeError
 from steps.spec import Spec
 from workflows.commands.common import add_spec_arguments, load_spec, positive_int
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="augment a dataset on this machine")
+    parser = subparsers.add_parser("run", help="augment a dataset on this machine (runs the rendered Workflow)")
     add_spec_arguments(parser)
     parser.add_argument("--workers", type=positive_int, help="shards augmented at once (default: cores)")
     parser.add_argument(
         "--incremental", action="store_true", help="process only sources not yet in the destination's manifest"
     )
+    parser.add_argument("--workdir", help="keep every node's folder (logs, outputs) here")
     parser.set_defaults(handler=run)
 
 
-def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+def _absolute(location: str) -> str:
+    # Nodes run in private working folders, so a relative folder must be made absolute here.
+    if urlparse(location).scheme in ("s3", "file"):
+        return location
+    return str(Path(location).expanduser().resolve())
 
 
-def execute(spec: Spec, *, workers: int | None = None, incremental: bool = False, log=print) -> dict:
-    """Run shard, every augment (in ``workers`` processes) and manifest; return the manifest result."""
-    run_id = new_run_id()
+def execute(
+    spec: Spec,
+    *,
+    workers: int | None = None,
+    incremental: bool = False,
+    s3_endpoint: str = "",
+    workdir: str | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Render the Workflow for ``spec`` and run it on this machine.
+
+    Returns:
+        The manifest step's outputs (``inputs``, ``outputs``, ``failed``, ``manifest``,
+        ``summary``) plus ``run_id`` and ``seconds``.
+
+    Raises:
+        KaleidoscopeError: the workflow failed; the message names the failed nodes and their
+            last lines of output.
+    """
+    from workflows import builder, executor
+    from workflows.argo_options import BuildOptions
+
+    cores = os.cpu_count() or 1
+    workers = workers or cores
+    document = {**spec.document, "source": _absolute(spec.source), "destination": _absolute(spec.destination)}
+    options = BuildOptions(
+        # Credentials on this machine come from its own environment (as IRSA would in a pod).
+        s3_secret=None,
+        # Retries as on a cluster, with a short backoff: nobody waits minutes at a terminal.
+        retries=2,
+        retry_backoff="1s",
+        parallelism=workers,
+        threads=max(1, cores // workers),
+    )
+    manifest = builder.manifest(builder.workflow(json.dumps(document, ensure_ascii=False), options))
     started = time.monotonic()
-    references = shard.shard(spec, run_id, incremental=incremental)
-    total = sum(reference["images"] for reference in references)
-    log(f"run {run_id}: {total} images in {len(references)} shards, {spec.outputs_per_image} outputs each")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(references)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    # spawn, not fork: a forked child inherits OpenCV's thread pool in whatever state the parent
-    # left it (locks held by threads that do not exist in the child) and can hang on first use.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [
-            pool.submit(_augment, _s3_settings(), spec, run_id, reference["index"], threads)
-            for reference in references
-        ]
-        done_images = 0
-        for finished, future in enumerate(as_completed(futures), 1):
-            result = future.result()
-            done_images += result["inputs"]
-            log(f"  shard {result['index']}: {result['outputs']} outputs, {result['failed']} failed "
-                f"({finished}/{len(futures)} shards, {done_images}/{total} images)")
-    result = manifest.merge(spec, run_id)
-    result["run_id"] = run_id
-    result["seconds"] = round(time.monotonic() - started, 2)
-    return result
+    result = executor.execute(
+        manifest,
+        {"incremental": str(incremental).lower(), "s3-endpoint": s3_endpoint},
+        workdir=workdir,
+        show_progress=show_progress,
+    )
+    if result.phase != "Succeeded":
+        raise KaleidoscopeError(_failure(result))
+    outputs = {name: result.outputs[name] for name in ("inputs", "outputs", "failed", "manifest", "summary")}
+    for name in ("inputs", "outputs", "failed"):
+        outputs[name] = int(outputs[name])
+    outputs["run_id"] = result.uid
+    outputs["seconds"] = round(time.monotonic() - started, 2)
+    return outputs
 
 
-def _s3_settings():
-    import sys as _sys
-
-    s3 = _sys.modules.get("steps.s3")
-    return s3.settings() if s3 else None
-
-
-def _augment(s3_settings, spec: Spec, run_id: str, index: int, threads: int) -> dict:
-    # A spawned process starts from a fresh interpreter: carry over --s3-endpoint and friends.
-    if s3_settings is not None:
-        from dataclasses import asdict
-
-        from steps import s3
-
-        s3.configure(**asdict(s3_settings))
-    return augment.augment_shard(spec, run_id, index, threads=threads)
+def _failure(result) -> str:
+    """One line: the failed step's own error message (what `kaleidoscope step` printed)."""
+    failed = [node for node in result.nodes if node.type == "Pod" and node.phase in ("Failed", "Error")]
+    reason = result.message or result.phase
+    if failed:
+        last = failed[-1]
+        own = [line.removeprefix("kaleidoscope: ") for line in last.stderr_tail if line.startswith("kaleidoscope: ")]
+        reason = "; ".join(own) or (last.stderr_tail or last.stdout_tail or [last.message or last.phase])[-1]
+        reason += f" (step {last.template}, {len(failed)} failed attempt{'s' if len(failed) > 1 else ''})"
+    if result.folder:
+        reason += f"; node logs in {result.folder}"
+    return reason
 
 
 def run(args) -> int:
     spec = load_spec(args)
     result = execute(
-        spec, workers=args.workers, incremental=args.incremental, log=lambda text: print(text, file=sys.stderr)
+        spec,
+        workers=args.workers,
+        incremental=args.incremental,
+        s3_endpoint=args.s3_endpoint,
+        workdir=args.workdir,
+        show_progress=True,
     )
     print(
         f"{result['outputs']} images from {result['inputs']} inputs ({result['failed']} failed) "
-        f"in {result['seconds']} s\nmanifest: {result['manifest']}\nsummary:  {result['summary']}"
+        f"in {result['seconds']} s\nmanifest: {result['manifest']}\nsummary:  {result['summary']}",
+        file=sys.stdout,
     )
     return 0

@@ -1,0 +1,132 @@
+"""A local executor for Argo Workflow manifests: the manifest ``argo submit`` takes, run here.
+
+It knows Argo manifests and processes only (never images or storage): each container or script
+node runs as a local process. ``load`` checks a manifest and refuses, naming the place, what it
+cannot run; ``execute`` runs one and returns its :class:`WorkflowResult`::
+
+    from workflows.executor import execute, format_tree
+    result = execute(manifest, {"message": "hi"})
+    print(format_tree(result))
+    result.phase                          # "Succeeded", "Failed" or "Error"
+    result.node("generate").outputs       # a task's or step's output parameters
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from workflows.executor.load import load
+from workflows.executor import secrets as secrets_module
+from workflows.executor.model import Workflow
+from workflows.executor.nodes import Node, WorkflowResult
+from workflows.executor.report import Progress, format_tree
+from workflows.executor.retry import parse_duration
+from workflows.executor.runner import Runner, to_text
+
+__all__ = ["Node", "WorkflowResult", "execute", "format_tree", "load"]
+
+#: Environment variable that scales every retry backoff (tests shorten waits with it).
+BACKOFF_SCALE_VARIABLE = "KALEIDOSCOPE_BACKOFF_SCALE"
+_WORKFLOW_PHASES = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded",
+                    "Failed": "Failed", "Error": "Error"}
+
+
+def execute(
+    manifest: Mapping | str | Path,
+    parameters: Mapping[str, object] | None = None,
+    *,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
+    workdir: Path | str | None = None,
+    on_event: Callable[[Node], None] | None = None,
+    show_progress: bool = True,
+    progress_stream=None,
+    progress_interval: float = 10.0,
+    backoff_scale: float | None = None,
+    grace_seconds: float = 5.0,
+) -> WorkflowResult:
+    """Run a Workflow (or WorkflowTemplate, CronWorkflow) manifest on this machine.
+
+    Everything is checked before any node runs; the call returns when the workflow ended.
+
+    Args:
+        manifest: the manifest (a mapping, YAML text or a path).
+        parameters: workflow parameters, like ``argo submit -p name=value`` (an undeclared name
+            is added, as Argo does).
+        secrets: ``{secret name: {key: value}}`` for ``secretKeyRef``; a missing key is then looked
+            up in the environment variable ``KALEIDOSCOPE_SECRET_<NAME>_<KEY>``.
+        workdir: folder for the nodes' private folders, kept afterwards. By default a temporary
+            folder, deleted when the workflow succeeded and kept (``result.folder``) otherwise.
+        on_event: called with a node each time one is created or finishes (from worker threads).
+        show_progress: report progress on ``progress_stream`` (default stderr) while running.
+        progress_interval: seconds between progress lines when the stream is not a terminal.
+        backoff_scale: multiplies retry backoff durations (default: ``$KALEIDOSCOPE_BACKOFF_SCALE``
+            or 1).
+        grace_seconds: how long a stopped node may take to exit after SIGTERM before SIGKILL.
+
+    Raises:
+        InvalidInput: the manifest cannot run (exit code 2); nothing ran.
+    """
+    given = {str(name): to_text(value) for name, value in (parameters or {}).items()}
+    workflow = Workflow(load(manifest, given))
+    secrets_module.check(workflow, secrets)
+    if backoff_scale is None:
+        backoff_scale = float(os.environ.get(BACKOFF_SCALE_VARIABLE) or 1.0)
+    keep = workdir is not None
+    folder = Path(workdir).resolve() if keep else Path(tempfile.mkdtemp(prefix="kaleidoscope-workflow-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    runner = Runner(workflow, given, secret_values=secrets, folder=folder, on_event=on_event,
+                    backoff_scale=backoff_scale, grace=grace_seconds)
+    progress = Progress(runner, progress_stream, progress_interval).start() if show_progress else None
+    started = time.time()
+    try:
+        _run(runner, workflow)
+    finally:
+        if progress:
+            progress.stop()
+    if runner.event_error is not None:  # the caller's callback failed: do not hide it
+        raise runner.event_error
+    runner.sort_children()
+    root = runner.nodes.get(runner.name)
+    phase = _WORKFLOW_PHASES.get(root.phase, "Failed") if root else "Failed"
+    message = (root.message if root else runner.stop_reason) or ""
+    if not keep and phase == "Succeeded":
+        shutil.rmtree(folder, ignore_errors=True)
+        for node in runner.nodes.values():
+            node.folder = None
+    return WorkflowResult(
+        name=runner.name, uid=runner.uid, phase=phase, message=message, started_at=started,
+        finished_at=time.time(), parameters=dict(runner.parameters), outputs=dict(runner.global_outputs),
+        nodes=_tree_order(runner), folder=None if not keep and phase == "Succeeded" else str(folder),
+    )
+
+
+def _run(runner: Runner, workflow: Workflow) -> None:
+    deadline_value = workflow.spec.get("activeDeadlineSeconds")
+    deadline = time.monotonic() + parse_duration(deadline_value) if deadline_value is not None else None
+    thread = threading.Thread(target=runner.run_entrypoint, daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.1)
+            if deadline is not None and time.monotonic() > deadline:
+                runner.halt("Step exceeded its deadline")
+    except KeyboardInterrupt:
+        runner.halt("interrupted")
+        thread.join()
+        raise
+
+
+def _tree_order(runner: Runner) -> list[Node]:
+    ordered: list[Node] = []
+    pending = [runner.name] if runner.name in runner.nodes else []
+    while pending:
+        node = runner.nodes[pending.pop()]
+        ordered.append(node)
+        pending.extend(reversed(node.children))
+    return ordered

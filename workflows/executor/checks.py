@@ -1,0 +1,317 @@
+"""Checks that need the whole manifest: names, references, cycles, variables, arguments.
+
+Each problem is one line, ``<place>: <what is wrong>``, with the place as a JSON path into the
+manifest (``spec.templates[1].dag.tasks[2].depends``), so a user fixes them all in one round.
+Argo's own validation (``workflow/validate``) refuses the same things before a workflow starts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workflows.executor import depends, references
+from workflows.executor.model import LOOPS, POD_KINDS, KINDS, Dag, Workflow, kind_of
+from workflows.executor.retry import Strategy
+
+_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9_]*$")
+
+
+def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | None = None) -> None:
+    """Append every problem found in a field-checked manifest to ``problems``.
+
+    Args:
+        workflow: the manifest's view.
+        problems: where problems go.
+        parameters: workflow parameters given on the command line (``-p``): they need no value
+            in the manifest, and their values must be in the parameter's ``enum``.
+    """
+    spec = workflow.spec
+    templates = spec.get("templates")
+    if not templates:
+        problems.append("spec.templates: a workflow needs at least one template")
+        return
+    seen: set[str] = set()
+    for index, template in enumerate(templates):
+        path = f"spec.templates[{index}]"
+        if not isinstance(template, dict):
+            continue
+        name = template.get("name")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{path}.name: a template needs a name")
+        elif name in seen:
+            problems.append(f"{path}.name: template name '{name}' is used twice")
+        seen.add(name if isinstance(name, str) else "")
+        kinds = [kind for kind in KINDS if kind in template]
+        if len(kinds) != 1:
+            problems.append(f"{path}: a template needs exactly one of container, script, dag, steps "
+                            f"(has {', '.join(kinds) or 'none'})")
+    entrypoint = spec.get("entrypoint")
+    if not entrypoint:
+        problems.append("spec.entrypoint: required")
+    elif entrypoint not in workflow.templates:
+        problems.append(f"spec.entrypoint: no template named '{entrypoint}'")
+    structural = len(problems)  # later checks rely on well-formed templates
+    _positive(spec, "parallelism", "spec", problems)
+    _positive(spec, "activeDeadlineSeconds", "spec", problems)
+    _retry(spec, "spec", problems)
+    _volumes(spec.get("volumes"), "spec.volumes", problems)
+    _arguments(workflow, parameters or {}, problems)
+    if structural:
+        return
+    before = len(problems)
+    for name, template in workflow.templates.items():
+        _template(workflow, name, template, workflow.paths[name], problems)
+    if len(problems) == before:
+        references.check(workflow, set(parameters or ()), problems)
+
+
+def _positive(owner: dict, field: str, path: str, problems: list[str]) -> None:
+    value = owner.get(field)
+    if value is None:
+        return
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        problems.append(f"{path}.{field}: bad value {value!r}: must be a whole number >= 1")
+
+
+def _retry(owner: dict, path: str, problems: list[str]) -> None:
+    if owner.get("retryStrategy") is None:
+        return
+    try:
+        Strategy.parse(owner["retryStrategy"])
+    except ValueError as error:
+        problems.append(f"{path}.retryStrategy.{error}")
+
+
+def _volumes(volumes, path: str, problems: list[str]) -> None:
+    names: set[str] = set()
+    for index, volume in enumerate(volumes or []):
+        name = volume.get("name")
+        if not name:
+            problems.append(f"{path}[{index}].name: required")
+        elif name in names:
+            problems.append(f"{path}[{index}].name: volume name '{name}' is used twice")
+        names.add(name)
+
+
+def _arguments(workflow: Workflow, given: dict[str, str], problems: list[str]) -> None:
+    names: set[str] = set()
+    for index, param in enumerate(workflow.arguments):
+        path = f"spec.arguments.parameters[{index}]"
+        name = param.get("name")
+        if not name:
+            problems.append(f"{path}.name: required")
+            continue
+        if name in names:
+            problems.append(f"{path}.name: parameter '{name}' is declared twice")
+        names.add(name)
+        if param.get("value") is None and name not in given:
+            problems.append(f"{path}.value: workflow parameter '{name}' needs a value (in the manifest or with -p {name}=...)")
+        _enum(param, given.get(name, param.get("value")), path, problems)
+
+
+def _enum(param: dict, value, path: str, problems: list[str]) -> None:
+    enum = param.get("enum")
+    if enum is None or value is None:
+        return
+    if not isinstance(enum, list) or not enum:
+        problems.append(f"{path}.enum: must be a non-empty list")
+    elif str(value) not in [str(item) for item in enum]:
+        problems.append(f"{path}: value {value!r} is not one of {', '.join(str(item) for item in enum)}")
+
+
+def _strings(value, path: str, problems: list[str], what: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.append(f"{path}: {what} must be a list of strings")
+
+
+def _template(workflow: Workflow, name: str, template: dict, path: str, problems: list[str]) -> None:
+    kind = kind_of(template)
+    _positive(template, "parallelism", path, problems)
+    _positive(template, "activeDeadlineSeconds", path, problems)
+    _retry(template, path, problems)
+    _volumes(template.get("volumes"), f"{path}.volumes", problems)
+    inputs = (template.get("inputs") or {}).get("parameters") or []
+    seen: set[str] = set()
+    for index, param in enumerate(inputs):
+        if not param.get("name"):
+            problems.append(f"{path}.inputs.parameters[{index}].name: required")
+        elif param["name"] in seen:
+            problems.append(f"{path}.inputs.parameters[{index}].name: input '{param['name']}' is declared twice")
+        seen.add(param.get("name"))
+        _enum(param, param.get("value", param.get("default")), f"{path}.inputs.parameters[{index}]", problems)
+    for index, out in enumerate((template.get("outputs") or {}).get("parameters") or []):
+        where = f"{path}.outputs.parameters[{index}]"
+        source = out.get("valueFrom") or {}
+        if not out.get("name"):
+            problems.append(f"{where}.name: required")
+        if kind in POD_KINDS and not source.get("path"):
+            problems.append(f"{where}.valueFrom.path: a {kind} template's output parameter needs a path")
+        if kind not in POD_KINDS and not source.get("parameter"):
+            problems.append(f"{where}.valueFrom.parameter: a {kind} template's output parameter needs valueFrom.parameter")
+        if kind not in POD_KINDS and source.get("path"):
+            problems.append(f"{where}.valueFrom.path: only container and script templates read files")
+    if kind in POD_KINDS:
+        _pod(workflow, template, kind, f"{path}.{kind}", problems)
+    elif kind == "dag":
+        _dag(workflow, template, f"{path}.dag", problems)
+    else:
+        _steps(workflow, template, f"{path}.steps", problems)
+
+
+def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: list[str]) -> None:
+    body = template[kind]
+    if not body.get("command"):
+        problems.append(f"{path}.command: required locally: the command runs on this machine, "
+                        f"and the image's own entrypoint is unknown without the image")
+    else:
+        _strings(body["command"], f"{path}.command", problems, "command")
+    if body.get("args") is not None:
+        _strings(body["args"], f"{path}.args", problems, "args")
+    if kind == "script" and not isinstance(body.get("source"), str):
+        problems.append(f"{path}.source: a script template needs its source")
+    volumes = workflow.volumes(template)
+    for index, mount in enumerate(body.get("volumeMounts") or []):
+        where = f"{path}.volumeMounts[{index}]"
+        volume = volumes.get(mount.get("name"))
+        if volume is None:
+            problems.append(f"{where}.name: no volume named '{mount.get('name')}' in the template or spec.volumes")
+        elif "emptyDir" not in volume:
+            problems.append(f"{where}: volume '{mount['name']}' is not an emptyDir volume; the local executor supports emptyDir only")
+        mount_path = str(mount.get("mountPath") or "")
+        if not mount_path.startswith("/") or mount_path.rstrip("/") == "":
+            problems.append(f"{where}.mountPath: bad value {mount_path!r}: must be an absolute path other than /")
+    for index, env in enumerate(body.get("env") or []):
+        where = f"{path}.env[{index}]"
+        if not env.get("name"):
+            problems.append(f"{where}.name: required")
+        source = env.get("valueFrom")
+        if source is not None:
+            ref = source.get("secretKeyRef") or {}
+            if not ref.get("name") or not ref.get("key"):
+                problems.append(f"{where}.valueFrom.secretKeyRef: needs name and key")
+
+
+def _call(workflow: Workflow, step: dict, path: str, problems: list[str]) -> None:
+    """A task or step: its template exists, its loop is well-formed, required inputs are given."""
+    name = step.get("name")
+    if not name or not _NAME.match(str(name)):
+        problems.append(f"{path}.name: bad value {name!r}: letters, digits, '-' and '_', starting with a letter or digit")
+    called = workflow.templates.get(step.get("template"))
+    if not step.get("template"):
+        problems.append(f"{path}.template: required")
+    elif called is None:
+        problems.append(f"{path}.template: no template named '{step['template']}'")
+    present = [field for field in LOOPS if step.get(field) is not None]
+    if len(present) > 1:
+        problems.append(f"{path}: only one of {', '.join(present)} may be given")
+    if step.get("withItems") is not None and not isinstance(step["withItems"], list):
+        problems.append(f"{path}.withItems: must be a list")
+    if step.get("withParam") is not None and not isinstance(step["withParam"], str):
+        problems.append(f"{path}.withParam: must be a string (a JSON list, usually from a variable)")
+    sequence = step.get("withSequence")
+    if sequence is not None and sequence.get("count") is None and sequence.get("end") is None:
+        problems.append(f"{path}.withSequence: needs count or end")
+    if sequence is not None and sequence.get("count") is not None and sequence.get("end") is not None:
+        problems.append(f"{path}.withSequence: count and end cannot both be given")
+    given = {param.get("name") for param in (step.get("arguments") or {}).get("parameters") or []}
+    for index, param in enumerate((step.get("arguments") or {}).get("parameters") or []):
+        if not param.get("name"):
+            problems.append(f"{path}.arguments.parameters[{index}].name: required")
+        elif param.get("value") is None:
+            problems.append(f"{path}.arguments.parameters[{index}].value: required")
+    if called is not None:
+        for param in (called.get("inputs") or {}).get("parameters") or []:
+            if param.get("name") not in given and param.get("value") is None and param.get("default") is None:
+                problems.append(f"{path}.arguments: template '{called['name']}' needs input parameter "
+                                f"'{param.get('name')}', which is not supplied and has no default")
+
+
+def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
+    tasks = template["dag"].get("tasks")
+    if not tasks:
+        problems.append(f"{path}.tasks: a dag needs at least one task")
+        return
+    names: dict[str, int] = {}
+    for index, task in enumerate(tasks):
+        if task.get("name") in names:
+            problems.append(f"{path}.tasks[{index}].name: task name '{task['name']}' is used twice")
+        names.setdefault(task.get("name"), index)
+    for index, task in enumerate(tasks):
+        where = f"{path}.tasks[{index}]"
+        _call(workflow, task, where, problems)
+        if task.get("depends") is not None and task.get("dependencies") is not None:
+            problems.append(f"{where}: cannot use both 'depends' and 'dependencies'")
+        if task.get("depends") is not None and task.get("continueOn") is not None:
+            problems.append(f"{where}: cannot use 'continueOn' when using 'depends' (use .Failed or .Errored)")
+        referenced: list[str] = []
+        if task.get("depends") is not None:
+            try:
+                referenced = depends.tasks(depends.parse(str(task["depends"])))
+            except ValueError as error:
+                problems.append(f"{where}.depends: {error}")
+            field = "depends"
+        else:
+            referenced = list(task.get("dependencies") or [])
+            field = "dependencies"
+        for dep in referenced:
+            if dep not in names:
+                problems.append(f"{where}.{field}: no task named '{dep}' in this dag")
+    target = template["dag"].get("target")
+    for name in str(target or "").split():
+        if name not in names:
+            problems.append(f"{path}.target: no task named '{name}'")
+    if problems:
+        return
+    dag = Dag.of(template)
+    cycle = _cycle(dag.deps)
+    if cycle:
+        problems.append(f"{path}.tasks[{names[cycle[0]]}]: dependency cycle {' -> '.join(cycle)}")
+
+
+def _cycle(deps: dict[str, list[str]]) -> list[str] | None:
+    """One dependency cycle, as a list of names ending where it starts, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        for dep in deps.get(name, ()):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in deps:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+def _steps(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
+    groups = template["steps"]
+    if not isinstance(groups, list):
+        problems.append(f"{path}: must be a list of step groups")
+        return
+    names: set[str] = set()
+    for group_index, group in enumerate(groups):
+        if not isinstance(group, list) or not group:
+            problems.append(f"{path}[{group_index}]: a step group is a non-empty list of steps")
+            continue
+        for index, step in enumerate(group):
+            where = f"{path}[{group_index}][{index}]"
+            _call(workflow, step, where, problems)
+            if step.get("name") in names:
+                problems.append(f"{where}.name: step name '{step['name']}' is used twice in this template")
+            names.add(step.get("name"))
