@@ -7,12 +7,27 @@ Exit codes (a contract): 0 done (per-image failures are recorded, not fatal), 1 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from steps.errors import KaleidoscopeError
-from workflows.commands import demo, lint, ops, preview, render, run, run_workflow, schema, step, submit, upload, validate
 
-COMMANDS = (validate, run, step, preview, demo, upload, ops, schema, render, submit, lint, run_workflow)
+#: Subcommand -> its module in workflows.commands. Only the module of the command being run is
+#: imported: a pod running ``kaleidoscope step`` never pays for Hera, nor ``render`` for OpenCV.
+COMMANDS = {
+    "validate": "validate",
+    "run": "run",
+    "run-workflow": "run_workflow",
+    "step": "step",
+    "preview": "preview",
+    "demo": "demo",
+    "upload": "upload",
+    "render": "render",
+    "submit": "submit",
+    "lint": "lint",
+    "ops": "ops",
+    "schema": "schema",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,16 +36,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with ``only`` that one (faster to import)."""
     parser = _Parser(prog="kaleidoscope", description=__doc__.splitlines()[0].strip("`. ") or None)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for name, module in COMMANDS.items():
+        if only in (None, name):
+            importlib.import_module(f"workflows.commands.{module}").add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         return args.handler(args)
     except KaleidoscopeError as error:

@@ -1,0 +1,676 @@
+"""Benchmark of the shard step against a real S3 server: its time and peak memory for 100,000
+keys, the same for 10,000 keys (memory must not grow with the key count), the cost of
+incremental mode, and the extrapolation of each to 10 million keys.
+
+Run from the repository root (the file is not named ``test_*``, so pytest never collects it)::
+
+    .venv/bin/python -m tests.benchmarks.bench_shard                        # default, ~5 min on 2 cores, mostly set-up
+    .venv/bin/python -m tests.benchmarks.bench_shard --keys 20000 --small-keys 2000 --wide-shard 5000  # quick look
+    .venv/bin/python -m tests.benchmarks.bench_shard --json shard.json --check
+
+Set-up, in a temporary folder (removed afterwards unless ``--keep``), timed and reported but
+not part of any figure: a SeaweedFS server (``tests.s3server``, ``weed server -s3`` on loopback,
+authentication on) with its data folder inside the temporary folder, on disk; ``--keys`` tiny
+objects (3 bytes each) uploaded to a source bucket under ``set/a/`` (the first ``--small-keys``)
+and ``set/b/``, as ``set/<a|b>/d<NN>/s<N>/img_<NNNNNNN>.jpg``, by ``--upload-threads`` threads
+(``--uploader signed``, the default: PUT requests signed by botocore's SigV4 signer and sent on
+one keep-alive ``http.client`` connection per thread; ``--uploader boto3``: ``put_object`` on a
+shared boto3 client, the same requests at about 3x the client CPU (~2.5 ms per PUT), which on 2
+cores makes the upload GIL-bound at ~300 PUT/s instead of 550-950 depending on the load). And a synthetic ``manifest.jsonl`` in one
+destination: ``--keys`` recorded sources (all but ``--new-fraction`` of the source's keys, plus
+as many keys no longer in the source) with ``--outputs-per-source`` records each, shaped like
+the augment step's records.
+
+What is measured, each in a fresh ``python -c`` subprocess running
+``steps.shard.shard(spec, run_id)`` (a fresh run id and destination prefix each time):
+
+1. small: ``s3://<src>/set/a`` (``--small-keys`` keys), ``shard_size: --shard-size`` (500);
+2. large: ``s3://<src>/set`` (``--keys`` keys), the same shard size;
+3. wide: the large source with ``shard_size: --wide-shard`` (20,000: the shard size the 500-shard
+   cap gives at 10 million keys), so its peak memory is the 10-million-key peak;
+4. incremental: the large source, ``shard(..., incremental=True)``, into the destination holding
+   the synthetic manifest.
+
+The child notes its RSS after its imports and after creating the boto3 client (a fixed cost,
+mostly the S3 service model), then resets its high-water mark (writing "5" to
+``/proc/self/clear_refs`` sets ``VmHWM`` to the current RSS) and reads ``VmHWM`` from
+``/proc/self/status`` after the step: the step's own peak above that baseline. ``ru_maxrss`` is
+recorded in the JSON but not used: Linux copies the launching process's high-water mark into the
+child's at exec, so every child would report at least the benchmark's own peak. The child also
+times the listing (time spent inside ``S3Storage.list_keys``), the reading of the manifest
+(``recorded_sources``) and the RSS that the set of recorded sources adds, and counts its S3
+requests by operation. The server's CPU time is read from /proc for each run.
+
+The machine is shared and noisy: the four runs are interleaved within each repetition (their
+order rotates), and the reported figures are medians over ``--repeat`` repetitions.
+
+Extrapolation to ``--target-keys`` (10 million): the listing is paged at 1000 keys per
+ListObjectsV2 request, so requests grow linearly (10,000 pages) while the shard lists are capped
+at 500 PUTs; time is extrapolated linearly from the wide run (same shard size as at 10 million),
+and memory is bounded by the larger of one listing page (while listing) and one shard list (while
+writing the lists), which the wide run measures directly. Incremental mode holds the set of
+recorded sources: its memory per recorded source and its manifest reading time per line are
+extrapolated linearly (the RSS per source is meaningful with many sources, as by default: below
+~50,000 the manifest reader's fixed buffers of about a megabyte dominate it).
+
+``--profile`` adds a CPU profile of listing the small source in this process: where the
+listing's time per key goes.
+
+Target (``--check``): the large run's peak above its baseline is within the small run's plus
+``--memory-slack-mb`` (2 MB; keeping even 24 bytes per extra key would exceed it with the default
+90,000 extra keys, and a Python string per key costs ~75 bytes).
+Exit status is 0 whatever the figures, unless something errs; with ``--check`` it is 1 when the
+target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import boto3
+import botocore
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from steps import naming
+from steps.storage import open_storage
+from tests import s3server
+from tests.benchmarks import _common
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_BUCKET = "kaleidoscope-keys-src"
+DESTINATION_BUCKET = "kaleidoscope-keys-dst"
+BODY = b"jpg"
+LIST_PAGE = 1000  # ListObjectsV2's maximum page, steps.s3.Settings.page_size
+MAX_SHARDS = 500
+TRANSFORMS = ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"]
+
+
+def source_key(index: int, small: int) -> str:
+    return f"set/{'a' if index < small else 'b'}/d{index % 100:02d}/s{(index // 100) % 10}/img_{index:07d}.jpg"
+
+
+# --------------------------------------------------------------------------
+# Set-up
+# --------------------------------------------------------------------------
+
+
+def upload_keys(server, keys: list[str], threads: int, uploader: str) -> dict:
+    """PUT a tiny object under every key, ``threads`` at a time; returns time and CPU figures."""
+    weed_before, cpu_before, start = _common.cpu_seconds(server.process.pid), time.process_time(), time.perf_counter()
+    if uploader == "boto3":
+        client = boto3.client(
+            "s3", endpoint_url=server.endpoint, aws_access_key_id=s3server.ADMIN[0],
+            aws_secret_access_key=s3server.ADMIN[1], region_name=s3server.REGION,
+            config=Config(s3={"addressing_style": "path"}, max_pool_connections=threads,
+                          retries={"mode": "standard", "max_attempts": 8}),
+        )
+
+        def put(key: str) -> None:
+            client.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=BODY)
+    else:
+        endpoint = urlparse(server.endpoint)
+        credentials = Credentials(*s3server.ADMIN)
+        local = threading.local()
+        payload_hash = hashlib.sha256(BODY).hexdigest()
+
+        def put(key: str) -> None:
+            path = f"/{SOURCE_BUCKET}/{quote(key, safe='/')}"
+            if getattr(local, "signer", None) is None:
+                local.signer, local.connection = S3SigV4Auth(credentials, "s3", s3server.REGION), None
+            for attempt in range(6):
+                try:
+                    if local.connection is None:
+                        local.connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60)
+                    request = AWSRequest(method="PUT", url=server.endpoint + path, data=BODY,
+                                         headers={"x-amz-content-sha256": payload_hash})
+                    local.signer.add_auth(request)
+                    local.connection.request("PUT", path, body=BODY, headers=dict(request.headers.items()))
+                    response = local.connection.getresponse()
+                    text = response.read()
+                    if response.status == 200:
+                        return
+                    error: Exception = RuntimeError(f"PUT {key}: HTTP {response.status}: {text[:200]!r}")
+                except (OSError, http.client.HTTPException) as problem:
+                    error = problem
+                    if local.connection is not None:
+                        local.connection.close()
+                    local.connection = None
+                if attempt == 5:
+                    raise error
+                time.sleep(0.1 * 2 ** attempt)
+
+    def put_batch(batch: list[str]) -> None:
+        for key in batch:
+            put(key)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upload") as pool:
+        # Batches of 50 keys: a future per key would cost more memory than the keys.
+        for _ in pool.map(put_batch, [keys[i:i + 50] for i in range(0, len(keys), 50)]):
+            pass
+    seconds = time.perf_counter() - start
+    return {
+        "keys": len(keys),
+        "uploader": uploader,
+        "threads": threads,
+        "seconds": seconds,
+        "puts_per_s": len(keys) / seconds,
+        "client_cpu_ms_per_put": (time.process_time() - cpu_before) / len(keys) * 1000,
+        "weed_cpu_ms_per_put": (_common.cpu_seconds(server.process.pid) - weed_before) / len(keys) * 1000,
+    }
+
+
+def manifest_records(key: str, outputs: int, number: int):
+    """``outputs`` records for one source, shaped like the augment step's (6 transforms)."""
+    subsets = [[], ["rotate_zoom"], ["contrast"], ["rotate_zoom", "contrast"], ["flip_lr"], ["brightness"],
+               ["rotate_zoom", "flip_lr"], ["contrast", "flip_lr"]]
+    params = {"rotate_zoom": {"angle": round(-20 + (number % 400) / 10, 6)},
+              "contrast": {"factor": round(0.6 + (number % 80) / 100, 6)},
+              "flip_lr": {}, "brightness": {"delta": round(-0.25 + (number % 50) / 100, 6)}}
+    for position in range(outputs):
+        labels = subsets[position % len(subsets)]
+        yield {
+            "source": key,
+            "output": naming.output_key(key, labels, "jpg", "spread"),
+            "ops": labels,
+            "params": {label: params[label] for label in labels},
+            "width": 400,
+            "height": 400,
+            "bytes": 20000 + number % 9000,
+            "sha256": hashlib.sha256(f"{key}|{'+'.join(labels)}".encode()).hexdigest(),
+            "normalize": {"x": round((number % 97) / 97, 6), "y": round((number % 89) / 89, 6), "side": 768,
+                          "size": 400},
+        }
+
+
+def write_manifest(path: Path, recorded: list[str], outputs: int) -> dict:
+    lines = size = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for number, key in enumerate(recorded):
+            for record in manifest_records(key, outputs, number):
+                text = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+                handle.write(text)
+                lines += 1
+                size += len(text.encode("utf-8"))
+    return {"sources": len(recorded), "lines": lines, "bytes": size, "bytes_per_line": size / max(lines, 1)}
+
+
+# --------------------------------------------------------------------------
+# The measured child
+# --------------------------------------------------------------------------
+
+CHILD = r"""
+import json, os, re, resource, sys, time
+from steps import s3, shard, spec
+from steps.s3 import S3Storage
+
+
+def status():
+    # VmRSS now and VmHWM, the high-water mark of this process's own memory map, in kB.
+    try:
+        with open("/proc/self/status") as handle:
+            return {k: int(v) for k, v in re.findall(r"(VmHWM|VmRSS):\s+(\d+)", handle.read())}
+    except OSError:
+        return {}
+
+
+parsed = spec.parse(json.loads(sys.argv[1]))
+run_id, incremental = sys.argv[2], sys.argv[3] == "1"
+after_imports = status()
+client = s3.client()  # boto3's client (the S3 service model): a fixed cost, created before the reset
+requests = {}
+
+
+def count(model=None, **_):  # must return None
+    requests[model.name] = requests.get(model.name, 0) + 1
+
+
+client.meta.events.register("before-call.s3", count)
+after_client = status()
+
+listing = {"seconds": 0.0, "keys": 0}
+original_list_keys = S3Storage.list_keys
+
+
+def timed_list_keys(self, prefix=""):
+    # Time spent producing keys: ListObjectsV2 requests and the parsing of their pages.
+    keys = original_list_keys(self, prefix)
+    while True:
+        start = time.perf_counter()
+        try:
+            key = next(keys)
+        except StopIteration:
+            listing["seconds"] += time.perf_counter() - start
+            return
+        listing["seconds"] += time.perf_counter() - start
+        listing["keys"] += 1
+        yield key
+
+
+S3Storage.list_keys = timed_list_keys
+recorded = {}
+original_recorded_sources = shard.recorded_sources
+
+
+def measured_recorded_sources(destination):
+    before, start, cpu = status().get("VmRSS", 0), time.perf_counter(), time.process_time()
+    done = original_recorded_sources(destination)
+    recorded.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu,
+                    sources=len(done), rss_growth_kb=status().get("VmRSS", 0) - before,
+                    object_bytes=sys.getsizeof(done) + sum(sys.getsizeof(key) for key in done))
+    return done
+
+
+shard.recorded_sources = measured_recorded_sources
+
+reset = False
+try:  # "5" resets VmHWM to the current RSS, so the peak below is the step's alone
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    reset = True
+except OSError:
+    pass
+baseline = status()
+maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start, cpu = time.perf_counter(), time.process_time()
+references = shard.shard(parsed, run_id, incremental=incremental)
+seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+after = status()
+print(json.dumps({
+    "seconds": seconds,
+    "cpu_seconds": cpu_seconds,
+    "after_imports_kb": after_imports.get("VmRSS", 0),
+    "after_client_kb": after_client.get("VmRSS", 0),
+    "baseline_kb": baseline.get("VmRSS", after_client.get("VmRSS", 0)),
+    "peak_kb": after.get("VmHWM", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+    "end_rss_kb": after.get("VmRSS", 0),
+    "method": ("VmHWM" + (" reset after imports and client" if reset else "")) if after else "ru_maxrss",
+    "ru_maxrss_kb": [maxrss_before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss],
+    "listing": listing,
+    "recorded": recorded,
+    "requests": requests,
+    "shards": len(references),
+    "shard_sizes": sorted({r["images"] for r in references}),
+    "inputs": sum(r["images"] for r in references),
+}))
+"""
+
+
+def run_child(document: dict, run_id: str, incremental: bool, weed_pid: int) -> dict:
+    weed_before = _common.cpu_seconds(weed_pid)
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(document), run_id, "1" if incremental else "0"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"shard child failed:\n{completed.stderr}")
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    report["weed_cpu_seconds"] = _common.cpu_seconds(weed_pid) - weed_before
+    return report
+
+
+def spec_document(source: str, destination: str, shard_size: int) -> dict:
+    return {
+        "source": source,
+        "destination": destination,
+        "seed": 0,
+        "normalize": {"size": 400},
+        "transforms": TRANSFORMS,
+        "output": {"format": "jpg", "quality": 90},
+        "shard_size": shard_size,
+    }
+
+
+def profile_listing(url: str, count: int) -> dict:
+    """CPU profile of listing ``url`` through ``S3Storage.list_keys``: where a key's time goes."""
+    storage = open_storage(url)
+    listed = []
+    seconds = time.process_time()
+    stats = _common.profile_all_threads(lambda: listed.append(sum(1 for _ in storage.list_keys())))
+    seconds = time.process_time() - seconds
+    if listed != [count]:
+        raise RuntimeError(f"listing {url} gave {listed} keys, expected {count}")
+    api, shares = _common.botocore_shares(stats)
+    out = io.StringIO()
+    stats.stream = out
+    stats.sort_stats("tottime").print_stats(15)
+    return {"keys": count, "requests": api["calls"], "profiled_cpu_seconds": _common.total_cpu(stats),
+            "botocore_shares": shares, "top": out.getvalue()}
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def summarize(runs: list[dict], keys: int) -> dict:
+    median = lambda values: statistics.median(list(values))  # noqa: E731
+    seconds = median(r["seconds"] for r in runs)
+    return {
+        "keys": keys,
+        "runs": len(runs),
+        "seconds": seconds,
+        "us_per_key": seconds / keys * 1e6,
+        "cpu_us_per_key": median(r["cpu_seconds"] for r in runs) / keys * 1e6,
+        "weed_cpu_us_per_key": median(r["weed_cpu_seconds"] for r in runs) / keys * 1e6,
+        "listing_seconds": median(r["listing"]["seconds"] for r in runs),
+        "listing_us_per_key": median(r["listing"]["seconds"] for r in runs) / keys * 1e6,
+        "after_imports_mb": median(r["after_imports_kb"] for r in runs) / 1024,
+        "after_client_mb": median(r["after_client_kb"] for r in runs) / 1024,
+        "baseline_mb": median(r["baseline_kb"] for r in runs) / 1024,
+        "peak_mb": median(r["peak_kb"] for r in runs) / 1024,
+        "above_baseline_mb": median(r["peak_kb"] - r["baseline_kb"] for r in runs) / 1024,
+        "above_baseline_all_mb": [(r["peak_kb"] - r["baseline_kb"]) / 1024 for r in runs],
+        "seconds_all": [r["seconds"] for r in runs],
+        "requests": runs[0]["requests"],
+        "shards": runs[0]["shards"],
+        "shard_sizes": runs[0]["shard_sizes"],
+        "inputs": runs[0]["inputs"],
+        "method": runs[0]["method"],
+        "recorded": ({
+            "sources": runs[0]["recorded"]["sources"],
+            "seconds": median(r["recorded"]["seconds"] for r in runs),
+            "cpu_seconds": median(r["recorded"]["cpu_seconds"] for r in runs),
+            "rss_growth_mb": median(r["recorded"]["rss_growth_kb"] for r in runs) / 1024,
+            "object_mb": runs[0]["recorded"]["object_bytes"] / 1024 / 1024,
+        } if runs[0]["recorded"] else None),
+        "ru_maxrss_mb": median(r["ru_maxrss_kb"][1] for r in runs) / 1024,
+    }
+
+
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def environment() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+        "botocore": botocore.__version__,
+        "weed": _common.weed_version(),
+        "platform": platform.platform(),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=100_000, help="keys in the large source (default 100000)")
+    parser.add_argument("--small-keys", type=int, default=10_000, help="keys in the small source (default 10000)")
+    parser.add_argument("--shard-size", type=int, default=500, help="shard_size of the small, large and "
+                                                                     "incremental runs (default 500)")
+    parser.add_argument("--wide-shard", type=int, default=20_000,
+                        help="shard_size of the wide run (default 20000, the shard size at 10 million keys)")
+    parser.add_argument("--outputs-per-source", type=int, default=4,
+                        help="records per recorded source in the synthetic manifest (default 4)")
+    parser.add_argument("--new-fraction", type=float, default=0.05,
+                        help="share of the source the manifest does not record yet (default 0.05)")
+    parser.add_argument("--target-keys", type=int, default=10_000_000, help="extrapolate to this many keys")
+    parser.add_argument("--target-outputs", type=int, default=64,
+                        help="manifest records per source for the incremental extrapolation (default 64: 6 ops)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="interleaved repetitions (default 1: a 100,000-key listing takes ~45 s here)")
+    parser.add_argument("--upload-threads", type=int, default=32, help="threads uploading the keys (default 32)")
+    parser.add_argument("--uploader", choices=("signed", "boto3"), default="signed",
+                        help="signed: botocore-signed PUTs on http.client (default); boto3: put_object")
+    parser.add_argument("--memory-slack-mb", type=float, default=2.0,
+                        help="--check: large peak <= small peak + this (default 2 MB)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the CPU of listing the small source in this process")
+    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the memory target is missed")
+    parser.add_argument("--workdir", help="where to make the temporary folder, server data included "
+                                          "(default: the system's temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data")
+    args = parser.parse_args(argv)
+    if not 0 < args.small_keys < args.keys:
+        parser.error("--small-keys must be positive and below --keys")
+    if min(args.repeat, args.upload_threads, args.shard_size, args.wide_shard, args.outputs_per_source) < 1:
+        parser.error("--repeat, --upload-threads, --shard-size, --wide-shard and --outputs-per-source must be positive")
+    if not 0 < args.new_fraction < 1:
+        parser.error("--new-fraction must be between 0 and 1")
+    _common.stop_on_sigterm()
+
+    env = environment()
+    new = max(1, round(args.keys * args.new_fraction))
+    print("Kaleidoscope shard-step benchmark (real S3 server)")
+    print(f"  cpus {env['cpu_count']}, python {env['python']}, boto3 {env['boto3']}, botocore {env['botocore']}, "
+          f"{env['weed']}")
+    print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
+    print(f"  keys {args.keys} (small {args.small_keys}), shard_size {args.shard_size} (wide {args.wide_shard}), "
+          f"manifest {args.keys} sources x {args.outputs_per_source} records, {new} new; repeat {args.repeat}, "
+          "medians")
+    started = time.perf_counter()
+
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="kaleidoscope-bench-shard-", dir=args.workdir))
+    env["workdir"], env["workdir_fs"] = str(workdir), _common.filesystem(workdir)
+    env["server_data"] = str(workdir / "seaweedfs" / "data")
+    try:
+        with _common.seaweed(workdir / "seaweedfs") as server:
+            print(f"  SeaweedFS {server.endpoint}, data in {env['server_data']} ({env['workdir_fs']})", flush=True)
+            for bucket in (SOURCE_BUCKET, DESTINATION_BUCKET):
+                server.make_bucket(bucket)
+            keys = [source_key(index, args.small_keys) for index in range(args.keys)]
+            print(f"set-up: uploading {args.keys} objects ({args.uploader}, {args.upload_threads} threads) ...",
+                  flush=True)
+            upload = upload_keys(server, keys, args.upload_threads, args.uploader)
+            print(f"  {upload['seconds']:.1f} s, {upload['puts_per_s']:.0f} PUT/s; CPU per PUT: client "
+                  f"{upload['client_cpu_ms_per_put']:.2f} ms, weed {upload['weed_cpu_ms_per_put']:.2f} ms", flush=True)
+
+            # The manifest of an earlier run: all but the newest keys, plus sources deleted since.
+            relative = [key[len("set/"):] for key in keys]
+            recorded = relative[: args.keys - new] + [f"gone/d{i % 100:02d}/img_{i:07d}.jpg" for i in range(new)]
+            manifest_start = time.perf_counter()
+            manifest_path = workdir / "manifest.jsonl"
+            manifest = write_manifest(manifest_path, recorded, args.outputs_per_source)
+            incremental_destination = f"s3://{DESTINATION_BUCKET}/incremental"
+            open_storage(incremental_destination).write_file("manifest.jsonl", manifest_path, "application/x-ndjson")
+            manifest_path.unlink()
+            manifest["seconds"] = time.perf_counter() - manifest_start
+            print(f"  manifest: {manifest['lines']} lines ({manifest['bytes'] / 1e6:.0f} MB, "
+                  f"{manifest['bytes_per_line']:.0f} B/line) written and uploaded in {manifest['seconds']:.1f} s",
+                  flush=True)
+            spool_bytes_per_key = statistics.fmean(len(json.dumps(key, ensure_ascii=False)) + 1 for key in relative)
+            env["setup_seconds"] = time.perf_counter() - started
+
+            variants = {
+                "small": (f"s3://{SOURCE_BUCKET}/set/a", args.small_keys, args.shard_size, False),
+                "large": (f"s3://{SOURCE_BUCKET}/set", args.keys, args.shard_size, False),
+                "wide": (f"s3://{SOURCE_BUCKET}/set", args.keys, args.wide_shard, False),
+                "incremental": (f"s3://{SOURCE_BUCKET}/set", args.keys, args.shard_size, True),
+            }
+            runs: dict[str, list[dict]] = {name: [] for name in variants}
+            print("timed runs (each a fresh subprocess):", flush=True)
+            for repetition in range(args.repeat):
+                for name in _common.rotated(list(variants), repetition):
+                    source, count, shard_size, incremental = variants[name]
+                    run_id = f"{name}-{repetition + 1}"
+                    destination = incremental_destination if incremental else f"s3://{DESTINATION_BUCKET}/{run_id}"
+                    report = run_child(spec_document(source, destination, shard_size), run_id, incremental,
+                                       server.process.pid)
+                    expected = new if incremental else count
+                    if report["inputs"] != expected or report["listing"]["keys"] != count:
+                        raise RuntimeError(f"{name}: expected {expected} inputs of {count} listed, got {report}")
+                    runs[name].append(report)
+                    print(f"  rep {repetition + 1}/{args.repeat} {name:<12} {report['seconds']:6.1f} s "
+                          f"(listing {report['listing']['seconds']:5.1f} s)  peak +"
+                          f"{(report['peak_kb'] - report['baseline_kb']) / 1024:5.1f} MB  "
+                          f"load {os.getloadavg()[0]:.2f}", flush=True)
+            profile = profile_listing(f"s3://{SOURCE_BUCKET}/set/a", args.small_keys) if args.profile else None
+    finally:
+        if args.keep:
+            print(f"  data kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    env["loadavg_end"] = os.getloadavg()
+    figures = {name: summarize(runs[name], variants[name][1]) for name in variants}
+    small, large, wide, incr = (figures[name] for name in ("small", "large", "wide", "incremental"))
+    growth = large["above_baseline_mb"] - small["above_baseline_mb"]
+    memory_pass = growth <= args.memory_slack_mb
+
+    target = args.target_keys
+    pages = math.ceil(target / LIST_PAGE)
+    target_shards = min(MAX_SHARDS, math.ceil(target / args.shard_size))
+    target_shard_size = math.ceil(target / target_shards)
+    time_target = wide["us_per_key"] * 1e-6 * target
+    listing_target = wide["listing_us_per_key"] * 1e-6 * target
+    recorded_info = incr["recorded"]
+    per_source_bytes = recorded_info["rss_growth_mb"] * 1024 * 1024 / recorded_info["sources"]
+    per_source_object_bytes = recorded_info["object_mb"] * 1024 * 1024 / recorded_info["sources"]
+    per_line_us = recorded_info["seconds"] / manifest["lines"] * 1e6
+    target_lines = target * args.target_outputs
+
+    def request_text(requests: dict) -> str:
+        return ", ".join(f"{op} {count}" for op, count in sorted(requests.items(), key=lambda x: -x[1]))
+
+    rows = [
+        (f"small: {small['keys']} keys, shards of {args.shard_size}",
+         f"{small['seconds']:.1f} s = {small['us_per_key']:.0f} us/key; peak +{small['above_baseline_mb']:.1f} MB",
+         "-", "info"),
+        (f"large: {large['keys']} keys, shards of {args.shard_size}",
+         f"{large['seconds']:.1f} s = {large['us_per_key']:.0f} us/key; peak +{large['above_baseline_mb']:.1f} MB",
+         "-", "info"),
+        ("memory growth large vs small",
+         f"{growth:+.2f} MB for {large['keys'] - small['keys']} more keys "
+         f"({growth * 1024 * 1024 / (large['keys'] - small['keys']):+.1f} B/key)",
+         f"<= +{args.memory_slack_mb:g} MB", _common.verdict(memory_pass)),
+        (f"wide: {wide['keys']} keys, shards of {args.wide_shard}",
+         f"{wide['seconds']:.1f} s = {wide['us_per_key']:.0f} us/key; peak +{wide['above_baseline_mb']:.1f} MB",
+         "-", "info"),
+        (f"incremental: {incr['keys']} keys, {recorded_info['sources']} recorded",
+         f"{incr['seconds']:.1f} s (manifest read {recorded_info['seconds']:.1f} s); "
+         f"peak +{incr['above_baseline_mb']:.1f} MB", "-", "info"),
+        (f"extrapolated to {target:,} keys",
+         f"{duration(time_target)} ({wide['us_per_key']:.0f} us/key); peak ~+{wide['above_baseline_mb']:.1f} MB",
+         "-", "estimate"),
+        (f"incremental, {target:,} recorded sources",
+         f"set ~{per_source_bytes * target / 2 ** 30:.2f} GiB; manifest read ~{duration(per_line_us * 1e-6 * target_lines)}",
+         "-", "estimate"),
+    ]
+
+    print()
+    print(_common.table(rows))
+    print()
+    print(f"Time ({'/'.join(str(len(figures[n]['seconds_all'])) for n in figures)} runs, medians; "
+          "listing = time inside list_keys: ListObjectsV2 requests and parsing):")
+    print(f"  {'run':<12} {'keys':>7} {'shards':>6} {'seconds':>8} {'us/key':>7} {'listing':>8} {'list us/key':>11} "
+          f"{'CPU us/key':>10} {'weed CPU us/key':>15}")
+    for name, f in figures.items():
+        print(f"  {name:<12} {f['keys']:7d} {f['shards']:6d} {f['seconds']:8.1f} {f['us_per_key']:7.0f} "
+              f"{f['listing_seconds']:8.1f} {f['listing_us_per_key']:11.0f} {f['cpu_us_per_key']:10.0f} "
+              f"{f['weed_cpu_us_per_key']:15.0f}")
+    for name, f in figures.items():
+        print(f"  {name:<12} requests: {request_text(f['requests'])}")
+    print()
+    print(f"Memory ({large['method']}): RSS after imports {large['after_imports_mb']:.0f} MB, after creating the "
+          f"boto3 client {large['after_client_mb']:.0f} MB (the baseline); peak above it, per run:")
+    for name, f in figures.items():
+        print(f"  {name:<12} +{f['above_baseline_mb']:5.1f} MB  (runs: "
+              f"{' '.join(f'{v:+.1f}' for v in f['above_baseline_all_mb'])}; peak {f['peak_mb']:.0f} MB)")
+    print(f"  ru_maxrss in the children, {small['ru_maxrss_mb']:.0f} / {large['ru_maxrss_mb']:.0f} MB, is not used: "
+          "at exec a child inherits its launcher's high-water mark.")
+    print(f"  Incremental: reading the manifest into the set of {recorded_info['sources']} recorded sources added "
+          f"{recorded_info['rss_growth_mb']:.1f} MB of RSS = {per_source_bytes:.0f} B per source (the set and its "
+          f"strings are {recorded_info['object_mb']:.1f} MB = {per_source_object_bytes:.0f} B per source by "
+          f"sys.getsizeof; keys of ~{spool_bytes_per_key - 3:.0f} characters);")
+    print(f"  reading {manifest['lines']} manifest lines "
+          f"({manifest['bytes'] / 1e6:.0f} MB) took {recorded_info['seconds']:.1f} s = {per_line_us:.1f} us/line "
+          f"({recorded_info['cpu_seconds']:.1f} s CPU).")
+    print()
+    print(f"Extrapolation to {target:,} keys (linear in keys; the wide run has the shard size of that run):")
+    print(f"  requests: {pages:,} ListObjectsV2 pages of {LIST_PAGE} keys + {target_shards} shard-list PUTs of "
+          f"~{target_shard_size:,} keys + run.json + 2 one-key check listings "
+          f"(measured at {large['keys']:,} keys: {request_text(large['requests'])})")
+    print(f"  time: {target:,} x {wide['us_per_key']:.0f} us/key = {duration(time_target)}, of which listing "
+          f"{duration(listing_target)} ({wide['listing_us_per_key']:.0f} us/key = "
+          f"{wide['listing_us_per_key'] * LIST_PAGE / 1000:.0f} ms per page of {LIST_PAGE}); the rest is filtering, "
+          "spooling and the shard-list PUTs")
+    print(f"  memory: bounded by one listing page (while listing) or one shard list (while writing), whichever "
+          f"is larger: the wide run's peak, "
+          f"+{wide['above_baseline_mb']:.1f} MB above the baseline ({wide['peak_mb']:.0f} MB in all), against "
+          f"+{large['above_baseline_mb']:.1f} MB with shards of {args.shard_size}")
+    print(f"  local disk: the spool file holds every matching key, {spool_bytes_per_key:.0f} B/key here: "
+          f"~{spool_bytes_per_key * target / 1e6:.0f} MB at {target:,} keys (temporary folder)")
+    print(f"  incremental with {target:,} recorded sources: the set needs ~{per_source_bytes * target / 2 ** 30:.2f} "
+          f"GiB ({per_source_bytes:.0f} B/source of RSS; {per_source_object_bytes * target / 2 ** 30:.2f} GiB of "
+          f"Python objects), plus the step's other memory; a manifest of {args.target_outputs} records per source "
+          f"({target_lines:,} lines, ~{manifest['bytes_per_line'] * target_lines / 1e9:.0f} GB) takes "
+          f"~{duration(per_line_us * 1e-6 * target_lines)} to read at {per_line_us:.1f} us/line")
+    if profile:
+        print()
+        print(f"CPU profile of listing {profile['keys']} keys through S3Storage.list_keys ({profile['requests']} "
+              f"requests, {profile['profiled_cpu_seconds'] / profile['keys'] * 1e6:.0f} us/key profiled CPU), "
+              "botocore's share by stage:")
+        for label, share in profile["botocore_shares"].items():
+            print(f"    {share * 100:5.1f} %  {label}")
+        print(profile["top"])
+    print()
+    print(f"Set-up (not measured): upload {upload['keys']} keys in {upload['seconds']:.1f} s "
+          f"({upload['puts_per_s']:.0f} PUT/s, {upload['uploader']}, {upload['threads']} threads), manifest "
+          f"{manifest['seconds']:.1f} s. Server data was in {env['server_data']} ({env['workdir_fs']}), "
+          + ("kept." if args.keep else "removed afterwards."))
+    print(f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
+          f"total time {time.perf_counter() - started:.0f} s")
+
+    report = {
+        "environment": env,
+        "settings": vars(args),
+        "upload": upload,
+        "manifest": manifest,
+        "figures": figures,
+        "memory": {"growth_mb": growth, "slack_mb": args.memory_slack_mb, "pass": memory_pass},
+        "extrapolation": {
+            "keys": target,
+            "list_requests": pages,
+            "shard_puts": target_shards,
+            "shard_size": target_shard_size,
+            "seconds": time_target,
+            "listing_seconds": listing_target,
+            "peak_above_baseline_mb": wide["above_baseline_mb"],
+            "spool_bytes": spool_bytes_per_key * target,
+            "incremental_set_bytes": per_source_bytes * target,
+            "incremental_set_object_bytes": per_source_object_bytes * target,
+            "incremental_manifest_lines": target_lines,
+            "incremental_manifest_seconds": per_line_us * 1e-6 * target_lines,
+        },
+        "runs": runs,
+        "profile": {k: v for k, v in profile.items() if k != "top"} if profile else None,
+        "all_pass": memory_pass,
+        "seconds": time.perf_counter() - started,
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+    return 1 if args.check and not memory_pass else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
