@@ -8,16 +8,29 @@ here, naming the shard, instead of publishing a manifest that silently lacks ima
 
 from __future__ import annotations
 
+import heapq
 import json
 import tempfile
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from steps.augment import part_key
 from steps.errors import InvalidInput, KaleidoscopeError
-from steps.shard import MANIFEST, SUMMARY, read_shard, run_prefix
+from steps.shard import MANIFEST, RECORDED, SUMMARY, read_shard, recorded_sources, run_prefix
 from steps.spec import Spec
 from steps.storage import Storage, open_storage
+
+
+@contextmanager
+def _scratch():
+    """A local temporary file, deleted afterwards, for streaming a large object together."""
+    handle = tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False)
+    try:
+        yield handle
+    finally:
+        handle.close()
+        Path(handle.name).unlink(missing_ok=True)
 
 
 def read_run(destination: Storage, run_id: str) -> dict:
@@ -52,27 +65,43 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
 
     outputs = kept = 0
     failed: list[dict] = []
-    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as manifest:
-        try:
-            if run.get("incremental") and destination.exists(MANIFEST):
-                # Earlier runs' records stay, except for sources this run processed again.
-                redone = {key for index in range(run["shards"]) for key in read_shard(destination, run_id, index)}
-                for line in destination.read_lines(MANIFEST):
-                    if json.loads(line)["source"] not in redone:
-                        manifest.write(line + b"\n")
-                        kept += 1
-            for index in range(run["shards"]):
-                for line in destination.read_lines(part_key(run_id, index)):
-                    record = json.loads(line)
-                    if "error" in record:
-                        failed.append(record)
-                    else:
-                        manifest.write(line + b"\n")
-                        outputs += 1
-            manifest.close()
-            destination.write_file(MANIFEST, Path(manifest.name), "application/x-ndjson")
-        finally:
-            Path(manifest.name).unlink(missing_ok=True)
+    incremental_run = bool(run.get("incremental"))
+    with ExitStack() as cleanup:
+        manifest = cleanup.enter_context(_scratch())
+        sources = cleanup.enter_context(_scratch())
+        if incremental_run and destination.exists(MANIFEST):
+            # Earlier runs' records stay, except for sources this run processed again; that
+            # also makes a retried manifest step rewrite the same file instead of appending twice.
+            redone = {key for index in range(run["shards"]) for key in read_shard(destination, run_id, index)}
+            for line in destination.read_lines(MANIFEST):
+                if json.loads(line)["source"] not in redone:
+                    manifest.write(line + b"\n")
+                    kept += 1
+        last_source = None
+        for index in range(run["shards"]):
+            for line in destination.read_lines(part_key(run_id, index)):
+                record = json.loads(line)
+                if "error" in record:
+                    failed.append(record)
+                    continue
+                manifest.write(line + b"\n")
+                outputs += 1
+                if record["source"] != last_source:  # parts come in key order, tree after tree
+                    sources.write(json.dumps(record["source"], ensure_ascii=False).encode("utf-8") + b"\n")
+                    last_source = record["source"]
+        manifest.close()
+        sources.close()
+        index = cleanup.enter_context(_scratch())
+        earlier = recorded_sources(destination) if incremental_run else iter(())
+        this_run = (json.loads(line) for line in cleanup.enter_context(open(sources.name, "rb")))
+        previous = None
+        for source in heapq.merge(earlier, this_run):
+            if source != previous:
+                index.write(json.dumps(source, ensure_ascii=False).encode("utf-8") + b"\n")
+                previous = source
+        index.close()
+        destination.write_file(MANIFEST, Path(manifest.name), "application/x-ndjson")
+        destination.write_file(RECORDED, Path(index.name), "application/x-ndjson")
 
     summary = {
         "run_id": run_id,

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
@@ -85,7 +86,11 @@ def client(current: Settings | None = None):
                 connect_timeout=10,
                 read_timeout=120,
             )
-            session = boto3.session.Session()
+            core = botocore.session.Session()
+            # A listing page spends most of its client time parsing every LastModified into a
+            # datetime, which nothing here reads: keep the server's timestamp strings instead.
+            core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+            session = boto3.session.Session(botocore_session=core)
             _clients[current] = session.client("s3", endpoint_url=current.endpoint_url, config=config)
         return _clients[current]
 

@@ -25,6 +25,9 @@ from steps.storage import WORK_PREFIX, Storage, open_storage
 
 MANIFEST = "manifest.jsonl"
 SUMMARY = "summary.json"
+#: Sorted source keys with records in manifest.jsonl, one JSON string a line (kept by the
+#: manifest step; incremental runs merge it against the listing).
+RECORDED = f"{WORK_PREFIX}/recorded-sources.jsonl"
 
 
 def run_prefix(run_id: str) -> str:
@@ -70,11 +73,32 @@ def _spool(keys: Iterator[str], spool) -> int:
     return count
 
 
-def recorded_sources(destination: Storage) -> set[str]:
-    """Source keys that already have outputs in the destination's manifest."""
-    if not destination.exists(MANIFEST):
-        return set()
-    return {json.loads(line)["source"] for line in destination.read_lines(MANIFEST)}
+def recorded_sources(destination: Storage) -> Iterator[str]:
+    """The sorted source keys that already have records in the destination's manifest.
+
+    Read from the index the manifest step keeps beside the manifest, streaming: with the
+    listing equally sorted, skipping them is a merge in constant memory, however many millions
+    of images earlier runs recorded.
+    """
+    if not destination.exists(RECORDED):
+        return iter(())
+    return (json.loads(line) for line in destination.read_lines(RECORDED))
+
+
+def _new_keys(keys: Iterator[str], recorded: Iterator[str], counts: dict) -> Iterator[str]:
+    """``keys`` minus ``recorded``; both sorted (S3 lists keys in UTF-8 byte order, which is
+    Python's string order, and local listings follow it)."""
+    pending = next(recorded, None)
+    previous = None
+    for key in keys:
+        if previous is not None and key <= previous:
+            raise KaleidoscopeError(f"listing returned {key!r} after {previous!r}: not in lexicographic order")
+        previous = key
+        counts["matched"] += 1
+        while pending is not None and pending < key:
+            pending = next(recorded, None)
+        if pending != key:
+            yield key
 
 
 def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str | None = None) -> list[dict]:
@@ -93,20 +117,13 @@ def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str
     source.check()
     destination.check()
     matches = matcher(spec.include)
-    done = recorded_sources(destination) if incremental else set()
+    recorded = recorded_sources(destination) if incremental else iter(())
     started_at = started_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
-    matched = 0
-
-    def wanted(keys: Iterator[str]) -> Iterator[str]:
-        nonlocal matched
-        for key in keys:
-            if matches(key):
-                matched += 1
-                if key not in done:
-                    yield key
+    counts = {"matched": 0}
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        total = _spool(wanted(source.list_keys()), spool)
+        total = _spool(_new_keys((key for key in source.list_keys() if matches(key)), recorded, counts), spool)
+        matched = counts["matched"]
         if matched == 0:
             raise KaleidoscopeError(
                 f"{source.url}: no images match include {list(spec.include)} (wrong prefix or pattern?)"

@@ -203,3 +203,36 @@ def test_a_retried_incremental_manifest_step_duplicates_nothing(spec_path, spec_
 
 def read_run_shards(destination: Path, run_id: str) -> int:
     return json.loads((destination / "_kaleidoscope" / run_id / "run.json").read_text())["shards"]
+
+
+def test_recorded_sources_index_is_sorted_and_lists_only_recorded_images(spec_path, spec_document, tmp_path):
+    run_steps(spec_path, "idx", tmp_path)
+    destination = Path(spec_document["destination"])
+    index = [json.loads(line) for line in (destination / "_kaleidoscope/recorded-sources.jsonl").read_text().splitlines()]
+    assert index == sorted({r["source"] for r in read_manifest(destination)})
+    assert "corrupt.jpg" not in index and len(index) == GOOD_IMAGES
+
+
+@pytest.mark.parametrize(
+    "keys, recorded, expected",
+    [
+        (["a", "b", "c", "d"], ["b", "d"], ["a", "c"]),
+        (["a", "b"], [], ["a", "b"]),
+        (["b", "c"], ["a", "b", "c", "z"], []),
+        (["a b", "ä", "é/x"], ["ä"], ["a b", "é/x"]),
+    ],
+)
+def test_new_keys_is_a_merge_of_two_sorted_streams(keys, recorded, expected):
+    from steps.shard import _new_keys
+
+    counts = {"matched": 0}
+    assert list(_new_keys(iter(keys), iter(recorded), counts)) == expected
+    assert counts["matched"] == len(keys)
+
+
+def test_an_unsorted_listing_is_refused_rather_than_skipping_wrongly():
+    from steps.errors import KaleidoscopeError
+    from steps.shard import _new_keys
+
+    with pytest.raises(KaleidoscopeError, match="not in lexicographic order"):
+        list(_new_keys(iter(["b", "a"]), iter(()), {"matched": 0}))
