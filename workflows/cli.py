@@ -27,6 +27,7 @@ COMMANDS = {
     "lint": "lint",
     "ops": "ops",
     "schema": "schema",
+    "chart": "chart",
 }
 
 
