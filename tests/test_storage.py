@@ -33,7 +33,7 @@ def test_write_is_atomic_when_interrupted(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        storage._atomic(tmp_path / "x" / "done.bin", explode)
+        storage._atomic(str(tmp_path / "x" / "done.bin"), explode)
     assert (tmp_path / "x" / "done.bin").read_bytes() == b"old"
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["done.bin"]
 
