@@ -67,8 +67,16 @@ def sample_parameters(spec: Spec, source_key: str, height: int, width: int) -> t
     return crop, parameters
 
 
-def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
-    """Every output of one source image, encoded, in tree order (raises ImageError early)."""
+def images(spec: Spec, source_key: str, data: bytes):
+    """Decode and normalise one source image and walk its transform tree.
+
+    Returns:
+        ``(crop, parameters, walk)``: the sampled normalize crop (or None), every transform's
+        sampled parameters, and the iterator of ``(subset, image)`` in tree order.
+
+    Raises:
+        ImageError: before any work, when the bytes are no usable image.
+    """
     image = imageio.decode(data, max_pixels=spec.max_pixels)
     crop, parameters = sample_parameters(spec, source_key, image.shape[0], image.shape[1])
     if crop is not None:
@@ -77,7 +85,13 @@ def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
         (lambda current, apply=registry.get(t.op).apply, params=params: apply(current, params))
         for t, params in zip(spec.transforms, parameters)
     ]
-    for subset, result in tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops):
+    return crop, parameters, tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops)
+
+
+def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
+    """Every output of one source image, encoded, in tree order (raises ImageError early)."""
+    crop, parameters, walk = images(spec, source_key, data)
+    for subset, result in walk:
         encoded = imageio.encode(result, spec.output_format, quality=spec.quality, background=spec.background)
         labels = [spec.transforms[index].label for index in subset]
         record = {

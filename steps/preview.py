@@ -8,8 +8,8 @@ import math
 import cv2
 import numpy as np
 
-from steps import imageio, naming, ops, registry, tree
-from steps.augment import sample_parameters
+from steps import naming
+from steps.augment import images
 from steps.spec import Spec
 
 TILE = 192
@@ -46,16 +46,9 @@ def _caption(tile: np.ndarray, text: str) -> None:
 
 def contact_sheet(spec: Spec, data: bytes, source_key: str, *, max_tiles: int = 64) -> np.ndarray:
     """Render the variants of one image (same parameters a run would sample for ``source_key``)."""
-    image = imageio.decode(data, max_pixels=spec.max_pixels)
-    crop, parameters = sample_parameters(spec, source_key, image.shape[0], image.shape[1])
-    if crop is not None:
-        image = ops.normalize(image, crop)
-    operations = [
-        (lambda current, apply=registry.get(t.op).apply, params=params: apply(current, params))
-        for t, params in zip(spec.transforms, parameters)
-    ]
+    _crop, _parameters, walk = images(spec, source_key, data)
     tiles = []
-    for subset, variant in tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops):
+    for subset, variant in walk:
         if len(tiles) == max_tiles:
             break
         display = _to_display(variant)

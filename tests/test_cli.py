@@ -33,3 +33,22 @@ def test_bad_options_exit_2_naming_the_option(argv, message, capsys):
         main(argv)
     assert caught.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_preview_draws_one_captioned_tile_per_variant(tmp_path, photos):
+    from steps import imageio, preview
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"source: {photos}\ndestination: {tmp_path / 'out'}\ntransforms: [flip_lr, blur]\n")
+    assert main(["preview", str(spec), str(photos / "a.jpg"), "-o", str(tmp_path / "sheet.png")]) == 0
+    sheet = imageio.decode((tmp_path / "sheet.png").read_bytes())
+    tile_height, tile_width = preview.TILE + preview.CAPTION + 4, preview.TILE + 4
+    assert sheet.shape[:2] == (2 * tile_height + 4, 2 * tile_width + 4)  # 4 variants, 2 x 2
+
+
+def test_preview_of_a_broken_image_is_invalid_input(tmp_path, photos, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"source: {photos}\ndestination: {tmp_path / 'out'}\ntransforms: [flip_lr]\n")
+    assert main(["preview", str(spec), str(photos / "corrupt.jpg"), "-o", str(tmp_path / "s.png")]) == 2
+    assert "corrupt.jpg: not a decodable image" in capsys.readouterr().err
+    assert not (tmp_path / "s.png").exists()
