@@ -177,7 +177,8 @@ class S3Storage(Storage):
     def read_lines(self, key: str) -> Iterator[bytes]:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-            for line in body.iter_lines(chunk_size=1 << 20):
+            # 64 KiB chunks: botocore holds a chunk, its copy and its split lines at once.
+            for line in body.iter_lines(chunk_size=1 << 16):
                 if line:
                     yield line
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
