@@ -190,10 +190,11 @@ def augment_shard(
     count_lock = threading.Lock()
     content_type = imageio.CONTENT_TYPES[spec.output_format]
 
-    # A local write costs about 0.1 ms, less than handing it to another thread (a submit, a
-    # wake-up, GIL hand-offs); an S3 PUT waits milliseconds on the network and gains from many
-    # in flight. So local outputs are written by the thread that encoded them.
-    inline_writes = isinstance(destination, LocalStorage)
+    # An S3 PUT waits milliseconds on the network and gains from many in flight, so it always
+    # goes to the I/O threads. A local write is cheap CPU work (create, write, rename): handing it
+    # over pays only while a core is left without an image thread to run it; when image threads
+    # fill every core, the hand-off (submit, wake-up, GIL) costs more than the write itself.
+    inline_writes = isinstance(destination, LocalStorage) and threads >= (os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="io") as io:
         waiting = threading.BoundedSemaphore(4 * io_threads)
 
