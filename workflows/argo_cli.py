@@ -16,7 +16,7 @@ from hera.workflows.models import Toleration
 
 from steps.errors import InvalidInput
 from workflows.argo_options import DEFAULT_RESOURCES, BuildOptions, CronSchedule
-from workflows.commands.common import positive_int
+from workflows.commands.common import positive_int, whole_number
 
 # Option fields named in the builder's messages -> the flag a command-line user typed.
 _FLAGS = {
@@ -29,15 +29,7 @@ _FLAGS = {
 _TOLERATION = re.compile(r"^(?P<key>[^=:]+)(=(?P<value>[^:]*))?(:(?P<effect>[A-Za-z]+))?$")
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad value {text!r}: must be a whole number >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"bad value {value}: must be >= 0")
-    return value
+non_negative_int = whole_number(0)
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -79,7 +71,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--s3-endpoint", help="default of the s3-endpoint parameter: an S3-compatible endpoint URL")
     group.add_argument("--incremental", choices=("true", "false"), help="default of the incremental parameter")
     group.add_argument("--parallelism", type=positive_int, help="most pods running at once")
-    group.add_argument("--retries", type=non_negative_int, help="retries of a failed augment pod")
+    group.add_argument("--retries", type=non_negative_int, help="retries of a failed pod of any step (not on exit 2)")
     group.add_argument("--threads", type=positive_int, help="augment threads (default: its CPU limit)")
     group.add_argument("--augment-cpu", help="augment CPU request and limit, e.g. 4 or 3500m")
     group.add_argument("--augment-memory", help="augment memory request and limit, e.g. 8Gi")

@@ -76,6 +76,7 @@ import numpy as np
 from steps import augment, imageio, ops, registry, tree
 from steps import shard as shard_module
 from steps import spec as spec_module
+from tests.benchmarks._common import filesystem, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = ("rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise")
@@ -492,22 +493,6 @@ def environment() -> dict:
         "platform": platform.platform(),
         "loadavg_start": os.getloadavg(),
     }
-
-
-def filesystem(path: Path) -> str:
-    """The type of the file system holding ``path`` (from /proc/mounts), or "?"."""
-    try:
-        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return "?"
-    resolved = str(path.resolve())
-    best = max((m for m in mounts if resolved == m[0] or resolved.startswith(m[0].rstrip("/") + "/")),
-               key=lambda m: len(m[0]), default=None)
-    return best[1] if best else "?"
-
-
-def verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:

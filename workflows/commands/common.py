@@ -37,15 +37,23 @@ def load_spec(args: argparse.Namespace) -> spec_module.Spec:
     )
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1, with the rule in the error."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad value {text!r}: must be a whole number >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"bad value {value}: must be >= 1")
-    return value
+def whole_number(minimum: int):
+    """An argparse type for integers >= ``minimum``, with the rule in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad value {text!r}: must be a whole number >= {minimum}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"bad value {value}: must be >= {minimum}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+positive_int = whole_number(1)
 
 
 def boolean(text: str) -> bool:
