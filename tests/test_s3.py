@@ -19,7 +19,7 @@ from steps import s3 as s3_module
 from steps.errors import StorageError
 from steps.storage import open_storage
 from tests import s3server
-from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image, write_image
+from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image
 from workflows.cli import main
 
 pytestmark = pytest.mark.s3

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from steps import augment, imageio, registry, spec as spec_module
-from steps.manifest import merge
 from steps.shard import plan, shard
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image, write_image
 from workflows.cli import main

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import cProfile
 import os
+import platform
 import pstats
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -123,6 +125,24 @@ def filesystem(path: Path) -> str:
     best = max((m for m in mounts if resolved == m[0] or resolved.startswith(m[0].rstrip("/") + "/")),
                key=lambda m: len(m[0]), default=None)
     return best[1] if best else "?"
+
+
+def environment(**versions: str) -> dict:
+    """What the figures were measured on: cores, Python, the given library versions, load."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        **versions,
+        "platform": platform.platform(),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def make_workdir(parent: str | None, prefix: str) -> Path:
+    """A new temporary folder for one benchmark run, inside ``parent`` when given."""
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
 
 
 def verdict(ok: bool | None) -> str:

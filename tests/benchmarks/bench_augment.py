@@ -59,13 +59,11 @@ import functools
 import io
 import json
 import os
-import platform
 import pstats
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -76,7 +74,7 @@ import numpy as np
 from steps import augment, imageio, ops, registry, tree
 from steps import shard as shard_module
 from steps import spec as spec_module
-from tests.benchmarks._common import filesystem, verdict
+from tests.benchmarks._common import environment, filesystem, make_workdir, rotated, table, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = ("rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise")
@@ -230,11 +228,6 @@ def timed(function: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, value
 
 
-def rotated(names: list[str], repetition: int) -> list[str]:
-    shift = repetition % len(names)
-    return names[shift:] + names[:shift]
-
-
 def run_step(spec: spec_module.Spec, destination: Path, threads: int, expected_inputs: int) -> float:
     clean_destination(destination)
     os.sync()  # untimed: the previous pass's writeback and deletions do not land in this one
@@ -386,25 +379,12 @@ CHILD = r"""
 import json, os, re, resource, sys
 from steps import augment, spec
 
-
-def status():
-    # VmRSS now and VmHWM, the high-water mark of this process's own memory map, in kB.
-    try:
-        with open("/proc/self/status") as handle:
-            return {k: int(v) for k, v in re.findall(r"(VmHWM|VmRSS):\s+(\d+)", handle.read())}
-    except OSError:
-        return {}
+from tests.benchmarks._memory import reset_peak, status
 
 
 parsed = spec.parse(json.loads(sys.argv[1]))
 before = status()
-reset = False
-try:  # "5" resets VmHWM to the current RSS, so the peak below is the run's alone
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-    reset = True
-except OSError:
-    pass
+reset = reset_peak()  # the peak below is run's alone
 maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 result = augment.augment_shard(parsed, sys.argv[2], 0)
 after = status()
@@ -484,25 +464,6 @@ def profile_step(spec: spec_module.Spec, destination: Path, images: int, top: in
 # --------------------------------------------------------------------------
 
 
-def environment() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "cv2": cv2.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "loadavg_start": os.getloadavg(),
-    }
-
-
-def table(rows: list[tuple[str, str, str, str]]) -> str:
-    headers = ("measurement", "figures", "target", "result")
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(4)]
-    line = "-+-".join("-" * w for w in widths)
-    render = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([render(headers), line, *(render(row) for row in rows)])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -523,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cv2.setNumThreads(1)  # as augment_shard does; the floor must not get OpenCV's own pool
     cores = os.cpu_count() or 1
-    env = environment()
+    env = environment(cv2=cv2.__version__, numpy=np.__version__)
     print("Kaleidoscope augment benchmark")
     print(f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}")
     print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
@@ -532,9 +493,7 @@ def main(argv: list[str] | None = None) -> int:
           f"medians of per-repetition ratios")
     started = time.perf_counter()
 
-    if args.workdir:
-        Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="kaleidoscope-bench-", dir=args.workdir))
+    workdir = make_workdir(args.workdir, "kaleidoscope-bench-")
     try:
         source, destination = workdir / "src", workdir / "dst"
         files, inputs = [], []

@@ -46,11 +46,9 @@ import argparse
 import io
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -236,19 +234,6 @@ def profile_runs(layouts: Layouts, threads: int) -> dict:
     return result
 
 
-def environment() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "cv2": cv2.__version__,
-        "numpy": np.__version__,
-        "boto3": boto3.__version__,
-        "weed": _common.weed_version(),
-        "platform": platform.platform(),
-        "loadavg_start": os.getloadavg(),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -270,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     cores = os.cpu_count() or 1
     threads_list = [cores] + ([1] if cores > 1 and not args.no_single else [])
-    env = environment()
+    env = _common.environment(cv2=cv2.__version__, numpy=np.__version__, boto3=boto3.__version__, weed=_common.weed_version())
     print("Kaleidoscope S3 vs local benchmark (augment_shard, one shard)")
     print(f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}, "
           f"boto3 {env['boto3']}, {env['weed']}")
@@ -280,9 +265,7 @@ def main(argv: list[str] | None = None) -> int:
           f"repeat {args.repeat}, medians of per-repetition ratios")
     started = time.perf_counter()
 
-    if args.workdir:
-        Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="kaleidoscope-bench-s3-", dir=args.workdir))
+    workdir = _common.make_workdir(args.workdir, "kaleidoscope-bench-s3-")
     profile = None
     try:
         server_folder = workdir / "seaweedfs"

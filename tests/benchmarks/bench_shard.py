@@ -79,12 +79,10 @@ import io
 import json
 import math
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -207,14 +205,7 @@ import json, os, re, resource, sys, time
 from steps import s3, shard, spec
 from steps.s3 import S3Storage
 
-
-def status():
-    # VmRSS now and VmHWM, the high-water mark of this process's own memory map, in kB.
-    try:
-        with open("/proc/self/status") as handle:
-            return {k: int(v) for k, v in re.findall(r"(VmHWM|VmRSS):\s+(\d+)", handle.read())}
-    except OSError:
-        return {}
+from tests.benchmarks._memory import reset_peak, status
 
 
 parsed = spec.parse(json.loads(sys.argv[1]))
@@ -275,13 +266,7 @@ def timed_recorded_sources(destination):
 
 shard.recorded_sources = timed_recorded_sources
 
-reset = False
-try:  # "5" resets VmHWM to the current RSS, so the peak below is the step's alone
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-    reset = True
-except OSError:
-    pass
+reset = reset_peak()  # the peak below is step's alone
 baseline = status()
 maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start, cpu = time.perf_counter(), time.process_time()
@@ -395,18 +380,6 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def environment() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "boto3": boto3.__version__,
-        "botocore": botocore.__version__,
-        "weed": _common.weed_version(),
-        "platform": platform.platform(),
-        "loadavg_start": os.getloadavg(),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -443,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--new-fraction must be between 0 and 1")
     _common.stop_on_sigterm()
 
-    env = environment()
+    env = _common.environment(boto3=boto3.__version__, botocore=botocore.__version__, weed=_common.weed_version())
     new = max(1, round(args.keys * args.new_fraction))
     print("Kaleidoscope shard-step benchmark (real S3 server)")
     print(f"  cpus {env['cpu_count']}, python {env['python']}, boto3 {env['boto3']}, botocore {env['botocore']}, "
@@ -454,9 +427,7 @@ def main(argv: list[str] | None = None) -> int:
           "medians")
     started = time.perf_counter()
 
-    if args.workdir:
-        Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="kaleidoscope-bench-shard-", dir=args.workdir))
+    workdir = _common.make_workdir(args.workdir, "kaleidoscope-bench-shard-")
     env["workdir"], env["workdir_fs"] = str(workdir), _common.filesystem(workdir)
     env["server_data"] = str(workdir / "seaweedfs" / "data")
     try:

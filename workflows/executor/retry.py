@@ -90,12 +90,12 @@ class Strategy:
             raise ValueError(f"retryPolicy: bad value {policy!r}: one of {', '.join(POLICIES)}")
         backoff = spec.get("backoff") or {}
         durations = {}
-        for field in ("duration", "cap", "maxDuration"):
-            if backoff.get(field) not in (None, ""):
+        for name in ("duration", "cap", "maxDuration"):
+            if backoff.get(name) not in (None, ""):
                 try:
-                    durations[field] = parse_duration(backoff[field])
+                    durations[name] = parse_duration(backoff[name])
                 except ValueError as error:
-                    raise ValueError(f"backoff.{field}: {error}") from None
+                    raise ValueError(f"backoff.{name}: {error}") from None
         if backoff and "duration" not in durations:
             raise ValueError("backoff.duration: no base duration specified for retryStrategy")
         factor = _int(backoff["factor"], "backoff.factor") if backoff.get("factor") is not None else None
