@@ -10,24 +10,26 @@ on; a failure to write the destination stops the step, since every later write w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import cv2
 
-from steps import imageio, naming, ops, registry, seeding, tree
-from steps.errors import KaleidoscopeError, StorageError
-from steps.shard import read_shard, run_prefix
-from steps.spec import Spec
-from steps.storage import LocalStorage, Storage, open_storage
+from kaleidoscope.steps import imageio, naming, ops, registry, seeding, tree
+from kaleidoscope.steps.errors import KaleidoscopeError, StorageError
+from kaleidoscope.steps.shard import read_shard, run_prefix
+from kaleidoscope.steps.spec import Spec
+from kaleidoscope.steps.storage import LocalStorage, Storage, open_storage
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -67,6 +69,12 @@ def sample_parameters(spec: Spec, source_key: str, height: int, width: int) -> t
     return crop, parameters
 
 
+def _apply(image, apply: Callable, params: dict):
+    # functools.partial binds the function and its parameters per transform, without a closure
+    # over the loop variable.
+    return apply(image, params)
+
+
 def images(spec: Spec, source_key: str, data: bytes):
     """Decode and normalise one source image and walk its transform tree.
 
@@ -82,8 +90,8 @@ def images(spec: Spec, source_key: str, data: bytes):
     if crop is not None:
         image = ops.normalize(image, crop)
     operations = [
-        (lambda current, apply=registry.get(t.op).apply, params=params: apply(current, params))
-        for t, params in zip(spec.transforms, parameters)
+        functools.partial(_apply, apply=registry.get(t.op).apply, params=params)
+        for t, params in zip(spec.transforms, parameters, strict=True)
     ]
     return crop, parameters, tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops)
 
@@ -252,5 +260,3 @@ def augment_shard(
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if not isinstance(error, imageio.ImageError) else text
-
-

@@ -209,9 +209,7 @@ def read_dimensions(data: bytes) -> tuple[int, int] | None:
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise ImageError(
-            f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
-        )
+        raise ImageError(f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
 
 
 def _exif_orientation(exif: bytes | None) -> int:
@@ -242,7 +240,11 @@ def _imdecode(data: bytes) -> tuple[np.ndarray | None, bytes | None]:
     if with_metadata is not None:
         image, types, blobs = with_metadata(buf, cv2.IMREAD_UNCHANGED)
         exif = next(
-            (np.asarray(b, np.uint8).tobytes() for t, b in zip(types, blobs) if t == cv2.IMAGE_METADATA_EXIF),
+            (
+                np.asarray(b, np.uint8).tobytes()
+                for t, b in zip(types, blobs, strict=False)
+                if t == cv2.IMAGE_METADATA_EXIF
+            ),
             None,
         )
         return image, exif
@@ -353,8 +355,14 @@ def encode(
                 image = _composite(image, background)
             # Baseline with standard Huffman tables: widest reader support, cheapest encode,
             # and bytes that depend only on pixels and quality.
-            params = [cv2.IMWRITE_JPEG_QUALITY, int(quality), cv2.IMWRITE_JPEG_PROGRESSIVE, 0,
-                      cv2.IMWRITE_JPEG_OPTIMIZE, 0]
+            params = [
+                cv2.IMWRITE_JPEG_QUALITY,
+                int(quality),
+                cv2.IMWRITE_JPEG_PROGRESSIVE,
+                0,
+                cv2.IMWRITE_JPEG_OPTIMIZE,
+                0,
+            ]
         else:
             if image.ndim == 2:  # WebP has no grayscale mode
                 image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)

@@ -12,20 +12,20 @@ import heapq
 import json
 import tempfile
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from steps.augment import part_key
-from steps.errors import InvalidInput, KaleidoscopeError
-from steps.shard import MANIFEST, RECORDED, SUMMARY, read_shard, recorded_sources, run_prefix
-from steps.spec import Spec
-from steps.storage import Storage, open_storage
+from kaleidoscope.steps.augment import part_key
+from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.steps.shard import MANIFEST, RECORDED, SUMMARY, read_shard, recorded_sources, run_prefix
+from kaleidoscope.steps.spec import Spec
+from kaleidoscope.steps.storage import Storage, open_storage
 
 
 @contextmanager
 def _scratch():
     """A local temporary file, deleted afterwards, for streaming a large object together."""
-    handle = tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False)
+    handle = tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False)  # noqa: SIM115 - closed below
     try:
         yield handle
     finally:
@@ -120,7 +120,7 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
         "output_format": spec.output_format,
         "shards": run["shards"],
         "started_at": run["started_at"],
-        "finished_at": finished_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": finished_at or datetime.now(UTC).isoformat(timespec="seconds"),
     }
     destination.write(SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8"), "application/json")
     return {

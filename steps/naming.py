@@ -15,9 +15,9 @@ PUT/s each), while all variants of one image stay together under one prefix.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
-from steps.imageio import EXTENSIONS
+from kaleidoscope.steps.imageio import EXTENSIONS
 
 ORIGINAL = "original"
 

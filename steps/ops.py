@@ -187,7 +187,7 @@ def flip_ud(image: np.ndarray, params: Params) -> np.ndarray:
 
 def _window(length: int, span: int, position: float) -> int:
     """Start of a ``span``-long window placed at ``position`` (0..1) of the free room."""
-    return int(round(float(position) * (length - span)))
+    return round(float(position) * (length - span))
 
 
 def crop(image: np.ndarray, params: Params) -> np.ndarray:

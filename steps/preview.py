@@ -8,9 +8,9 @@ import math
 import cv2
 import numpy as np
 
-from steps import naming
-from steps.augment import images
-from steps.spec import Spec
+from kaleidoscope.steps import naming
+from kaleidoscope.steps.augment import images
+from kaleidoscope.steps.spec import Spec
 
 TILE = 192
 CAPTION = 34

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from steps import ops
+from kaleidoscope.steps import ops
 
 Sampler = Callable[[np.random.Generator, Mapping[str, Any]], dict]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 import boto3
@@ -21,8 +21,8 @@ import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from steps.errors import InvalidInput, StorageError
-from steps.storage import Storage
+from kaleidoscope.steps.errors import InvalidInput, StorageError
+from kaleidoscope.steps.storage import Storage
 
 #: Objects above this go up in parts (and are fetched in ranges); image outputs stay below it.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -128,7 +128,7 @@ class S3Storage(Storage):
         self.client = client(self.settings)
 
     @classmethod
-    def from_url(cls, url: str) -> "S3Storage":
+    def from_url(cls, url: str) -> S3Storage:
         parsed = urlparse(url)
         if not parsed.netloc:
             raise InvalidInput(f"location: bad value {url!r}: an S3 location is s3://bucket/prefix")
@@ -161,9 +161,11 @@ class S3Storage(Storage):
     def etags(self, prefix: str) -> dict[str, str]:
         result = {}
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix)
+            ):
                 for item in page.get("Contents", ()):
-                    result[item["Key"][len(self.prefix):]] = item["ETag"].strip('"')
+                    result[item["Key"][len(self.prefix) :]] = item["ETag"].strip('"')
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail(error) from None
         return result
@@ -198,7 +200,11 @@ class S3Storage(Storage):
         extra = {"ContentType": content_type} if content_type else None
         try:
             self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=transfer)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, boto3.exceptions.S3UploadFailedError) as error:
+        except (
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+            boto3.exceptions.S3UploadFailedError,
+        ) as error:
             cause = getattr(error, "last_exception", None) or error
             raise self._fail(cause if isinstance(cause, Exception) else error, key) from None
 
@@ -207,7 +213,9 @@ class S3Storage(Storage):
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
         except botocore.exceptions.ClientError as error:
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 and error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 and error.response["Error"][
+                "Code"
+            ] in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise self._fail(error, key) from None
         except botocore.exceptions.BotoCoreError as error:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from steps import spec as spec_module
-from steps.errors import KaleidoscopeError
-from steps.spec import Spec
-from steps.storage import WORK_PREFIX, Storage, open_storage
+from kaleidoscope.steps import spec as spec_module
+from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.spec import Spec
+from kaleidoscope.steps.storage import WORK_PREFIX, Storage, open_storage
 
 MANIFEST = "manifest.jsonl"
 SUMMARY = "summary.json"
@@ -118,7 +118,7 @@ def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str
     destination.check()
     matches = matcher(spec.include)
     recorded = recorded_sources(destination) if incremental else iter(())
-    started_at = started_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = started_at or datetime.now(UTC).isoformat(timespec="seconds")
     counts = {"matched": 0}
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
 import yaml
 
-from steps import registry
-from steps.errors import InvalidInput
+from kaleidoscope.steps import registry
+from kaleidoscope.steps.errors import InvalidInput
 
 SPEC_VERSION = 1
 MAX_TRANSFORMS = 12
@@ -308,7 +309,9 @@ def _semantic_problems(document: Mapping[str, Any]) -> list[str]:
         op = item if isinstance(item, str) else item["op"]
         label = op if isinstance(item, str) else item.get("name", op)
         if label in RESERVED_LABELS:
-            problems.append(f"transforms[{index}].name: bad value {json.dumps(label)}: reserved for the untransformed image")
+            problems.append(
+                f"transforms[{index}].name: bad value {json.dumps(label)}: reserved for the untransformed image"
+            )
         if label in labels:
             problems.append(
                 f"transforms[{index}]: bad value {json.dumps(label)}: label already used by "
@@ -366,7 +369,9 @@ def parse(document: Any) -> Spec:
     problems = schema_problems(document)
     if not problems:
         problems = _semantic_problems(document)
-    elif isinstance(document, dict) and all(isinstance(document.get(k), str) and document[k] for k in ("source", "destination")):
+    elif isinstance(document, dict) and all(
+        isinstance(document.get(k), str) and document[k] for k in ("source", "destination")
+    ):
         # Reported with the schema's problems so a user fixes everything in one round.
         problems += location_problems(document["source"], document["destination"])
     if problems:

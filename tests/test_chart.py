@@ -26,11 +26,11 @@ kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate is not installed: pip install -e '.[test]'"
 )
 
-from tests.argo_schema import assert_valid  # noqa: E402
-from workflows import argo_golden, builder, chart, cli  # noqa: E402
-from workflows.argo_cron import cron_problems  # noqa: E402
-from workflows.argo_options import DEFAULT_IMAGE, BuildOptions, CronSchedule  # noqa: E402
-from workflows.lint import lint  # noqa: E402
+from kaleidoscope.workflows import argo_golden, builder, chart, cli
+from kaleidoscope.workflows.argo_cron import cron_problems
+from kaleidoscope.workflows.argo_options import DEFAULT_IMAGE, BuildOptions, CronSchedule
+from kaleidoscope.workflows.lint import lint
+from tests.argo_schema import assert_valid
 
 CHART = chart.CHART
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
@@ -47,7 +47,7 @@ def metadata() -> dict:
 
 
 @functools.cache
-def loaded() -> "helm.Chart":
+def loaded() -> helm.Chart:
     return helm.Chart.load(CHART)
 
 
@@ -122,13 +122,18 @@ class Settings:
 def _resources(values: dict) -> Resources:
     requests, limits = values.get("requests") or {}, values.get("limits") or {}
     return Resources(
-        cpu_request=requests.get("cpu"), cpu_limit=limits.get("cpu"),
-        memory_request=requests.get("memory"), memory_limit=limits.get("memory"),
-        ephemeral_request=requests.get("ephemeral-storage"), ephemeral_limit=limits.get("ephemeral-storage"),
+        cpu_request=requests.get("cpu"),
+        cpu_limit=limits.get("cpu"),
+        memory_request=requests.get("memory"),
+        memory_limit=limits.get("memory"),
+        ephemeral_request=requests.get("ephemeral-storage"),
+        ephemeral_limit=limits.get("ephemeral-storage"),
     )
 
 
-def builder_settings(values: dict, documents: list[dict], release: str = RELEASE, namespace: str = NAMESPACE) -> Settings:
+def builder_settings(
+    values: dict, documents: list[dict], release: str = RELEASE, namespace: str = NAMESPACE
+) -> Settings:
     """The builder's options for chart values, written from the values' documentation, not from
     the chart's templates (so a wrong Helm expression shows as a difference)."""
     merged = loaded().merge_values(values)
@@ -163,8 +168,13 @@ def builder_settings(values: dict, documents: list[dict], release: str = RELEASE
         threads=work["threads"] or None,
         node_selector=merged["nodeSelector"],
         tolerations=tuple(
-            Toleration(key=t.get("key"), operator=t.get("operator"), value=t.get("value"), effect=t.get("effect"),
-                       toleration_seconds=t.get("tolerationSeconds"))
+            Toleration(
+                key=t.get("key"),
+                operator=t.get("operator"),
+                value=t.get("value"),
+                effect=t.get("effect"),
+                toleration_seconds=t.get("tolerationSeconds"),
+            )
             for t in merged["tolerations"]
         ),
         run_as_user=work["runAsUser"],
@@ -195,7 +205,7 @@ def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dic
     words = builder.manifest(builder.workflow_template(settings.spec, plain))["metadata"]["annotations"]
     description = made["metadata"]["annotations"][builder.DESCRIPTION]
     assert description.startswith(words[builder.DESCRIPTION])
-    tail = description[len(words[builder.DESCRIPTION]):]  # the schedule and incremental sentences
+    tail = description[len(words[builder.DESCRIPTION]) :]  # the schedule and incremental sentences
     work = settings.merged["workflow"]
     as_default = settings.spec == argo_golden.EXAMPLE_SPEC and not work["source"] and not work["destination"]
     generic = (
@@ -300,7 +310,12 @@ def scenario(request) -> tuple[dict, list[dict]]:
 
 def test_the_ci_scenarios_cover_what_the_chart_must_support():
     names = {path.name for path in SCENARIOS}
-    assert {"defaults-values.yaml", "minio-existing-secret-values.yaml", "irsa-values.yaml", "cron-values.yaml"} <= names
+    assert {
+        "defaults-values.yaml",
+        "minio-existing-secret-values.yaml",
+        "irsa-values.yaml",
+        "cron-values.yaml",
+    } <= names
     credentials = {loaded().merge_values(load_scenario(path))["s3"]["credentials"] for path in SCENARIOS}
     assert credentials == {"existingSecret", "secret", "none"}
 
@@ -312,7 +327,7 @@ def test_scenario_opens_with_a_comment_saying_what_it_tests(path):
 
 
 def test_scenario_argo_objects_pass_argos_strict_schema_and_lint(scenario):
-    values, documents = scenario
+    _values, documents = scenario
     argo = [document for document in documents if document["kind"] in ARGO_KINDS]
     assert argo, "no Argo object rendered"
     for document in argo:
@@ -321,7 +336,7 @@ def test_scenario_argo_objects_pass_argos_strict_schema_and_lint(scenario):
 
 
 def test_scenario_kubernetes_objects_pass_the_kubernetes_schema(scenario):
-    values, documents = scenario
+    _values, documents = scenario
     core = [document for document in documents if document["kind"] not in ARGO_KINDS]
     assert {"ConfigMap", "Role", "RoleBinding"} <= {document["kind"] for document in core}
     for document in core:
@@ -330,7 +345,9 @@ def test_scenario_kubernetes_objects_pass_the_kubernetes_schema(scenario):
                 kubernetes_validate.validate(document, version, strict=True)
             except kubernetes_validate.ValidationError as error:
                 where = ".".join(str(part) for part in error.path)
-                pytest.fail(f"{document['kind']}/{document['metadata']['name']} (Kubernetes {version}): {where}: {error.message}")
+                pytest.fail(
+                    f"{document['kind']}/{document['metadata']['name']} (Kubernetes {version}): {where}: {error.message}"
+                )
 
 
 def test_scenario_argo_objects_equal_the_builders_render_for_the_same_settings(scenario):
@@ -367,10 +384,14 @@ def test_scenario_binds_the_executor_role_to_the_account_the_pods_run_as(scenari
     merged = loaded().merge_values(values)
     role, binding = one(documents, "Role"), one(documents, "RoleBinding")
     # Argo's docs/workflow-rbac.md (v4.1.2): the executor's minimum, for outputs and progress.
-    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
-                              "verbs": ["create", "patch"]}]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                  "name": role["metadata"]["name"]}
+    assert role["rules"] == [
+        {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
     for document in documents:
         if document["kind"] in ARGO_KINDS:
             account = workflow_spec(document).get("serviceAccountName", "default")
@@ -389,7 +410,8 @@ def test_scenario_pods_get_s3_credentials_as_the_values_say(scenario):
     secrets = of_kind(documents, "Secret")
     references = {
         env["valueFrom"]["secretKeyRef"]["name"]
-        for document in documents if document["kind"] in ARGO_KINDS
+        for document in documents
+        if document["kind"] in ARGO_KINDS
         for container in containers(document)
         for env in container.get("env", [])
     }
@@ -401,8 +423,11 @@ def test_scenario_pods_get_s3_credentials_as_the_values_say(scenario):
     else:
         secret = one(documents, "Secret")
         decoded = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
-        assert decoded == {"accessKeyId": s3["accessKeyId"], "secretAccessKey": s3["secretAccessKey"],
-                           **({"region": s3["region"]} if s3["region"] else {})}
+        assert decoded == {
+            "accessKeyId": s3["accessKeyId"],
+            "secretAccessKey": s3["secretAccessKey"],
+            **({"region": s3["region"]} if s3["region"] else {}),
+        }
         assert references == {secret["metadata"]["name"]}
 
 
@@ -422,14 +447,19 @@ BAD_VALUES = {
     "unknown descriptor": ({"cronWorkflow": {"schedules": ["@dayly"]}}, "at '/cronWorkflow/schedules/0'"),
     "no schedule": ({"cronWorkflow": {"schedules": []}}, "at '/cronWorkflow/schedules'"),
     "schedule as text": ({"cronWorkflow": {"schedules": "0 2 * * *"}}, "got string, want array"),
-    "concurrency policy case": ({"cronWorkflow": {"concurrencyPolicy": "forbid"}}, "at '/cronWorkflow/concurrencyPolicy'"),
+    "concurrency policy case": (
+        {"cronWorkflow": {"concurrencyPolicy": "forbid"}},
+        "at '/cronWorkflow/concurrencyPolicy'",
+    ),
     "unknown credentials mode": ({"s3": {"credentials": "irsa"}}, "at '/s3/credentials'"),
     "secret without keys": ({"s3": {"credentials": "secret"}}, "at '/s3/accessKeyId': minLength"),
     "existing secret unnamed": ({"s3": {"existingSecret": ""}}, "at '/s3/existingSecret': minLength"),
     "name too long": ({"fullnameOverride": "a" * 53}, "at '/fullnameOverride': maxLength"),
     "bad pull policy": ({"image": {"pullPolicy": "always"}}, "at '/image/pullPolicy'"),
-    "bad toleration effect": ({"tolerations": [{"key": "a", "operator": "Exists", "effect": "NoScheduel"}]},
-                              "at '/tolerations/0/effect'"),
+    "bad toleration effect": (
+        {"tolerations": [{"key": "a", "operator": "Exists", "effect": "NoScheduel"}]},
+        "at '/tolerations/0/effect'",
+    ),
     "bad node label": ({"nodeSelector": {"pool": "a b"}}, "at '/nodeSelector/pool'"),
     "root user": ({"workflow": {"runAsUser": 0}}, "at '/workflow/runAsUser': minimum"),
     "key deleted with null": ({"workflow": {"parallelism": None}}, "missing property 'parallelism'"),
@@ -460,21 +490,48 @@ def test_helm_lint_reports_a_misspelt_value_as_an_error():
 # -- the schema's schedule rule is Argo's ---------------------------------------------------------
 
 VALID_SCHEDULES = [
-    "0 2 * * *", "*/15 * * * *", "0 0 1 1 *", "59 23 31 12 6", "0 9-17 * * mon-fri", "0 0 * JAN,jul SUN",
-    "5,35 */2 1-15/3 * ?", "00 02 * * *", "@daily", "@hourly", "@every 1h30m", "@every 90s",
-    "CRON_TZ=Europe/Paris 0 2 * * *", "TZ=UTC @daily", "  0 2 * * *  ",
+    "0 2 * * *",
+    "*/15 * * * *",
+    "0 0 1 1 *",
+    "59 23 31 12 6",
+    "0 9-17 * * mon-fri",
+    "0 0 * JAN,jul SUN",
+    "5,35 */2 1-15/3 * ?",
+    "00 02 * * *",
+    "@daily",
+    "@hourly",
+    "@every 1h30m",
+    "@every 90s",
+    "CRON_TZ=Europe/Paris 0 2 * * *",
+    "TZ=UTC @daily",
+    "  0 2 * * *  ",
 ]
 INVALID_SCHEDULES = [
-    "0 2 * *", "0 2 * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * 32 * *", "* * * 13 *",
-    "* * * * 7", "* * * * sunday", "*/0 * * * *", "@dayly", "@every", "@every day", "every day", "",
-    "0,,1 * * * *", "a b c d e",
+    "0 2 * *",
+    "0 2 * * * *",
+    "60 * * * *",
+    "* 24 * * *",
+    "* * 0 * *",
+    "* * 32 * *",
+    "* * * 13 *",
+    "* * * * 7",
+    "* * * * sunday",
+    "*/0 * * * *",
+    "@dayly",
+    "@every",
+    "@every day",
+    "every day",
+    "",
+    "0,,1 * * * *",
+    "a b c d e",
 ]
 
 
 @pytest.mark.parametrize("expression", VALID_SCHEDULES + INVALID_SCHEDULES)
 def test_values_schema_takes_a_schedule_exactly_when_argo_does(expression):
     pattern = json.loads((CHART / "values.schema.json").read_text())["properties"]["cronWorkflow"]["properties"][
-        "schedules"]["items"]["pattern"]
+        "schedules"
+    ]["items"]["pattern"]
     assert (re.search(pattern, expression) is not None) == (cron_problems("s", expression) == [])
     assert (expression in VALID_SCHEDULES) == (cron_problems("s", expression) == [])
 
@@ -525,7 +582,7 @@ def test_every_value_carries_a_comment_that_the_schema_and_readme_repeat():
 
 def test_a_value_without_comment_stops_the_generator():
     text = chart.VALUES.read_text(encoding="utf-8").replace("  # -- Most pods of one run at once.\n", "")
-    with pytest.raises(ValueError, match="workflow.parallelism: no '# --' comment"):
+    with pytest.raises(ValueError, match=re.escape("workflow.parallelism: no '# --' comment")):
         chart.values_schema(text)
 
 
@@ -562,8 +619,11 @@ def test_name_override_renames_objects_and_the_app_label():
     template = one(documents, "WorkflowTemplate")
     assert template["metadata"]["name"] == "ml-kscope"
     assert template["metadata"]["labels"]["app.kubernetes.io/name"] == "kscope"
-    assert {c["metadata"]["labels"]["app.kubernetes.io/name"] for c in workflow_spec(template)["templates"]
-            if "container" in c} == {"kscope"}
+    assert {
+        c["metadata"]["labels"]["app.kubernetes.io/name"]
+        for c in workflow_spec(template)["templates"]
+        if "container" in c
+    } == {"kscope"}
     assert one(documents, "ConfigMap")["metadata"]["name"] == "ml-kscope-spec"
 
 
@@ -580,8 +640,9 @@ def test_spec_values_from_the_chart_command_give_the_builders_words_for_that_spe
 
 
 def test_a_changed_spec_gets_a_generic_title_not_the_default_specs():
-    template = one(render({"spec": "source: s3://a/in\ndestination: s3://a/out\ntransforms: [flip_lr]\n"}),
-                   "WorkflowTemplate")
+    template = one(
+        render({"spec": "source: s3://a/in\ndestination: s3://a/out\ntransforms: [flip_lr]\n"}), "WorkflowTemplate"
+    )
     assert template["metadata"]["annotations"][builder.TITLE] == GENERIC_TITLE
     assert "16 images" not in template["metadata"]["annotations"][builder.DESCRIPTION]
 
@@ -593,7 +654,8 @@ def test_notes_give_the_numbered_next_commands():
     assert "kubectl create secret generic kaleidoscope-s3 -n argo" in text
     numbered = [line.split(".")[0] for line in text.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
     assert numbered == ["1", "2", "3", "4"]
-    with_cron = notes({"cronWorkflow": {"enabled": True}, "s3": {"credentials": "none"},
-                       "workflow": {"destination": "s3://b/out"}})
+    with_cron = notes(
+        {"cronWorkflow": {"enabled": True}, "s3": {"credentials": "none"}, "workflow": {"destination": "s3://b/out"}}
+    )
     assert "argo cron get -n argo kaleidoscope" in with_cron
     assert "s3://b/out/manifest.jsonl" in with_cron and "create secret" not in with_cron

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workflows.cli import main
-from workflows.commands import ops
+from kaleidoscope.workflows.cli import main
+from kaleidoscope.workflows.commands import ops
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -24,7 +24,10 @@ def test_readme_lists_every_operation_as_generated_from_the_registry():
     "argv, message",
     [
         (["run", "spec.yaml", "--workers", "0"], "--workers: bad value 0: must be >= 1"),
-        (["step", "augment", "--spec", "s", "--run-id", "r", "--shard", "0", "--threads", "x"], "--threads: bad value 'x'"),
+        (
+            ["step", "augment", "--spec", "s", "--run-id", "r", "--shard", "0", "--threads", "x"],
+            "--threads: bad value 'x'",
+        ),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
@@ -36,7 +39,7 @@ def test_bad_options_exit_2_naming_the_option(argv, message, capsys):
 
 
 def test_preview_draws_one_captioned_tile_per_variant(tmp_path, photos):
-    from steps import imageio, preview
+    from kaleidoscope.steps import imageio, preview
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"source: {photos}\ndestination: {tmp_path / 'out'}\ntransforms: [flip_lr, blur]\n")

@@ -21,12 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from workflows.executor import execute
+from kaleidoscope.workflows.executor import execute
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "argo" / "examples"
 if not EXAMPLES.is_dir():
-    pytest.skip(f"Argo's example workflows are not at {EXAMPLES} (see ../shared/argo/README.md): "
-                "conformance tests skipped", allow_module_level=True)
+    pytest.skip(
+        f"Argo's example workflows are not at {EXAMPLES} (see ../shared/argo/README.md): conformance tests skipped",
+        allow_module_level=True,
+    )
+
 
 @pytest.fixture(autouse=True)
 def _node_folders_in_tmp_path(tmp_path, monkeypatch):
@@ -58,8 +61,10 @@ def fast_sleep(tmp_path, monkeypatch) -> Path:
 
 
 def max_overlap(log: Path) -> int:
-    events = sorted((float(stamp), 1 if kind == "start" else -1)
-                    for kind, stamp in (line.split() for line in log.read_text().splitlines()))
+    events = sorted(
+        (float(stamp), 1 if kind == "start" else -1)
+        for kind, stamp in (line.split() for line in log.read_text().splitlines())
+    )
     running = peak = 0
     for _, change in events:
         running += change
@@ -84,6 +89,7 @@ def pods(result):
 
 
 # --- one check per example ---------------------------------------------------------------------
+
 
 def check_hello_world():
     result = run("hello-world.yaml")
@@ -113,9 +119,15 @@ def check_steps():
     assert result.phase == "Succeeded"
     groups = [node for node in result.nodes if node.type == "StepGroup"]
     assert [[child.display_name for child in result.children(group)] for group in groups] == [
-        ["hello1"], ["hello2a", "hello2b"]]
+        ["hello1"],
+        ["hello2a", "hello2b"],
+    ]
     assert before(result, "hello1", "hello2a") and before(result, "hello1", "hello2b")
-    assert [printed(result, name) for name in ("hello1", "hello2a", "hello2b")] == [["hello1"], ["hello2a"], ["hello2b"]]
+    assert [printed(result, name) for name in ("hello1", "hello2a", "hello2b")] == [
+        ["hello1"],
+        ["hello2a"],
+        ["hello2b"],
+    ]
 
 
 def check_dag_diamond():
@@ -137,7 +149,8 @@ def check_dag_nested():
     result = run("dag-nested.yaml")
     assert result.phase == "Succeeded"
     assert sorted(line for node in pods(result) for line in node.stdout_tail) == sorted(
-        outer + inner for outer in "ABCD" for inner in "ABCD")
+        outer + inner for outer in "ABCD" for inner in "ABCD"
+    )
     for outer in result.children(result.root):  # each nested diamond runs in order too
         inner = {child.display_name: child for child in result.children(outer)}
         assert inner["A"].finished_at <= inner["B"].started_at and inner["C"].finished_at <= inner["D"].started_at
@@ -150,8 +163,15 @@ def check_dag_continue_on_fail():
     result = run("dag-continue-on-fail.yaml")
     assert result.phase == "Failed"
     phases = {node.display_name: node.phase for node in result.children(result.root)}
-    assert phases == {"A": "Succeeded", "B": "Failed", "C": "Succeeded", "D": "Succeeded",
-                      "E": "Failed", "F": "Succeeded", "G": "Omitted"}
+    assert phases == {
+        "A": "Succeeded",
+        "B": "Failed",
+        "C": "Succeeded",
+        "D": "Succeeded",
+        "E": "Failed",
+        "F": "Succeeded",
+        "G": "Omitted",
+    }
     assert printed(result, "B") == ["intentional failure"]
 
 
@@ -169,7 +189,10 @@ def check_loops_dag():
     fan_out = result.node("B")
     assert fan_out.type == "TaskGroup"
     assert [(child.display_name, child.stdout_tail) for child in result.children(fan_out)] == [
-        ("B(0:foo)", ["foo"]), ("B(1:bar)", ["bar"]), ("B(2:baz)", ["baz"])]
+        ("B(0:foo)", ["foo"]),
+        ("B(1:bar)", ["bar"]),
+        ("B(2:baz)", ["baz"]),
+    ]
     assert all(child.finished_at <= result.node("C").started_at for child in result.children(fan_out))
     assert before(result, "A", "B(0:foo)")
 
@@ -180,7 +203,12 @@ def check_loops_param_argument():
     result = run("loops-param-argument.yaml")
     assert result.phase == "Succeeded"
     nodes = pods(result)
-    assert [node.display_name for node in nodes] == ["os-debian-9.1", "os-debian-8.9", "os-alpine-3.6", "os-ubuntu-17.10"]
+    assert [node.display_name for node in nodes] == [
+        "os-debian-9.1",
+        "os-debian-8.9",
+        "os-alpine-3.6",
+        "os-ubuntu-17.10",
+    ]
     assert [node.inputs for node in nodes][2] == {"image": "alpine", "tag": "3.6"}
     assert all(node.stdout_tail for node in nodes)
 
@@ -243,8 +271,11 @@ def check_scripts_python():
     assert printed(result, "print") == [f"result was: {number}"]
 
 
-CHECKS = {name[len("check_"):].replace("_", "-") + ".yaml": check
-          for name, check in dict(globals()).items() if name.startswith("check_")}
+CHECKS = {
+    name[len("check_") :].replace("_", "-") + ".yaml": check
+    for name, check in dict(globals()).items()
+    if name.startswith("check_")
+}
 
 
 def test_every_example_has_an_expectation():

@@ -9,15 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from steps import imageio
+from kaleidoscope.steps import imageio
 
 pytest.importorskip("skimage", reason="the demo needs scikit-image (pip install -e '.[demo]')")
 
 
 def test_demo_job_runs_end_to_end(tmp_path):
     process = subprocess.run(
-        [sys.executable, "-m", "workflows.cli", "demo", str(tmp_path / "demo")],
-        capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=600,
+        [sys.executable, "-m", "kaleidoscope.workflows.cli", "demo", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        timeout=600,
     )
     assert process.returncode == 0, process.stderr
     summary = json.loads((tmp_path / "demo/augmented/summary.json").read_text())

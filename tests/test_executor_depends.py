@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.executor import conditions, depends
-from workflows.executor.depends import TaskResults
+from kaleidoscope.workflows.executor import conditions, depends
+from kaleidoscope.workflows.executor.depends import TaskResults
 
 
 def _results(**phases) -> dict[str, TaskResults]:
@@ -71,44 +71,51 @@ def test_dependencies_list_is_a_conjunction_of_bare_names():
     assert depends.evaluate(tree, _results(A="Succeeded", B="Skipped"), {})
     assert not depends.evaluate(tree, _results(A="Succeeded", B="Failed"), {})
     assert depends.describe(tree, {"B": {"failed": True}}) == (
-        "((A.Succeeded || A.Skipped || A.Daemoned) && (B.Succeeded || B.Skipped || B.Daemoned || B.Failed))")
+        "((A.Succeeded || A.Skipped || A.Daemoned) && (B.Succeeded || B.Skipped || B.Daemoned || B.Failed))"
+    )
 
 
 def test_tasks_lists_each_dependency_once_in_order():
     assert depends.tasks(depends.parse("(b-1.Failed || a) && !b-1.Succeeded")) == ["b-1", "a"]
 
 
-@pytest.mark.parametrize("expression, message", [
-    ("A.Finished", "task result 'Finished' for task 'A' is invalid"),
-    ("A &&", "expected a task name"),
-    ("(A || B", "missing ')'"),
-    ("A B", "unexpected"),
-    ("A & B", "unexpected"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "expression, message",
+    [
+        ("A.Finished", "task result 'Finished' for task 'A' is invalid"),
+        ("A &&", "expected a task name"),
+        ("(A || B", "missing ')'"),
+        ("A B", "unexpected"),
+        ("A & B", "unexpected"),
+        ("", "empty"),
+    ],
+)
 def test_malformed_depends_is_refused(expression, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         depends.parse(expression)
 
 
-@pytest.mark.parametrize("condition, expected", [
-    ("heads == heads", True),                # bare words are strings (Argo turns variables into strings)
-    ("tails == heads", False),
-    ('"hello world" == "hello world"', True),
-    ("5 > 3", True),
-    ("10 > 9", True),                         # numbers compare as numbers, not text
-    ("2.5 <= 2.5", True),
-    ("-1 < 0", True),
-    ("5 == 5.0", True),
-    ("5 == five", False),
-    ("a != b && 1 < 2", True),
-    ("a == b || !(1 > 2)", True),
-    ("true", True),
-    ("false || false", False),
-    ("hello =~ 'h.*o'", True),
-    ("hello !~ '^x'", True),
-    ("", True),
-])
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        ("heads == heads", True),  # bare words are strings (Argo turns variables into strings)
+        ("tails == heads", False),
+        ('"hello world" == "hello world"', True),
+        ("5 > 3", True),
+        ("10 > 9", True),  # numbers compare as numbers, not text
+        ("2.5 <= 2.5", True),
+        ("-1 < 0", True),
+        ("5 == 5.0", True),
+        ("5 == five", False),
+        ("a != b && 1 < 2", True),
+        ("a == b || !(1 > 2)", True),
+        ("true", True),
+        ("false || false", False),
+        ("hello =~ 'h.*o'", True),
+        ("hello !~ '^x'", True),
+        ("", True),
+    ],
+)
 def test_when_conditions(condition, expected):
     assert conditions.evaluate(condition) is expected
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from workflows.executor import execute
-from workflows.executor.retry import Strategy, decide, parse_duration
+from kaleidoscope.workflows.executor import execute
+from kaleidoscope.workflows.executor.retry import Strategy, decide, parse_duration
 
 
 @pytest.fixture(autouse=True)
@@ -18,9 +19,20 @@ def _node_folders_in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
-@pytest.mark.parametrize("text, seconds", [
-    ("10s", 10), ("1m", 60), ("1m30s", 90), ("2h", 7200), ("500ms", 0.5), ("1.5s", 1.5), (30, 30), ("45", 45), ("0", 0),
-])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("10s", 10),
+        ("1m", 60),
+        ("1m30s", 90),
+        ("2h", 7200),
+        ("500ms", 0.5),
+        ("1.5s", 1.5),
+        (30, 30),
+        ("45", 45),
+        ("0", 0),
+    ],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -36,7 +48,7 @@ def test_strategy_accepts_string_and_integer_limits_and_defaults_to_on_failure()
     assert Strategy.parse({"limit": 2, "retryPolicy": "Always"}).policy == "Always"
     with pytest.raises(ValueError, match="retryPolicy"):
         Strategy.parse({"limit": 1, "retryPolicy": "Sometimes"})
-    with pytest.raises(ValueError, match="backoff.duration"):
+    with pytest.raises(ValueError, match=r"backoff\.duration"):
         Strategy.parse({"limit": 1, "backoff": {"factor": 2}})
 
 
@@ -49,12 +61,12 @@ def test_backoff_grows_by_factor_and_stops_at_cap():
 DECISIONS = [
     ({"limit": 2}, 1, "Failed", True, ""),
     ({"limit": 2}, 3, "Failed", False, "No more retries left"),  # limit counts retries: 3 runs
-    ({"limit": 2}, 1, "Error", False, "boom"),                   # OnFailure does not retry errors
+    ({"limit": 2}, 1, "Error", False, "boom"),  # OnFailure does not retry errors
     ({"limit": 2, "retryPolicy": "OnError"}, 1, "Error", True, ""),
     ({"limit": 2, "retryPolicy": "OnError"}, 1, "Failed", False, "boom"),
     ({"limit": 2, "retryPolicy": "Always"}, 1, "Error", True, ""),
     ({"limit": 2, "retryPolicy": "OnTransientError"}, 1, "Failed", False, "boom"),
-    ({}, 50, "Failed", True, ""),                                # no limit: until it succeeds
+    ({}, 50, "Failed", True, ""),  # no limit: until it succeeds
     ({"limit": 2}, 1, "Succeeded", False, ""),
 ]
 
@@ -75,15 +87,18 @@ def test_max_duration_stops_retries_and_backoff_that_would_pass_it():
     assert not decide(strategy, 1, "Failed", "", 0.0, 0.1, 0.1, scale=0.01).retry
 
 
-@pytest.mark.parametrize("expression, last, expected", [
-    ("asInt(lastRetry.exitCode) != 2", {"lastRetry.exitCode": "1"}, True),
-    ("asInt(lastRetry.exitCode) != 2", {"lastRetry.exitCode": "2"}, False),
-    ("lastRetry.status != \"Error\"", {}, True),                        # the last phase was Failed
-    ("asInt(lastRetry.duration) < 60 and retries < '9'", {"lastRetry.duration": "1.5"}, True),
-    ("lastRetry.message matches 'exit code (1|3)'", {}, True),
-    ("not (lastRetry.exitCode == '-1')", {"lastRetry.exitCode": "-1"}, False),
-    ("asFloat(lastRetry.duration) >= 1.5 || false", {"lastRetry.duration": "1.5"}, True),
-])
+@pytest.mark.parametrize(
+    "expression, last, expected",
+    [
+        ("asInt(lastRetry.exitCode) != 2", {"lastRetry.exitCode": "1"}, True),
+        ("asInt(lastRetry.exitCode) != 2", {"lastRetry.exitCode": "2"}, False),
+        ('lastRetry.status != "Error"', {}, True),  # the last phase was Failed
+        ("asInt(lastRetry.duration) < 60 and retries < '9'", {"lastRetry.duration": "1.5"}, True),
+        ("lastRetry.message matches 'exit code (1|3)'", {}, True),
+        ("not (lastRetry.exitCode == '-1')", {"lastRetry.exitCode": "-1"}, False),
+        ("asFloat(lastRetry.duration) >= 1.5 || false", {"lastRetry.duration": "1.5"}, True),
+    ],
+)
 def test_retry_expression_decides_after_policy_and_limit(expression, last, expected):
     strategy = Strategy.parse({"limit": 5, "expression": expression})
     assert strategy.policy == "Always"  # an expression alone makes the policy Always (Argo >= 3.5)
@@ -96,15 +111,20 @@ def test_retry_expression_decides_after_policy_and_limit(expression, last, expec
 def test_retry_expression_type_errors_and_unknown_names():
     with pytest.raises(ValueError, match="cannot compare"):
         decide(Strategy.parse({"limit": 1, "expression": "lastRetry.exitCode < 2"}), 1, "Failed", "", 0, 1, 1)
-    with pytest.raises(ValueError, match="unknown name 'lastRetry.code'"):
+    with pytest.raises(ValueError, match=r"unknown name 'lastRetry\.code'"):
         Strategy.parse({"expression": "lastRetry.code == '1'"})
 
 
 def _workflow(template: dict, log: Path) -> dict:
     return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "retry-"},
-        "spec": {"entrypoint": "main", "arguments": {"parameters": [{"name": "log", "value": str(log)}]},
-                 "templates": [template]},
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "retry-"},
+        "spec": {
+            "entrypoint": "main",
+            "arguments": {"parameters": [{"name": "log", "value": str(log)}]},
+            "templates": [template],
+        },
     }
 
 
@@ -114,8 +134,11 @@ def test_retries_wait_the_backoff_schedule_then_succeed(tmp_path):
     template = {
         "name": "main",
         "retryStrategy": {"limit": "3", "backoff": {"duration": "10s", "factor": "2"}},
-        "script": {"image": "alpine", "command": ["sh"], "source":
-                   'date +%s.%N >> "{{workflow.parameters.log}}"\n[ "{{retries}}" = 2 ]\n'},
+        "script": {
+            "image": "alpine",
+            "command": ["sh"],
+            "source": 'date +%s.%N >> "{{workflow.parameters.log}}"\n[ "{{retries}}" = 2 ]\n',
+        },
     }
     result = execute(_workflow(template, log), show_progress=False, backoff_scale=0.02)
     # THEN three attempts ran under one Retry node, 0.2 s then 0.4 s apart (plus run time)
@@ -124,17 +147,23 @@ def test_retries_wait_the_backoff_schedule_then_succeed(tmp_path):
     assert retry_node.type == "Retry"
     assert [child.phase for child in result.children(retry_node)] == ["Failed", "Failed", "Succeeded"]
     assert [child.display_name for child in result.children(retry_node)] == [
-        f"{result.name}(0)", f"{result.name}(1)", f"{result.name}(2)"]
+        f"{result.name}(0)",
+        f"{result.name}(1)",
+        f"{result.name}(2)",
+    ]
     starts = [float(line) for line in log.read_text().split()]
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert 0.2 <= gaps[0] < 0.2 + 0.6
     assert 0.4 <= gaps[1] < 0.4 + 0.6
     assert gaps[1] > gaps[0] + 0.1
 
 
 def test_retries_stop_at_the_limit(tmp_path):
-    template = {"name": "main", "retryStrategy": {"limit": 2},
-                "container": {"image": "alpine", "command": ["sh", "-c", "exit 3"]}}
+    template = {
+        "name": "main",
+        "retryStrategy": {"limit": 2},
+        "container": {"image": "alpine", "command": ["sh", "-c", "exit 3"]},
+    }
     result = execute(_workflow(template, tmp_path / "log"), show_progress=False)
     assert result.phase == "Failed"
     assert result.root.message == "No more retries left"
@@ -144,9 +173,12 @@ def test_retries_stop_at_the_limit(tmp_path):
 
 def test_on_error_policy_retries_a_missing_output_but_not_a_failure(tmp_path):
     # A missing output file is an error of the executor (phase Error), not a failed command.
-    missing = {"name": "main", "retryStrategy": {"limit": 1, "retryPolicy": "OnError"},
-               "container": {"image": "alpine", "command": ["true"]},
-               "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/none"}}]}}
+    missing = {
+        "name": "main",
+        "retryStrategy": {"limit": 1, "retryPolicy": "OnError"},
+        "container": {"image": "alpine", "command": ["true"]},
+        "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/none"}}]},
+    }
     result = execute(_workflow(missing, tmp_path / "log"), show_progress=False)
     assert result.phase == "Error"
     attempts = result.children(result.root)
@@ -154,8 +186,11 @@ def test_on_error_policy_retries_a_missing_output_but_not_a_failure(tmp_path):
     assert attempts[0].message == "open /tmp/none: No such file or directory"
     assert result.root.message == "No more retries left"
 
-    failing = {"name": "main", "retryStrategy": {"limit": 1, "retryPolicy": "OnError"},
-               "container": {"image": "alpine", "command": ["false"]}}
+    failing = {
+        "name": "main",
+        "retryStrategy": {"limit": 1, "retryPolicy": "OnError"},
+        "container": {"image": "alpine", "command": ["false"]},
+    }
     result = execute(_workflow(failing, tmp_path / "log"), show_progress=False)
     assert result.phase == "Failed"
     assert len(result.root.children) == 1
@@ -163,8 +198,11 @@ def test_on_error_policy_retries_a_missing_output_but_not_a_failure(tmp_path):
 
 def test_retry_expression_stops_on_an_exit_code(tmp_path):
     # The project's augment step: retried, except when it exits 2 (invalid input).
-    template = {"name": "main", "retryStrategy": {"limit": 3, "expression": "asInt(lastRetry.exitCode) != 2"},
-                "container": {"image": "alpine", "command": ["sh", "-c", "exit 2"]}}
+    template = {
+        "name": "main",
+        "retryStrategy": {"limit": 3, "expression": "asInt(lastRetry.exitCode) != 2"},
+        "container": {"image": "alpine", "command": ["sh", "-c", "exit 2"]},
+    }
     result = execute(_workflow(template, tmp_path / "log"), show_progress=False)
     assert result.phase == "Failed" and len(result.root.children) == 1
     assert result.root.message == "retryStrategy.expression evaluated to false"
@@ -172,8 +210,11 @@ def test_retry_expression_stops_on_an_exit_code(tmp_path):
 
 def test_backoff_scale_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("KALEIDOSCOPE_BACKOFF_SCALE", "0.01")
-    template = {"name": "main", "retryStrategy": {"limit": 1, "backoff": {"duration": "30s"}},
-                "container": {"image": "alpine", "command": ["false"]}}
+    template = {
+        "name": "main",
+        "retryStrategy": {"limit": 1, "backoff": {"duration": "30s"}},
+        "container": {"image": "alpine", "command": ["false"]},
+    }
     started = time.monotonic()
     result = execute(_workflow(template, tmp_path / "log"), show_progress=False)
     assert len(result.root.children) == 2

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from workflows.cli import main
-from workflows.executor import execute, format_tree
-from workflows.executor.report import Progress
+from kaleidoscope.workflows.cli import main
+from kaleidoscope.workflows.executor import execute, format_tree
+from kaleidoscope.workflows.executor.report import Progress
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +25,12 @@ def _node_folders_in_tmp_path(tmp_path, monkeypatch):
 
 def workflow(templates: list[dict], entrypoint: str = "main", parameters: dict | None = None, **spec) -> dict:
     arguments = {"parameters": [{"name": k, "value": v} for k, v in (parameters or {}).items()]}
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "test-"},
-            "spec": {"entrypoint": entrypoint, "arguments": arguments, "templates": templates, **spec}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "test-"},
+        "spec": {"entrypoint": entrypoint, "arguments": arguments, "templates": templates, **spec},
+    }
 
 
 def sh(name: str, script: str, inputs=(), outputs: dict | None = None, **extra) -> dict:
@@ -64,11 +68,19 @@ TIMED = 'echo start $(date +%s.%N) >> "{{workflow.parameters.log}}"; sleep 0.3; 
 
 # --- parameters and outputs ------------------------------------------------------------------
 
+
 def test_parameters_defaults_and_overrides_reach_the_command():
     templates = [
-        {"name": "main", "steps": [[{"name": "say", "template": "say", "arguments": args(a="{{workflow.parameters.who}}")}]]},
-        sh("say", 'printf "%s|%s|%s" "{{inputs.parameters.a}}" "{{inputs.parameters.b}}" "{{workflow.name}}" > /tmp/o',
-           inputs=["a", {"name": "b", "default": "dflt"}], outputs={"o": {"path": "/tmp/o"}}),
+        {
+            "name": "main",
+            "steps": [[{"name": "say", "template": "say", "arguments": args(a="{{workflow.parameters.who}}")}]],
+        },
+        sh(
+            "say",
+            'printf "%s|%s|%s" "{{inputs.parameters.a}}" "{{inputs.parameters.b}}" "{{workflow.name}}" > /tmp/o',
+            inputs=["a", {"name": "b", "default": "dflt"}],
+            outputs={"o": {"path": "/tmp/o"}},
+        ),
     ]
     manifest = workflow(templates, parameters={"who": "manifest"})
     result = run(manifest)
@@ -86,9 +98,13 @@ def test_output_parameter_default_applies_when_the_file_is_missing():
 
 def test_result_is_stdout_trimmed_and_captured_only_when_referenced():
     templates = [
-        {"name": "main", "steps": [
-            [{"name": "gen", "template": "gen"}, {"name": "quiet", "template": "gen"}],
-            [{"name": "use", "template": "echo", "arguments": args(m="{{steps.gen.outputs.result}}")}]]},
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "gen", "template": "gen"}, {"name": "quiet", "template": "gen"}],
+                [{"name": "use", "template": "echo", "arguments": args(m="{{steps.gen.outputs.result}}")}],
+            ],
+        },
         sh("gen", "printf 'line1\\nline2\\n'"),
         sh("echo", 'test "{{inputs.parameters.m}}" = "$(printf "line1\\nline2")"', inputs=["m"]),
     ]
@@ -101,8 +117,13 @@ def test_result_is_stdout_trimmed_and_captured_only_when_referenced():
 def test_result_keeps_the_last_256_kb_of_stdout():
     source = "import sys\nsys.stdout.write('A' * 1000 + 'B' * (300 * 1024) + 'END\\n')\n"
     templates = [
-        {"name": "main", "steps": [[{"name": "big", "template": "big"}],
-                                   [{"name": "size", "template": "size", "arguments": args(m="{{steps.big.outputs.result}}")}]]},
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "big", "template": "big"}],
+                [{"name": "size", "template": "size", "arguments": args(m="{{steps.big.outputs.result}}")}],
+            ],
+        },
         {"name": "big", "script": {"image": "python", "command": ["python"], "source": source}},
         sh("size", "true", inputs=["m"]),
     ]
@@ -114,12 +135,29 @@ def test_result_keeps_the_last_256_kb_of_stdout():
 
 def test_global_outputs_and_template_outputs():
     templates = [
-        {"name": "main", "dag": {"tasks": [
-            {"name": "inner", "template": "inner"},
-            {"name": "use", "template": "check", "depends": "inner",
-             "arguments": args(m="{{tasks.inner.outputs.parameters.out}}/{{workflow.outputs.parameters.shared}}")}]}},
-        {"name": "inner", "steps": [[{"name": "make", "template": "make"}]],
-         "outputs": {"parameters": [{"name": "out", "valueFrom": {"parameter": "{{steps.make.outputs.parameters.v}}"}}]}},
+        {
+            "name": "main",
+            "dag": {
+                "tasks": [
+                    {"name": "inner", "template": "inner"},
+                    {
+                        "name": "use",
+                        "template": "check",
+                        "depends": "inner",
+                        "arguments": args(
+                            m="{{tasks.inner.outputs.parameters.out}}/{{workflow.outputs.parameters.shared}}"
+                        ),
+                    },
+                ]
+            },
+        },
+        {
+            "name": "inner",
+            "steps": [[{"name": "make", "template": "make"}]],
+            "outputs": {
+                "parameters": [{"name": "out", "valueFrom": {"parameter": "{{steps.make.outputs.parameters.v}}"}}]
+            },
+        },
         sh("make", "echo -n 42 > /tmp/v", outputs={"v": {"path": "/tmp/v"}}),
         sh("check", 'test "{{inputs.parameters.m}}" = 42/42', inputs=["m"]),
     ]
@@ -132,17 +170,43 @@ def test_global_outputs_and_template_outputs():
 
 # --- loops -------------------------------------------------------------------------------------
 
+
 def test_loops_over_maps_sequences_and_aggregate_their_outputs():
     templates = [
-        {"name": "main", "steps": [
-            [{"name": "fan", "template": "emit", "withParam": '[{"n": 1, "s": "a"}, {"n": 2, "s": "b"}]',
-              "arguments": args(v="{{item.s}}{{item.n}}")},
-             {"name": "seq", "template": "emit", "withSequence": {"count": "2", "start": "7", "format": "x%02d"},
-              "arguments": args(v="{{item}}")}],
-            [{"name": "total", "template": "check", "arguments": args(
-                m="{{steps.fan.outputs.parameters.o}} {{steps.seq.outputs.parameters}} {{steps.fan.outputs.result}}")}]]},
-        sh("emit", 'echo -n "{{inputs.parameters.v}}" > /tmp/o; echo \'"{{inputs.parameters.v}}"\'',
-           inputs=["v"], outputs={"o": {"path": "/tmp/o"}}),
+        {
+            "name": "main",
+            "steps": [
+                [
+                    {
+                        "name": "fan",
+                        "template": "emit",
+                        "withParam": '[{"n": 1, "s": "a"}, {"n": 2, "s": "b"}]',
+                        "arguments": args(v="{{item.s}}{{item.n}}"),
+                    },
+                    {
+                        "name": "seq",
+                        "template": "emit",
+                        "withSequence": {"count": "2", "start": "7", "format": "x%02d"},
+                        "arguments": args(v="{{item}}"),
+                    },
+                ],
+                [
+                    {
+                        "name": "total",
+                        "template": "check",
+                        "arguments": args(
+                            m="{{steps.fan.outputs.parameters.o}} {{steps.seq.outputs.parameters}} {{steps.fan.outputs.result}}"
+                        ),
+                    }
+                ],
+            ],
+        },
+        sh(
+            "emit",
+            'echo -n "{{inputs.parameters.v}}" > /tmp/o; echo \'"{{inputs.parameters.v}}"\'',
+            inputs=["v"],
+            outputs={"o": {"path": "/tmp/o"}},
+        ),
         sh("check", "echo '{{inputs.parameters.m}}' > /tmp/m", inputs=["m"], outputs={"m": {"path": "/tmp/m"}}),
     ]
     result = run(workflow(templates))
@@ -153,19 +217,40 @@ def test_loops_over_maps_sequences_and_aggregate_their_outputs():
 
 
 def test_empty_with_param_in_a_dag_is_skipped():
-    templates = [{"name": "main", "dag": {"tasks": [
-        {"name": "none", "template": "noop", "withParam": "[]", "arguments": args(v="{{item}}")},
-        {"name": "after", "template": "noop", "depends": "none", "arguments": args(v="x")}]}},
-        sh("noop", "true", inputs=["v"])]
+    templates = [
+        {
+            "name": "main",
+            "dag": {
+                "tasks": [
+                    {"name": "none", "template": "noop", "withParam": "[]", "arguments": args(v="{{item}}")},
+                    {"name": "after", "template": "noop", "depends": "none", "arguments": args(v="x")},
+                ]
+            },
+        },
+        sh("noop", "true", inputs=["v"]),
+    ]
     result = run(workflow(templates))
     assert (result.node("none").phase, result.node("none").message) == ("Skipped", "Skipped, empty params")
     assert result.node("after").phase == "Succeeded"
 
 
 def test_with_param_that_is_not_a_json_list_errors_the_node():
-    templates = [{"name": "main", "steps": [[{"name": "bad", "template": "noop", "withParam": "{{workflow.parameters.p}}",
-                                            "arguments": args(v="{{item}}")}]]},
-                 sh("noop", "true", inputs=["v"])]
+    templates = [
+        {
+            "name": "main",
+            "steps": [
+                [
+                    {
+                        "name": "bad",
+                        "template": "noop",
+                        "withParam": "{{workflow.parameters.p}}",
+                        "arguments": args(v="{{item}}"),
+                    }
+                ]
+            ],
+        },
+        sh("noop", "true", inputs=["v"]),
+    ]
     result = run(workflow(templates, parameters={"p": "not-json"}))
     assert result.phase == "Failed"
     assert result.node("bad").phase == "Error"
@@ -174,27 +259,54 @@ def test_with_param_that_is_not_a_json_list_errors_the_node():
 
 # --- conditions and phases -------------------------------------------------------------------
 
+
 def test_when_skips_and_continue_on_lets_steps_go_on():
     templates = [
-        {"name": "main", "steps": [
-            [{"name": "flip", "template": "emit", "arguments": args(v="heads")}],
-            [{"name": "heads", "template": "fail", "when": "{{steps.flip.outputs.result}} == heads",
-              "continueOn": {"failed": True}},
-             {"name": "tails", "template": "emit", "when": "{{steps.flip.outputs.result}} == tails", "arguments": args(v="x")}],
-            [{"name": "last", "template": "emit", "arguments": args(v="{{steps.heads.status}}/{{steps.tails.status}}")}]]},
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "flip", "template": "emit", "arguments": args(v="heads")}],
+                [
+                    {
+                        "name": "heads",
+                        "template": "fail",
+                        "when": "{{steps.flip.outputs.result}} == heads",
+                        "continueOn": {"failed": True},
+                    },
+                    {
+                        "name": "tails",
+                        "template": "emit",
+                        "when": "{{steps.flip.outputs.result}} == tails",
+                        "arguments": args(v="x"),
+                    },
+                ],
+                [
+                    {
+                        "name": "last",
+                        "template": "emit",
+                        "arguments": args(v="{{steps.heads.status}}/{{steps.tails.status}}"),
+                    }
+                ],
+            ],
+        },
         sh("emit", 'echo "{{inputs.parameters.v}}"', inputs=["v"]),
         sh("fail", "exit 1"),
     ]
     result = run(workflow(templates))
     assert result.phase == "Succeeded"
     assert result.node("heads").phase == "Failed"
-    assert (result.node("tails").phase, result.node("tails").message) == ("Skipped", "when 'heads == tails' evaluated false")
+    assert (result.node("tails").phase, result.node("tails").message) == (
+        "Skipped",
+        "when 'heads == tails' evaluated false",
+    )
     assert result.node("last").inputs == {"v": "Failed/Skipped"}
 
 
 def test_a_failed_step_stops_the_steps_template():
-    templates = [{"name": "main", "steps": [[{"name": "one", "template": "fail"}], [{"name": "two", "template": "fail"}]]},
-                 sh("fail", "echo oops >&2; exit 4")]
+    templates = [
+        {"name": "main", "steps": [[{"name": "one", "template": "fail"}], [{"name": "two", "template": "fail"}]]},
+        sh("fail", "echo oops >&2; exit 4"),
+    ]
     result = run(workflow(templates))
     assert result.phase == "Failed"
     assert [node.display_name for node in result.nodes if node.type == "StepGroup"] == ["[0]"]
@@ -204,68 +316,113 @@ def test_a_failed_step_stops_the_steps_template():
 
 
 def _dag(tasks: list[dict], **dag) -> list[dict]:
-    return [{"name": "main", "dag": {"tasks": tasks, **dag}}, sh("ok", "true"), sh("fail", "exit 1"),
-            sh("slow", "sleep 0.5")]
+    return [
+        {"name": "main", "dag": {"tasks": tasks, **dag}},
+        sh("ok", "true"),
+        sh("fail", "exit 1"),
+        sh("slow", "sleep 0.5"),
+    ]
 
 
 def test_a_target_with_continue_on_does_not_fail_the_dag():
-    result = run(workflow(_dag([{"name": "a", "template": "ok"},
-                                {"name": "b", "template": "fail", "dependencies": ["a"], "continueOn": {"failed": True}}])))
+    result = run(
+        workflow(
+            _dag(
+                [
+                    {"name": "a", "template": "ok"},
+                    {"name": "b", "template": "fail", "dependencies": ["a"], "continueOn": {"failed": True}},
+                ]
+            )
+        )
+    )
     assert result.phase == "Succeeded"
     assert result.node("b").phase == "Failed"
 
 
 def test_a_handled_failure_does_not_fail_the_dag():
     # b fails, but its only dependent runs on that failure and succeeds: the branch ends Succeeded.
-    result = run(workflow(_dag([{"name": "b", "template": "fail"},
-                                {"name": "handle", "template": "ok", "depends": "b.Failed"}])))
+    result = run(
+        workflow(_dag([{"name": "b", "template": "fail"}, {"name": "handle", "template": "ok", "depends": "b.Failed"}]))
+    )
     assert result.phase == "Succeeded"
 
 
 def test_tasks_whose_dependencies_finish_still_start_while_others_run():
     # Argo assesses a DAG Running while any started task runs, so "after" starts once "slow"
     # ends, although "boom" failed before; the DAG fails at the end.
-    tasks = [{"name": "boom", "template": "fail"}, {"name": "slow", "template": "slow"},
-             {"name": "after", "template": "ok", "depends": "slow"}]
+    tasks = [
+        {"name": "boom", "template": "fail"},
+        {"name": "slow", "template": "slow"},
+        {"name": "after", "template": "ok", "depends": "slow"},
+    ]
     result = run(workflow(_dag(tasks)))
     assert result.phase == "Failed"
     assert (result.node("slow").phase, result.node("after").phase) == ("Succeeded", "Succeeded")
 
 
 def test_fail_fast_false_runs_every_branch_to_its_end():
-    tasks = [{"name": "boom", "template": "fail"}, {"name": "slow", "template": "slow"},
-             {"name": "after", "template": "ok", "depends": "slow"}]
+    tasks = [
+        {"name": "boom", "template": "fail"},
+        {"name": "slow", "template": "slow"},
+        {"name": "after", "template": "ok", "depends": "slow"},
+    ]
     result = run(workflow(_dag(tasks, failFast=False)))
     assert result.phase == "Failed"
     assert [(node.display_name, node.phase) for node in result.children(result.root)] == [
-        ("boom", "Failed"), ("slow", "Succeeded"), ("after", "Succeeded")]
+        ("boom", "Failed"),
+        ("slow", "Succeeded"),
+        ("after", "Succeeded"),
+    ]
 
 
 def test_dag_target_runs_only_the_targets_and_their_ancestors():
-    tasks = [{"name": "a", "template": "ok"}, {"name": "b", "template": "ok", "dependencies": ["a"]},
-             {"name": "c", "template": "ok", "dependencies": ["a"]}]
+    tasks = [
+        {"name": "a", "template": "ok"},
+        {"name": "b", "template": "ok", "dependencies": ["a"]},
+        {"name": "c", "template": "ok", "dependencies": ["a"]},
+    ]
     result = run(workflow(_dag(tasks, target="b")))
     assert result.phase == "Succeeded"
     assert [node.display_name for node in result.children(result.root)] == ["a", "b"]
 
 
 def test_dependencies_with_continue_on_failed_still_run_the_dependent():
-    tasks = [{"name": "a", "template": "fail", "continueOn": {"failed": True}},
-             {"name": "b", "template": "ok", "dependencies": ["a"]}]
+    tasks = [
+        {"name": "a", "template": "fail", "continueOn": {"failed": True}},
+        {"name": "b", "template": "ok", "dependencies": ["a"]},
+    ]
     result = run(workflow(_dag(tasks)))
     assert (result.node("a").phase, result.node("b").phase, result.phase) == ("Failed", "Succeeded", "Succeeded")
 
 
 def test_outputs_of_skipped_tasks_use_the_default_or_the_consumer_default_or_error():
     templates = [
-        {"name": "main", "dag": {"tasks": [
-            {"name": "never", "template": "make", "when": "a == b"},
-            {"name": "own-default", "template": "show", "depends": "never",
-             "arguments": args(v="{{tasks.never.outputs.parameters.with-default}}")},
-            {"name": "input-default", "template": "show", "depends": "never",
-             "arguments": args(v="{{tasks.never.outputs.parameters.plain}}")},
-            {"name": "embedded", "template": "show", "depends": "never",
-             "arguments": args(v="x-{{tasks.never.outputs.parameters.plain}}")}]}},
+        {
+            "name": "main",
+            "dag": {
+                "tasks": [
+                    {"name": "never", "template": "make", "when": "a == b"},
+                    {
+                        "name": "own-default",
+                        "template": "show",
+                        "depends": "never",
+                        "arguments": args(v="{{tasks.never.outputs.parameters.with-default}}"),
+                    },
+                    {
+                        "name": "input-default",
+                        "template": "show",
+                        "depends": "never",
+                        "arguments": args(v="{{tasks.never.outputs.parameters.plain}}"),
+                    },
+                    {
+                        "name": "embedded",
+                        "template": "show",
+                        "depends": "never",
+                        "arguments": args(v="x-{{tasks.never.outputs.parameters.plain}}"),
+                    },
+                ]
+            },
+        },
         sh("make", "true", outputs={"with-default": {"path": "/tmp/a", "default": "D"}, "plain": {"path": "/tmp/b"}}),
         sh("show", "true", inputs=[{"name": "v", "default": "input-default"}]),
     ]
@@ -280,13 +437,20 @@ def test_outputs_of_skipped_tasks_use_the_default_or_the_consumer_default_or_err
 
 # --- private folders ---------------------------------------------------------------------------
 
+
 def test_parallel_nodes_writing_the_same_tmp_path_do_not_collide(tmp_path):
     marker = f"/tmp/kaleidoscope-collide-{os.getpid()}-{time.time_ns()}.txt"
     templates = [
-        {"name": "main", "dag": {"tasks": [{"name": f"w{i}", "template": "write", "arguments": args(v=str(i))}
-                                           for i in range(3)]}},
-        sh("write", f'echo -n "{{{{inputs.parameters.v}}}}" > {marker}; sleep 0.3; cat {marker} > /tmp/back',
-           inputs=["v"], outputs={"same": {"path": marker}, "back": {"path": "/tmp/back"}}),
+        {
+            "name": "main",
+            "dag": {"tasks": [{"name": f"w{i}", "template": "write", "arguments": args(v=str(i))} for i in range(3)]},
+        },
+        sh(
+            "write",
+            f'echo -n "{{{{inputs.parameters.v}}}}" > {marker}; sleep 0.3; cat {marker} > /tmp/back',
+            inputs=["v"],
+            outputs={"same": {"path": marker}, "back": {"path": "/tmp/back"}},
+        ),
     ]
     result = run(workflow(templates), workdir=tmp_path / "work")
     assert [result.node(f"w{i}").outputs for i in range(3)] == [{"same": str(i), "back": str(i)} for i in range(3)]
@@ -316,11 +480,20 @@ def test_parameter_values_are_data_and_not_rewritten(tmp_path):
 
 # --- parallelism and deadlines -----------------------------------------------------------------
 
+
 def test_workflow_parallelism_bounds_running_pods(tmp_path):
     log = tmp_path / "log"
-    templates = [{"name": "main", "dag": {"tasks": [{"name": "t", "template": "timed", "withSequence": {"count": "6"},
-                                                     "arguments": args(i="{{item}}")}]}},
-                 sh("timed", TIMED, inputs=["i"])]
+    templates = [
+        {
+            "name": "main",
+            "dag": {
+                "tasks": [
+                    {"name": "t", "template": "timed", "withSequence": {"count": "6"}, "arguments": args(i="{{item}}")}
+                ]
+            },
+        },
+        sh("timed", TIMED, inputs=["i"]),
+    ]
     result = run(workflow(templates, parameters={"log": str(log)}, parallelism=2))
     assert result.phase == "Succeeded"
     assert max_overlap(log) == 2
@@ -328,9 +501,16 @@ def test_workflow_parallelism_bounds_running_pods(tmp_path):
 
 def test_template_parallelism_bounds_its_children(tmp_path):
     log = tmp_path / "log"
-    templates = [{"name": "main", "parallelism": 3,
-                  "steps": [[{"name": "t", "template": "timed", "withItems": list(range(7)), "arguments": args(i="{{item}}")}]]},
-                 sh("timed", TIMED, inputs=["i"])]
+    templates = [
+        {
+            "name": "main",
+            "parallelism": 3,
+            "steps": [
+                [{"name": "t", "template": "timed", "withItems": list(range(7)), "arguments": args(i="{{item}}")}]
+            ],
+        },
+        sh("timed", TIMED, inputs=["i"]),
+    ]
     assert run(workflow(templates, parameters={"log": str(log)})).phase == "Succeeded"
     assert max_overlap(log) == 3
 
@@ -356,8 +536,10 @@ def _alive(pid: int) -> bool:
 
 
 def test_workflow_deadline_stops_running_nodes_and_starts_nothing_new():
-    templates = [{"name": "main", "steps": [[{"name": "long", "template": "long"}], [{"name": "next", "template": "long"}]]},
-                 sh("long", "sleep 30")]
+    templates = [
+        {"name": "main", "steps": [[{"name": "long", "template": "long"}], [{"name": "next", "template": "long"}]]},
+        sh("long", "sleep 30"),
+    ]
     started = time.monotonic()
     result = run(workflow(templates, activeDeadlineSeconds=1))
     assert time.monotonic() - started < 5
@@ -368,13 +550,17 @@ def test_workflow_deadline_stops_running_nodes_and_starts_nothing_new():
 
 # --- environment -------------------------------------------------------------------------------
 
+
 def test_env_values_k8s_expansion_and_secrets_from_file_and_environment(monkeypatch):
     monkeypatch.setenv("KALEIDOSCOPE_SECRET_API_TOKEN", "from-env")
     monkeypatch.setenv("KALEIDOSCOPE_SECRET_OTHER_X", "must-not-leak")
-    env = [{"name": "A", "value": "one"}, {"name": "B", "value": "$(A)-two"},
-           {"name": "S3", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "secret"}}},
-           {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}},
-           {"name": "GONE", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k", "optional": True}}}]
+    env = [
+        {"name": "A", "value": "one"},
+        {"name": "B", "value": "$(A)-two"},
+        {"name": "S3", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "secret"}}},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}},
+        {"name": "GONE", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k", "optional": True}}},
+    ]
     script = 'printf "%s %s %s %s [%s] [%s]" "$B" "$S3" "$TOKEN" "${#S3}" "${GONE-unset}" "${KALEIDOSCOPE_SECRET_OTHER_X-}" > /tmp/o'
     templates = [sh("main", script, outputs={"o": {"path": "/tmp/o"}})]
     templates[0]["container"]["env"] = env
@@ -384,10 +570,23 @@ def test_env_values_k8s_expansion_and_secrets_from_file_and_environment(monkeypa
 
 def test_python_and_kaleidoscope_are_this_environments():
     templates = [
-        {"name": "main", "steps": [[{"name": "py", "template": "py"}, {"name": "cli", "template": "cli"}],
-                                   [{"name": "use", "template": "use", "arguments": args(
-                                       m="{{steps.py.outputs.result}} {{steps.cli.outputs.result}}")}]]},
-        {"name": "py", "container": {"image": "python:3", "command": ["python3", "-c", "import sys; print(sys.executable)"]}},
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "py", "template": "py"}, {"name": "cli", "template": "cli"}],
+                [
+                    {
+                        "name": "use",
+                        "template": "use",
+                        "arguments": args(m="{{steps.py.outputs.result}} {{steps.cli.outputs.result}}"),
+                    }
+                ],
+            ],
+        },
+        {
+            "name": "py",
+            "container": {"image": "python:3", "command": ["python3", "-c", "import sys; print(sys.executable)"]},
+        },
         sh("cli", "command -v kaleidoscope"),
         sh("use", "true", inputs=["m"]),
     ]
@@ -404,10 +603,15 @@ def test_missing_command_is_an_error_of_the_node():
 
 # --- progress and reporting --------------------------------------------------------------------
 
+
 def test_progress_files_are_read_and_summed():
-    templates = [{"name": "main", "steps": [[{"name": "p", "template": "p", "withItems": ["3/10", "5/10"],
-                                              "arguments": args(v="{{item}}")}]]},
-                 sh("p", 'echo "{{inputs.parameters.v}}" > "$ARGO_PROGRESS_FILE"', inputs=["v"])]
+    templates = [
+        {
+            "name": "main",
+            "steps": [[{"name": "p", "template": "p", "withItems": ["3/10", "5/10"], "arguments": args(v="{{item}}")}]],
+        },
+        sh("p", 'echo "{{inputs.parameters.v}}" > "$ARGO_PROGRESS_FILE"', inputs=["v"]),
+    ]
     stream = io.StringIO()
     result = execute(workflow(templates), progress_stream=stream, progress_interval=60)
     assert [node.progress for node in result.find(template="p")] == [(3, 10), (5, 10)]
@@ -443,11 +647,14 @@ def test_events_report_every_node():
 
 # --- command line ------------------------------------------------------------------------------
 
+
 def test_run_workflow_command_exit_codes(tmp_path, capsys):
     import yaml
 
     good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump(workflow([sh("main", 'test "{{workflow.parameters.x}}" = yes')], parameters={"x": "no"})))
+    good.write_text(
+        yaml.safe_dump(workflow([sh("main", 'test "{{workflow.parameters.x}}" = yes')], parameters={"x": "no"}))
+    )
     assert main(["run-workflow", str(good), "--no-progress"]) == 1
     assert main(["run-workflow", str(good), "--no-progress", "-p", "x=yes"]) == 0
     assert "Status:      Succeeded" in capsys.readouterr().out

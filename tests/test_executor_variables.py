@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.executor import loops, scope, variables
-from workflows.executor.nodes import Node
+from kaleidoscope.workflows.executor import loops, scope, variables
+from kaleidoscope.workflows.executor.nodes import Node
 
 
 def test_substitute_replaces_tags_with_and_without_inner_spaces():
@@ -47,14 +47,17 @@ def test_names_and_strings_walk_a_yaml_value_with_paths():
     assert variables.is_expression("=expr")
 
 
-@pytest.mark.parametrize("item, expected_item, description", [
-    ("hello world", "hello world", "hello world"),
-    (3, "3", "3"),
-    (2.5, "2.5", "2.5"),
-    (True, "true", "true"),
-    ("f(x)", "f(x)", "fx"),  # parentheses are dropped from node names only
-    ([1, "a"], '[1,"a"]', "[1 a]"),
-])
+@pytest.mark.parametrize(
+    "item, expected_item, description",
+    [
+        ("hello world", "hello world", "hello world"),
+        (3, "3", "3"),
+        (2.5, "2.5", "2.5"),
+        (True, "true", "true"),
+        ("f(x)", "f(x)", "fx"),  # parentheses are dropped from node names only
+        ([1, "a"], '[1,"a"]', "[1 a]"),
+    ],
+)
 def test_scalar_and_list_items(item, expected_item, description):
     values, text = loops.item_values(loops.items({"withItems": [item]})[0])
     assert values == {"item": expected_item}
@@ -78,20 +81,31 @@ def test_with_param_must_be_a_json_list():
         loops.items({"withParam": '{"a": 1}'})
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ({"count": "3"}, ["0", "1", "2"]),
-    ({"start": 5, "end": 8}, ["5", "6", "7", "8"]),
-    ({"start": "3", "end": "1"}, ["3", "2", "1"]),           # counts down when end < start
-    ({"count": 2, "start": 9, "format": "file-%02d"}, ["file-09", "file-10"]),
-    ({"count": 0}, []),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ({"count": "3"}, ["0", "1", "2"]),
+        ({"start": 5, "end": 8}, ["5", "6", "7", "8"]),
+        ({"start": "3", "end": "1"}, ["3", "2", "1"]),  # counts down when end < start
+        ({"count": 2, "start": 9, "format": "file-%02d"}, ["file-09", "file-10"]),
+        ({"count": 0}, []),
+    ],
+)
 def test_with_sequence(spec, expected):
     assert loops.sequence(spec) == expected
 
 
 def _item(index: int, outputs=None, result=None, phase="Succeeded") -> Node:
-    return Node(f"id{index}", f"wf.t({index}:{index})", f"t({index}:{index})", "Pod", "t", phase,
-                outputs=outputs or {}, result=result)
+    return Node(
+        f"id{index}",
+        f"wf.t({index}:{index})",
+        f"t({index}:{index})",
+        "Pod",
+        "t",
+        phase,
+        outputs=outputs or {},
+        result=result,
+    )
 
 
 def test_aggregated_parameters_and_results_as_argo_forms_them():
@@ -121,8 +135,14 @@ def test_a_result_that_is_not_json_cannot_be_aggregated():
 
 def test_argument_that_only_refers_to_an_absent_output_is_marked_absent():
     values = {"tasks.a.outputs.parameters.p": variables.ABSENT, "x": "1"}
-    step = {"arguments": {"parameters": [{"name": "p", "value": "{{tasks.a.outputs.parameters.p}}"},
-                                         {"name": "q", "value": "{{x}}-{{x}}"}]}}
+    step = {
+        "arguments": {
+            "parameters": [
+                {"name": "p", "value": "{{tasks.a.outputs.parameters.p}}"},
+                {"name": "q", "value": "{{x}}-{{x}}"},
+            ]
+        }
+    }
     assert scope.arguments(step, values) == {"p": variables.ABSENT, "q": "1-1"}
     embedded = {"arguments": {"parameters": [{"name": "p", "value": "v={{tasks.a.outputs.parameters.p}}"}]}}
     with pytest.raises(variables.Absent):

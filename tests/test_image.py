@@ -40,7 +40,11 @@ def stages(instructions) -> list[list[dict]]:
 
 def test_multi_stage_from_a_slim_python_base(instructions):
     build, runtime = stages(instructions)
-    args = {i["value"].split("=")[0]: i["value"].split("=", 1)[1] for i in instructions if i["instruction"] == "ARG" and "=" in i["value"]}
+    args = {
+        i["value"].split("=")[0]: i["value"].split("=", 1)[1]
+        for i in instructions
+        if i["instruction"] == "ARG" and "=" in i["value"]
+    }
     assert args["PYTHON_IMAGE"].startswith("python:3.11-slim")
     assert build[0]["value"] == "${PYTHON_IMAGE} AS build" and runtime[0]["value"] == "${PYTHON_IMAGE}"
 
@@ -64,14 +68,24 @@ def test_oci_labels(instructions):
 def test_every_run_and_copy_line_says_why():
     lines = DOCKERFILE.read_text().splitlines()
     for number, line in enumerate(lines):
-        if line.startswith(("RUN ", "COPY ")) and not line.startswith("COPY steps") and not line.startswith("COPY workflows"):
-            previous = next(l for l in reversed(lines[:number]) if l.strip())
+        if (
+            line.startswith(("RUN ", "COPY "))
+            and not line.startswith("COPY steps")
+            and not line.startswith("COPY workflows")
+        ):
+            previous = next(text for text in reversed(lines[:number]) if text.strip())
             assert previous.startswith("#"), f"line {number + 1} has no comment above it: {line}"
 
 
 def test_dockerignore_keeps_the_context_to_what_is_copied():
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignore[ignore.index("*") + 1 :][:5] == ["!constraints.txt", "!pyproject.toml", "!README.md", "!steps/", "!workflows/"]
+    assert ignore[ignore.index("*") + 1 :][:5] == [
+        "!constraints.txt",
+        "!pyproject.toml",
+        "!README.md",
+        "!steps/",
+        "!workflows/",
+    ]
 
 
 def test_constraints_pin_every_runtime_dependency():
@@ -89,8 +103,8 @@ def test_constraints_pin_every_runtime_dependency():
 def install_command() -> list[str]:
     """The Dockerfile's pip install, without its BuildKit flags."""
     text = DOCKERFILE.read_text().replace("\\\n", " ")
-    (line,) = [l for l in text.splitlines() if l.startswith("RUN ") and "pip install" in l]
-    words = [w for w in shlex.split(line[len("RUN "):]) if not w.startswith("--mount=")]
+    (line,) = [each for each in text.splitlines() if each.startswith("RUN ") and "pip install" in each]
+    words = [w for w in shlex.split(line[len("RUN ") :]) if not w.startswith("--mount=")]
     return words
 
 
@@ -105,7 +119,10 @@ def test_the_dockerfiles_install_command_makes_a_working_kaleidoscope(tmp_path, 
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "opt-kaleidoscope"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    command = [str(venv) + word[len("/opt/kaleidoscope"):] if word.startswith("/opt/kaleidoscope") else word for word in install_command()]
+    command = [
+        str(venv) + word[len("/opt/kaleidoscope") :] if word.startswith("/opt/kaleidoscope") else word
+        for word in install_command()
+    ]
     assert command[1:3] == ["install", "-c"], command
     installed = subprocess.run(command, cwd=source, capture_output=True, text=True, timeout=900)
     assert installed.returncode == 0, installed.stderr[-3000:]
@@ -113,7 +130,9 @@ def test_the_dockerfiles_install_command_makes_a_working_kaleidoscope(tmp_path, 
     kaleidoscope = venv / "bin" / "kaleidoscope"
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"source: {photos}\ndestination: {tmp_path / 'out'}\ntransforms: [flip_lr, blur]\nshards: 2\n")
-    ran = subprocess.run([str(kaleidoscope), "run", str(spec)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    ran = subprocess.run(
+        [str(kaleidoscope), "run", str(spec)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert ran.returncode == 0, ran.stderr
     assert "24 images from 8 inputs (2 failed)" in ran.stdout
     # the image carries runtime dependencies only

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from steps import imageio
-from steps.imageio import ImageError, decode, encode, read_dimensions
+from kaleidoscope.steps import imageio
+from kaleidoscope.steps.imageio import ImageError, decode, encode, read_dimensions
 
 # --------------------------------------------------------------------------- helpers
 
@@ -42,15 +42,26 @@ def _png(width, height, bit_depth, colour_type, rows: list[bytes], extra: bytes 
     """Hand-made PNG, for colour types cv2.imencode cannot write (gray+alpha, palette)."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     idat = zlib.compress(b"".join(b"\0" + r for r in rows))
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + extra
-            + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + extra + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    )
 
 
 def _tiff_gray8(pixels: np.ndarray, order: str = "<", orientation: int = 1) -> bytes:
     """Uncompressed 8-bit grayscale TIFF, in either byte order, with an orientation tag."""
     h, w = pixels.shape
-    entries = [(256, 3, w), (257, 3, h), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, None),
-               (274, 3, orientation), (277, 3, 1), (278, 3, h), (279, 4, w * h)]
+    entries = [
+        (256, 3, w),
+        (257, 3, h),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, None),
+        (274, 3, orientation),
+        (277, 3, 1),
+        (278, 3, h),
+        (279, 4, w * h),
+    ]
     data_offset = 8 + 2 + 12 * len(entries) + 4
     out = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, 8)
     out += struct.pack(order + "H", len(entries))
@@ -63,12 +74,18 @@ def _tiff_gray8(pixels: np.ndarray, order: str = "<", orientation: int = 1) -> b
 
 def _exif_tiff(orientation: int, order: str = "<", ifd_offset: int = 8, before: int = 0) -> bytes:
     """EXIF TIFF structure whose IFD0 holds `before` unrelated tags, then Orientation."""
-    entries = [struct.pack(order + "HHI", 0x010F + i, 3, 1) + struct.pack(order + "H", 0) + b"\0\0"
-               for i in range(before)]
+    entries = [
+        struct.pack(order + "HHI", 0x010F + i, 3, 1) + struct.pack(order + "H", 0) + b"\0\0" for i in range(before)
+    ]
     entries.append(struct.pack(order + "HHI", 0x0112, 3, 1) + struct.pack(order + "H", orientation) + b"\0\0")
     head = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, ifd_offset)
-    return (head + b"\0" * (ifd_offset - 8) + struct.pack(order + "H", len(entries))
-            + b"".join(entries) + struct.pack(order + "I", 0))
+    return (
+        head
+        + b"\0" * (ifd_offset - 8)
+        + struct.pack(order + "H", len(entries))
+        + b"".join(entries)
+        + struct.pack(order + "I", 0)
+    )
 
 
 def _with_app1(jpeg: bytes, payload: bytes) -> bytes:
@@ -82,10 +99,10 @@ _ORIENT = {
     2: np.fliplr,
     3: lambda a: np.rot90(a, 2),
     4: np.flipud,
-    5: lambda a: np.rot90(np.fliplr(a), 1),   # transpose
-    6: lambda a: np.rot90(a, -1),             # 90 degrees clockwise
+    5: lambda a: np.rot90(np.fliplr(a), 1),  # transpose
+    6: lambda a: np.rot90(a, -1),  # 90 degrees clockwise
     7: lambda a: np.rot90(np.fliplr(a), -1),  # transverse
-    8: lambda a: np.rot90(a, 1),              # 90 degrees counter-clockwise
+    8: lambda a: np.rot90(a, 1),  # 90 degrees counter-clockwise
 }
 
 
@@ -238,8 +255,21 @@ ODD = _noise((23, 37, 3))  # odd, unequal sizes catch swapped axes and off-by-on
         _tiff_gray8(ODD[:, :, 0].copy(), ">"),
         _enc(".gif", ODD),
     ],
-    ids=["jpeg", "jpeg progressive", "jpeg big app1", "png", "webp lossy", "webp lossless",
-         "webp alpha", "bmp", "bmp top-down", "tiff le", "tiff 16", "tiff be", "gif"],
+    ids=[
+        "jpeg",
+        "jpeg progressive",
+        "jpeg big app1",
+        "png",
+        "webp lossy",
+        "webp lossless",
+        "webp alpha",
+        "bmp",
+        "bmp top-down",
+        "tiff le",
+        "tiff 16",
+        "tiff be",
+        "gif",
+    ],
 )
 def test_read_dimensions(data):
     assert read_dimensions(data) == (37, 23)
@@ -291,9 +321,7 @@ def test_pixel_limit_refuses_before_decoding(monkeypatch):
     monkeypatch.setattr(cv2, "imdecodeWithMetadata", no_decoding, raising=False)
     with pytest.raises(ImageError) as excinfo:
         decode(_png_claiming(100_000, 100_000))
-    assert str(excinfo.value) == (
-        "image is 100000x100000 = 10000000000 pixels, over the limit of 100000000"
-    )
+    assert str(excinfo.value) == ("image is 100000x100000 = 10000000000 pixels, over the limit of 100000000")
 
 
 def test_pixel_limit_is_configurable():
@@ -317,11 +345,13 @@ def test_empty_data():
 
 @pytest.mark.parametrize(
     "data",
-    [b"hello world, definitely not an image",
-     bytes(range(256)) * 4,
-     b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
-     _enc(".png", _asym())[:60],
-     b"\xff\xd8\xff\xe0" + b"\0" * 20],
+    [
+        b"hello world, definitely not an image",
+        bytes(range(256)) * 4,
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
+        _enc(".png", _asym())[:60],
+        b"\xff\xd8\xff\xe0" + b"\0" * 20,
+    ],
 )
 def test_undecodable_data(data):
     with pytest.raises(ImageError) as excinfo:
@@ -374,8 +404,7 @@ def test_exif_orientation_in_webp():
     if not hasattr(cv2, "imencodeWithMetadata"):
         pytest.skip("OpenCV cannot write EXIF")
     exif = [np.frombuffer(_exif_tiff(8), np.uint8)]
-    ok, buf = cv2.imencodeWithMetadata(".webp", BGR8, [cv2.IMAGE_METADATA_EXIF], exif,
-                                       [cv2.IMWRITE_WEBP_QUALITY, 101])
+    ok, buf = cv2.imencodeWithMetadata(".webp", BGR8, [cv2.IMAGE_METADATA_EXIF], exif, [cv2.IMWRITE_WEBP_QUALITY, 101])
     assert ok
     np.testing.assert_array_equal(decode(buf.tobytes()), np.rot90(BGR8, 1))
 
@@ -419,8 +448,8 @@ def test_exif_parser_never_raises_on_random_or_mutated_blobs():
 
 def test_jpg_composites_alpha_over_background():
     image = np.zeros((32, 64, 4), np.uint8)
-    image[:, :32] = (0, 0, 255, 0)      # fully transparent red: must vanish
-    image[:, 32:] = (0, 255, 0, 255)    # opaque green: must stay
+    image[:, :32] = (0, 0, 255, 0)  # fully transparent red: must vanish
+    image[:, 32:] = (0, 255, 0, 255)  # opaque green: must stay
     out = decode(encode(image, "jpg", quality=95, background=(255, 0, 0)))
     assert out.shape == (32, 64, 3)
     assert np.abs(out[4:28, 4:28].astype(int) - (255, 0, 0)).max() <= 4
@@ -449,8 +478,9 @@ def test_jpg_gray_stays_gray():
     assert decode(data).shape == GRAY16.shape
 
 
-@pytest.mark.parametrize("image", [GRAY8, GRAY16, BGR8, BGR16, BGRA8, BGRA16],
-                         ids=["gray8", "gray16", "bgr8", "bgr16", "bgra8", "bgra16"])
+@pytest.mark.parametrize(
+    "image", [GRAY8, GRAY16, BGR8, BGR16, BGRA8, BGRA16], ids=["gray8", "gray16", "bgr8", "bgr16", "bgra8", "bgra16"]
+)
 def test_png_keeps_depth_alpha_and_gray(image):
     out = decode(encode(image, "png", quality=1))
     assert out.dtype == image.dtype

@@ -8,10 +8,10 @@ import io
 import pytest
 import yaml
 
+from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows.cli import main
+from kaleidoscope.workflows.lint import lint, lint_text
 from tests.argo_schema import require_examples
-from workflows import argo_golden, builder
-from workflows.cli import main
-from workflows.lint import lint, lint_text
 
 GOLDEN = yaml.safe_load(argo_golden.render("workflow"))
 
@@ -91,9 +91,17 @@ def test_argos_own_examples_lint_clean():
     [
         (lambda d: d["spec"].update(entrypoint="diamnd"), "spec.entrypoint", "template 'diamnd' is not defined"),
         (lambda d: d["spec"].update(onExit="cleanup"), "spec.onExit", "template 'cleanup' is not defined"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][2].update(template="ecko"), "spec.templates[0].dag.tasks[2].template", "template 'ecko' is not defined (templates: diamond, echo)"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][2].update(template="ecko"),
+            "spec.templates[0].dag.tasks[2].template",
+            "template 'ecko' is not defined (templates: diamond, echo)",
+        ),
         (lambda d: d["spec"].pop("entrypoint"), "spec.entrypoint", "required"),
-        (lambda d: d["spec"]["templates"][1].update(name="diamond"), "spec.templates[1].name", "already the name of spec.templates[0]"),
+        (
+            lambda d: d["spec"]["templates"][1].update(name="diamond"),
+            "spec.templates[1].name",
+            "already the name of spec.templates[0]",
+        ),
     ],
 )
 def test_every_template_reference_resolves(change, where, words):
@@ -103,13 +111,19 @@ def test_every_template_reference_resolves(change, where, words):
 
 def test_a_step_reference_resolves_too():
     problems = broken(STEPS, lambda d: d["spec"]["templates"][0]["steps"][1][0].update(template="prnt"))
-    assert problems == ["spec.templates[0].steps[1][0].template: template 'prnt' is not defined (templates: gen, main, print)"]
+    assert problems == [
+        "spec.templates[0].steps[1][0].template: template 'prnt' is not defined (templates: gen, main, print)"
+    ]
 
 
 def test_a_cron_workflows_paths_start_at_its_workflow_spec():
     cron = yaml.safe_load(argo_golden.render("cronworkflow"))
-    problems = broken(cron, lambda d: d["spec"]["workflowSpec"]["templates"][0]["dag"]["tasks"][1].update(template="augmnt"))
-    assert problems[0].startswith("spec.workflowSpec.templates[0].dag.tasks[1].template: template 'augmnt' is not defined")
+    problems = broken(
+        cron, lambda d: d["spec"]["workflowSpec"]["templates"][0]["dag"]["tasks"][1].update(template="augmnt")
+    )
+    assert problems[0].startswith(
+        "spec.workflowSpec.templates[0].dag.tasks[1].template: template 'augmnt' is not defined"
+    )
 
 
 # -- variables ---------------------------------------------------------------------------------
@@ -119,32 +133,67 @@ def test_a_cron_workflows_paths_start_at_its_workflow_spec():
     "change, where, words",
     [
         # a workflow parameter that is not declared
-        (lambda d: d["spec"]["templates"][1]["container"]["command"].append("{{workflow.parameters.speed}}"),
-         "spec.templates[1].container.command[4]", "no workflow parameter 'speed'"),
+        (
+            lambda d: d["spec"]["templates"][1]["container"]["command"].append("{{workflow.parameters.speed}}"),
+            "spec.templates[1].container.command[4]",
+            "no workflow parameter 'speed'",
+        ),
         # an input the template does not declare
-        (lambda d: d["spec"]["templates"][1]["container"]["command"].append("{{inputs.parameters.mesage}}"),
-         "spec.templates[1].container.command[4]", "no input parameter 'mesage' (inputs: level, message)"),
+        (
+            lambda d: d["spec"]["templates"][1]["container"]["command"].append("{{inputs.parameters.mesage}}"),
+            "spec.templates[1].container.command[4]",
+            "no input parameter 'mesage' (inputs: level, message)",
+        ),
         # item outside a loop
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0].update(value="{{item}}"),
-         "spec.templates[0].dag.tasks[0].arguments.parameters[0].value", "withItems, withParam or withSequence"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0].update(
+                value="{{item}}"
+            ),
+            "spec.templates[0].dag.tasks[0].arguments.parameters[0].value",
+            "withItems, withParam or withSequence",
+        ),
         # a task that is not upstream (D runs after B and C, not before A)
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][1]["arguments"]["parameters"][0].update(value="{{tasks.D.outputs.result}}"),
-         "spec.templates[0].dag.tasks[1].arguments.parameters[0].value", "task 'D' is not upstream of this task"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][1]["arguments"]["parameters"][0].update(
+                value="{{tasks.D.outputs.result}}"
+            ),
+            "spec.templates[0].dag.tasks[1].arguments.parameters[0].value",
+            "task 'D' is not upstream of this task",
+        ),
         # a task that does not exist
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(when="{{tasks.E.status}} == Succeeded"),
-         "spec.templates[0].dag.tasks[3].when", "no task 'E' in this DAG"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(when="{{tasks.E.status}} == Succeeded"),
+            "spec.templates[0].dag.tasks[3].when",
+            "no task 'E' in this DAG",
+        ),
         # an output the task's template does not declare
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][1]["arguments"]["parameters"][0].update(value="{{tasks.A.outputs.parameters.x}}"),
-         "spec.templates[0].dag.tasks[1].arguments.parameters[0].value", "task 'A' has no 'outputs.parameters.x'"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][1]["arguments"]["parameters"][0].update(
+                value="{{tasks.A.outputs.parameters.x}}"
+            ),
+            "spec.templates[0].dag.tasks[1].arguments.parameters[0].value",
+            "task 'A' has no 'outputs.parameters.x'",
+        ),
         # pod.name outside a pod template
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0].update(value="{{pod.name}}"),
-         "spec.templates[0].dag.tasks[0].arguments.parameters[0].value", "only a template that runs a pod"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0].update(
+                value="{{pod.name}}"
+            ),
+            "spec.templates[0].dag.tasks[0].arguments.parameters[0].value",
+            "only a template that runs a pod",
+        ),
         # tasks.* in a container
-        (lambda d: d["spec"]["templates"][1]["container"].update(args=["{{tasks.A.outputs.result}}"]),
-         "spec.templates[1].container.args[0]", "tasks.* is only defined inside a DAG template"),
+        (
+            lambda d: d["spec"]["templates"][1]["container"].update(args=["{{tasks.A.outputs.result}}"]),
+            "spec.templates[1].container.args[0]",
+            "tasks.* is only defined inside a DAG template",
+        ),
         # an unclosed tag
-        (lambda d: d["spec"]["templates"][1]["container"].update(args=["{{inputs.parameters.message"]),
-         "spec.templates[1].container.args[0]", "never closed"),
+        (
+            lambda d: d["spec"]["templates"][1]["container"].update(args=["{{inputs.parameters.message"]),
+            "spec.templates[1].container.args[0]",
+            "never closed",
+        ),
     ],
 )
 def test_every_variable_resolves(change, where, words):
@@ -153,23 +202,45 @@ def test_every_variable_resolves(change, where, words):
 
 
 def test_step_outputs_resolve_only_from_earlier_groups_and_items_only_in_loops():
-    same_group = broken(STEPS, lambda d: d["spec"]["templates"][0]["steps"][0].append(
-        {"name": "early", "template": "print", "arguments": {"parameters": [{"name": "message", "value": "{{steps.generate.outputs.result}}"}]}}))
-    assert same_group == ["spec.templates[0].steps[0][1].arguments.parameters[0].value: {{steps.generate.outputs.result}} does not resolve: "
-                          "step 'generate' runs in the same group, at the same time"]
+    same_group = broken(
+        STEPS,
+        lambda d: d["spec"]["templates"][0]["steps"][0].append(
+            {
+                "name": "early",
+                "template": "print",
+                "arguments": {"parameters": [{"name": "message", "value": "{{steps.generate.outputs.result}}"}]},
+            }
+        ),
+    )
+    assert same_group == [
+        "spec.templates[0].steps[0][1].arguments.parameters[0].value: {{steps.generate.outputs.result}} does not resolve: "
+        "step 'generate' runs in the same group, at the same time"
+    ]
     no_loop = broken(STEPS, lambda d: d["spec"]["templates"][0]["steps"][1][0].pop("withItems"))
     assert len(no_loop) == 1 and "{{item}} does not resolve" in no_loop[0]
-    keyed = broken(STEPS, lambda d: d["spec"]["templates"][0]["steps"][1][0].update(
-        withItems=[{"os": "debian"}], arguments={"parameters": [{"name": "message", "value": "{{item.tag}}"}]}))
-    assert keyed == ["spec.templates[0].steps[1][0].arguments.parameters[0].value: {{item.tag}} does not resolve: no item has the key 'tag' (keys: os)"]
+    keyed = broken(
+        STEPS,
+        lambda d: d["spec"]["templates"][0]["steps"][1][0].update(
+            withItems=[{"os": "debian"}], arguments={"parameters": [{"name": "message", "value": "{{item.tag}}"}]}
+        ),
+    )
+    assert keyed == [
+        "spec.templates[0].steps[1][0].arguments.parameters[0].value: {{item.tag}} does not resolve: no item has the key 'tag' (keys: os)"
+    ]
 
 
 def test_variables_argo_resolves_at_run_time_or_does_not_check_pass():
     def change(d):
         d["spec"]["templates"][1]["container"]["args"] = [
-            "{{workflow.creationTimestamp.RFC3339}}", "{{=inputs.parameters.message + 'x'}}", "{{retries}}",
-            "{{workflow.name}}", "{{workflow.uid}}", "{{outputs.parameters.x.path}}", "{{my.own.thing}}",
+            "{{workflow.creationTimestamp.RFC3339}}",
+            "{{=inputs.parameters.message + 'x'}}",
+            "{{retries}}",
+            "{{workflow.name}}",
+            "{{workflow.uid}}",
+            "{{outputs.parameters.x.path}}",
+            "{{my.own.thing}}",
         ]
+
     assert broken(DIAMOND, change) == []
 
 
@@ -187,13 +258,41 @@ def test_our_workflow_needs_the_upstream_shard_for_its_fan_out():
 @pytest.mark.parametrize(
     "change, where, words",
     [
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B && F"), "spec.templates[0].dag.tasks[3].depends", "task 'F' is not defined in this DAG (tasks: A, B, C, D)"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B && C.Finished"), "spec.templates[0].dag.tasks[3].depends", "'C.Finished' is not a task result"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B.AnySucceeded"), "spec.templates[0].dag.tasks[3].depends", "needs task 'B' to loop"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0].update(depends="D"), "spec.templates[0].dag.tasks[0].depends", "dependency cycle (each waits for the next): A -> D -> B -> A"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][1].update(depends="B"), "spec.templates[0].dag.tasks[1].depends", "dependency cycle (each waits for the next): B -> B"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(dependencies=["B"]), "spec.templates[0].dag.tasks[3]", "give depends or dependencies, not both"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][2].update(name="B"), "spec.templates[0].dag.tasks[2].name", "'B' is already the name of"),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B && F"),
+            "spec.templates[0].dag.tasks[3].depends",
+            "task 'F' is not defined in this DAG (tasks: A, B, C, D)",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B && C.Finished"),
+            "spec.templates[0].dag.tasks[3].depends",
+            "'C.Finished' is not a task result",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B.AnySucceeded"),
+            "spec.templates[0].dag.tasks[3].depends",
+            "needs task 'B' to loop",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0].update(depends="D"),
+            "spec.templates[0].dag.tasks[0].depends",
+            "dependency cycle (each waits for the next): A -> D -> B -> A",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][1].update(depends="B"),
+            "spec.templates[0].dag.tasks[1].depends",
+            "dependency cycle (each waits for the next): B -> B",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(dependencies=["B"]),
+            "spec.templates[0].dag.tasks[3]",
+            "give depends or dependencies, not both",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][2].update(name="B"),
+            "spec.templates[0].dag.tasks[2].name",
+            "'B' is already the name of",
+        ),
     ],
 )
 def test_dag_dependencies_exist_and_have_no_cycle(change, where, words):
@@ -209,9 +308,16 @@ def test_the_dependencies_list_form_is_checked_too():
         tasks[1]["dependencies"] = ["A"]
         tasks[2]["dependencies"] = ["Z"]
         tasks[0]["dependencies"] = ["B"]
+
     problems = broken(DIAMOND, change)
-    assert "spec.templates[0].dag.tasks[2].dependencies[0]: task 'Z' is not defined in this DAG (tasks: A, B, C, D)" in problems
-    assert "spec.templates[0].dag.tasks[0].dependencies: dependency cycle (each waits for the next): A -> B -> A" in problems
+    assert (
+        "spec.templates[0].dag.tasks[2].dependencies[0]: task 'Z' is not defined in this DAG (tasks: A, B, C, D)"
+        in problems
+    )
+    assert (
+        "spec.templates[0].dag.tasks[0].dependencies: dependency cycle (each waits for the next): A -> B -> A"
+        in problems
+    )
 
 
 # -- enums and inputs --------------------------------------------------------------------------
@@ -220,12 +326,33 @@ def test_the_dependencies_list_form_is_checked_too():
 @pytest.mark.parametrize(
     "change, where, words",
     [
-        (lambda d: d["spec"]["arguments"]["parameters"][0].update(value="medium"), "spec.arguments.parameters[0].value", "'medium' is not one of its enum values ('fast', 'slow')"),
-        (lambda d: d["spec"]["arguments"]["parameters"][0].update(enum=[]), "spec.arguments.parameters[0].enum", "at least one value"),
-        (lambda d: d["spec"]["templates"][1]["inputs"]["parameters"][1].update(default="trace"), "spec.templates[1].inputs.parameters[1].default", "'trace' is not one of its enum values"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"].append({"name": "level", "value": "loud"}),
-         "spec.templates[0].dag.tasks[0].arguments.parameters[1].value", "'loud' is not one of template 'echo' enum values"),
-        (lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0].pop("arguments"), "spec.templates[0].dag.tasks[0].arguments", "template 'echo' needs the input parameter 'message'"),
+        (
+            lambda d: d["spec"]["arguments"]["parameters"][0].update(value="medium"),
+            "spec.arguments.parameters[0].value",
+            "'medium' is not one of its enum values ('fast', 'slow')",
+        ),
+        (
+            lambda d: d["spec"]["arguments"]["parameters"][0].update(enum=[]),
+            "spec.arguments.parameters[0].enum",
+            "at least one value",
+        ),
+        (
+            lambda d: d["spec"]["templates"][1]["inputs"]["parameters"][1].update(default="trace"),
+            "spec.templates[1].inputs.parameters[1].default",
+            "'trace' is not one of its enum values",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"].append(
+                {"name": "level", "value": "loud"}
+            ),
+            "spec.templates[0].dag.tasks[0].arguments.parameters[1].value",
+            "'loud' is not one of template 'echo' enum values",
+        ),
+        (
+            lambda d: d["spec"]["templates"][0]["dag"]["tasks"][0].pop("arguments"),
+            "spec.templates[0].dag.tasks[0].arguments",
+            "template 'echo' needs the input parameter 'message'",
+        ),
     ],
 )
 def test_enums_contain_their_default_and_required_inputs_are_given(change, where, words):
@@ -240,7 +367,9 @@ def test_the_golden_incremental_enum_must_hold_its_value():
 
 def test_an_entrypoints_inputs_come_from_the_workflow_arguments():
     problems = broken(DIAMOND, lambda d: d["spec"].update(entrypoint="echo"))
-    assert problems == ["spec.entrypoint: template 'echo' needs the input parameter 'message': add it to spec.arguments.parameters"]
+    assert problems == [
+        "spec.entrypoint: template 'echo' needs the input parameter 'message': add it to spec.arguments.parameters"
+    ]
 
 
 # -- documents and the command ------------------------------------------------------------------
@@ -248,7 +377,9 @@ def test_an_entrypoints_inputs_come_from_the_workflow_arguments():
 
 def test_not_a_manifest():
     assert lint(["a", "list"]) == ["<document>: not a mapping: an Argo manifest is a YAML/JSON object"]
-    assert lint({"kind": "Pod"}) == ["kind: bad value 'Pod': lint knows Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow"]
+    assert lint({"kind": "Pod"}) == [
+        "kind: bad value 'Pod': lint knows Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow"
+    ]
 
 
 def test_command_exits_0_on_clean_files_and_2_naming_each_problem(tmp_path, capsys):
@@ -266,7 +397,10 @@ def test_command_exits_0_on_clean_files_and_2_naming_each_problem(tmp_path, caps
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
     assert f"kaleidoscope: {bad}: spec.entrypoint: template 'nope' is not defined (templates: diamond, echo)" in errors
-    assert f"kaleidoscope: {bad}: spec.templates[0].dag.tasks[3].depends: task 'F' is not defined in this DAG (tasks: A, B, C, D)" in errors
+    assert (
+        f"kaleidoscope: {bad}: spec.templates[0].dag.tasks[3].depends: task 'F' is not defined in this DAG (tasks: A, B, C, D)"
+        in errors
+    )
     assert f"{good}: ok" in captured.out and str(bad) not in captured.out
 
 
@@ -276,7 +410,9 @@ def test_command_reads_several_documents_and_standard_input(monkeypatch, capsys)
     text = yaml.safe_dump_all([DIAMOND, second])
     monkeypatch.setattr("sys.stdin", io.StringIO(text))
     assert main(["lint", "-"]) == 2
-    assert "kaleidoscope: <stdin> (document 2): spec.entrypoint: template 'nope' is not defined" in capsys.readouterr().err
+    assert (
+        "kaleidoscope: <stdin> (document 2): spec.entrypoint: template 'nope' is not defined" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("content, words", [("a: [", "not valid YAML"), ("", "holds no manifest")])

@@ -45,18 +45,38 @@ def test_killed_augment_pod_is_retried_and_nothing_is_lost_or_duplicated(tmp_pat
     photos = tmp_path / "photos"
     photos.mkdir()
     for index in range(10):
-        ok, data = cv2.imencode(".jpg", synthetic_image(480, 640, seed=100 + index))
+        _ok, data = cv2.imencode(".jpg", synthetic_image(480, 640, seed=100 + index))
         (photos / f"p{index:02d}.jpg").write_bytes(data.tobytes())
     destination = tmp_path / "augmented"
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({
-        "source": str(photos), "destination": str(destination), "seed": 5, "normalize": {"size": 256},
-        "transforms": ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"],
-        "shards": 2,
-    }))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "source": str(photos),
+                "destination": str(destination),
+                "seed": 5,
+                "normalize": {"size": 256},
+                "transforms": ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"],
+                "shards": 2,
+            }
+        )
+    )
     run = subprocess.Popen(
-        [sys.executable, "-m", "workflows.cli", "run", str(spec), "--workers", "2", "--workdir", str(tmp_path / "nodes")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "kaleidoscope.workflows.cli",
+            "run",
+            str(spec),
+            "--workers",
+            "2",
+            "--workdir",
+            str(tmp_path / "nodes"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 180
     victims: list[int] = []

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
-from steps import ops
-from steps.registry import REGISTRY, defaults, get, integers, uniform
+from kaleidoscope.steps import ops
+from kaleidoscope.steps.registry import REGISTRY, defaults, get, integers, uniform
 
 DTYPES = [np.uint8, np.uint16]
 LAYOUTS = ["gray", "bgr", "bgra"]
@@ -200,7 +200,10 @@ def check_rotate():
     square = make_image(np.uint16, "bgra", 40, 40)
     np.testing.assert_array_equal(ops.rotate(square, {"angle": 90, "border": "constant"}), np.rot90(square))
     white = constant(255)
-    corners = lambda im: im[[0, 0, -1, -1], [0, -1, 0, -1]]  # noqa: E731
+
+    def corners(im):
+        return im[[0, 0, -1, -1], [0, -1, 0, -1]]
+
     assert (corners(ops.rotate(white, {"angle": 30, "border": "constant"})) == 0).all()
     for border in ("reflect", "replicate"):
         assert (ops.rotate(white, {"angle": 30, "border": border}) == 255).all()
@@ -234,7 +237,10 @@ def check_saturation():
         grey = ops.saturation(image, {"factor": 0.0})
         assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
         np.testing.assert_array_equal(grey[..., 3], image[..., 3])
-        spread = lambda im: np.ptp(im[..., :3].astype(float), axis=2).mean()  # noqa: E731
+
+        def spread(im):
+            return np.ptp(im[..., :3].astype(float), axis=2).mean()
+
         assert spread(ops.saturation(image, {"factor": 1.5})) > spread(image)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows.argo_options import BuildOptions, CronSchedule
+from kaleidoscope.workflows.cli import main
+from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
-from workflows import argo_golden, builder
-from workflows.argo_options import BuildOptions, CronSchedule
-from workflows.cli import main
-from workflows.lint import lint
 
 
 @pytest.fixture
@@ -48,13 +48,51 @@ def test_writes_a_file_with_output(spec_file, tmp_path, capsys):
 
 def test_flags_map_onto_the_builders_options(spec_file, capsys):
     argv = [
-        str(spec_file), "--kind", "cronworkflow",
-        "--schedule", "30 1 * * *", "--schedule", "@weekly", "--timezone", "Europe/Paris", "--concurrency-policy", "Replace",
-        "--name", "nightly", "--namespace", "ml", "--image", "reg.example.com/k:2", "--image-pull-policy", "Always",
-        "--service-account", "runner", "--s3-secret", "minio", "--s3-endpoint", "http://minio:9000",
-        "--source", "s3://in/p", "--destination", "s3://out/a", "--incremental", "false",
-        "--parallelism", "4", "--retries", "1", "--augment-cpu", "4", "--augment-memory", "8Gi",
-        "--node-selector", "pool=batch", "--toleration", "dedicated=batch:NoSchedule", "--toleration", "spot",
+        str(spec_file),
+        "--kind",
+        "cronworkflow",
+        "--schedule",
+        "30 1 * * *",
+        "--schedule",
+        "@weekly",
+        "--timezone",
+        "Europe/Paris",
+        "--concurrency-policy",
+        "Replace",
+        "--name",
+        "nightly",
+        "--namespace",
+        "ml",
+        "--image",
+        "reg.example.com/k:2",
+        "--image-pull-policy",
+        "Always",
+        "--service-account",
+        "runner",
+        "--s3-secret",
+        "minio",
+        "--s3-endpoint",
+        "http://minio:9000",
+        "--source",
+        "s3://in/p",
+        "--destination",
+        "s3://out/a",
+        "--incremental",
+        "false",
+        "--parallelism",
+        "4",
+        "--retries",
+        "1",
+        "--augment-cpu",
+        "4",
+        "--augment-memory",
+        "8Gi",
+        "--node-selector",
+        "pool=batch",
+        "--toleration",
+        "dedicated=batch:NoSchedule",
+        "--toleration",
+        "spot",
     ]
     code, out, _ = render(argv, capsys)
     assert code == 0
@@ -65,9 +103,18 @@ def test_flags_map_onto_the_builders_options(spec_file, capsys):
         spec_file,
         "cronworkflow",
         BuildOptions(
-            name="nightly", namespace="ml", image="reg.example.com/k:2", image_pull_policy="Always",
-            service_account="runner", s3_secret="minio", s3_endpoint="http://minio:9000",
-            source="s3://in/p", destination="s3://out/a", incremental=False, parallelism=4, retries=1,
+            name="nightly",
+            namespace="ml",
+            image="reg.example.com/k:2",
+            image_pull_policy="Always",
+            service_account="runner",
+            s3_secret="minio",
+            s3_endpoint="http://minio:9000",
+            source="s3://in/p",
+            destination="s3://out/a",
+            incremental=False,
+            parallelism=4,
+            retries=1,
             resources={"augment": Resources(cpu_request="4", cpu_limit="4", memory_request="8Gi", memory_limit="8Gi")},
             node_selector={"pool": "batch"},
             tolerations=(
@@ -95,13 +142,31 @@ def test_no_s3_secret_renders_no_credentials(spec_file, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--kind", "cronworkflow", "--schedule", "0 25 * * *"], 'kaleidoscope: --schedule: bad value "0 25 * * *": hour 25 is out of range 0-23'),
-        (["--kind", "cronworkflow", "--schedule", "every night"], 'kaleidoscope: --schedule: bad value "every night": expected 5 fields'),
-        (["--kind", "cronworkflow", "--timezone", "Mars/Olympus"], 'kaleidoscope: --timezone: bad value "Mars/Olympus": not an IANA time zone name'),
-        (["--kind", "cronworkflow", "--concurrency-policy", "Sometimes"], 'kaleidoscope: --concurrency-policy: bad value "Sometimes": must be one of Allow, Forbid, Replace'),
-        (["--schedule", "0 2 * * *"], "kaleidoscope: --schedule: only a cronworkflow has a schedule (add --kind cronworkflow)"),
+        (
+            ["--kind", "cronworkflow", "--schedule", "0 25 * * *"],
+            'kaleidoscope: --schedule: bad value "0 25 * * *": hour 25 is out of range 0-23',
+        ),
+        (
+            ["--kind", "cronworkflow", "--schedule", "every night"],
+            'kaleidoscope: --schedule: bad value "every night": expected 5 fields',
+        ),
+        (
+            ["--kind", "cronworkflow", "--timezone", "Mars/Olympus"],
+            'kaleidoscope: --timezone: bad value "Mars/Olympus": not an IANA time zone name',
+        ),
+        (
+            ["--kind", "cronworkflow", "--concurrency-policy", "Sometimes"],
+            'kaleidoscope: --concurrency-policy: bad value "Sometimes": must be one of Allow, Forbid, Replace',
+        ),
+        (
+            ["--schedule", "0 2 * * *"],
+            "kaleidoscope: --schedule: only a cronworkflow has a schedule (add --kind cronworkflow)",
+        ),
         (["--name", "Nightly_Run"], 'kaleidoscope: --name: bad value "Nightly_Run"'),
-        (["--image-pull-policy", "Sometimes"], 'kaleidoscope: --image-pull-policy: bad value "Sometimes": must be one of Always, IfNotPresent, Never'),
+        (
+            ["--image-pull-policy", "Sometimes"],
+            'kaleidoscope: --image-pull-policy: bad value "Sometimes": must be one of Always, IfNotPresent, Never',
+        ),
         (["--augment-cpu", "two"], "kaleidoscope: --augment-cpu: bad value 'two'"),
         (["--augment-memory", "8 GB"], "kaleidoscope: --augment-memory: bad value '8 GB'"),
         (["--toleration", "spot:Sometimes"], 'kaleidoscope: --toleration: bad value "Sometimes"'),

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from steps import s3 as s3_module
-from steps.errors import StorageError
-from steps.storage import open_storage
+from kaleidoscope.steps import s3 as s3_module
+from kaleidoscope.steps.errors import StorageError
+from kaleidoscope.steps.storage import open_storage
+from kaleidoscope.workflows.cli import main
 from tests import s3server
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image
-from workflows.cli import main
 
 pytestmark = pytest.mark.s3
 ROOT = Path(__file__).parents[1]
@@ -43,21 +43,31 @@ def upload_folder(s3, folder: Path, bucket: str, prefix: str) -> None:
     client = s3.client()
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            client.put_object(Bucket=bucket, Key=f"{prefix}/{path.relative_to(folder).as_posix()}", Body=path.read_bytes())
+            client.put_object(
+                Bucket=bucket, Key=f"{prefix}/{path.relative_to(folder).as_posix()}", Body=path.read_bytes()
+            )
 
 
 def all_objects(s3, bucket: str, prefix: str = "") -> dict[str, bytes]:
     client = s3.client()
-    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for o in page.get("Contents", ())]
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", ())
+    ]
     return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
 def write_spec(tmp_path: Path, source: str, destination: str, **extra) -> Path:
     document = {
-        "source": source, "destination": destination, "seed": 3, "normalize": {"size": 32},
+        "source": source,
+        "destination": destination,
+        "seed": 3,
+        "normalize": {"size": 32},
         "transforms": ["flip_lr", "brightness", {"op": "noise", "kinds": ["gauss"]}],
-        "output": {"format": "png"}, "shards": 2, **extra,
+        "output": {"format": "png"},
+        "shards": 2,
+        **extra,
     }
     path = tmp_path / f"spec-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -66,8 +76,14 @@ def write_spec(tmp_path: Path, source: str, destination: str, **extra) -> Path:
 
 def run_cli(*argv: str, env_overrides: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_overrides or {})}
-    return subprocess.run([sys.executable, "-m", "workflows.cli", *argv], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kaleidoscope.workflows.cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_listing_is_paginated_streamed_and_relative(s3, buckets):
@@ -118,7 +134,9 @@ def test_run_s3_to_s3_end_to_end(s3, buckets, photos, tmp_path):
 def test_s3_and_local_runs_give_identical_bytes(s3, buckets, photos, tmp_path):
     source, destination = buckets
     upload_folder(s3, photos, source, "p")
-    remote = write_spec(tmp_path, f"s3://{source}/p", f"s3://{destination}/o", output={"format": "png", "layout": "mirror"})
+    remote = write_spec(
+        tmp_path, f"s3://{source}/p", f"s3://{destination}/o", output={"format": "png", "layout": "mirror"}
+    )
     local = write_spec(tmp_path, str(photos), str(tmp_path / "local-out"))
     assert main(["run", str(remote)]) == 0
     assert main(["run", str(local)]) == 0
@@ -188,20 +206,50 @@ def test_killed_augment_rerun_loses_and_duplicates_nothing(s3, buckets, tmp_path
     source, destination = buckets
     client = s3.client()
     for index in range(12):
-        ok, data = __import__("cv2").imencode(".jpg", synthetic_image(300, 300, seed=index))
+        _ok, data = __import__("cv2").imencode(".jpg", synthetic_image(300, 300, seed=index))
         client.put_object(Bucket=source, Key=f"in/img{index:02d}.jpg", Body=data.tobytes())
-    spec = write_spec(tmp_path, f"s3://{source}/in", f"s3://{destination}/out", shards=1,
-                      normalize={"size": 256}, transforms=["flip_lr", "brightness", "noise", "contrast", "blur"])
-    reference_spec = write_spec(tmp_path, f"s3://{source}/in", f"s3://{destination}/reference", shards=1,
-                                normalize={"size": 256}, transforms=["flip_lr", "brightness", "noise", "contrast", "blur"])
+    spec = write_spec(
+        tmp_path,
+        f"s3://{source}/in",
+        f"s3://{destination}/out",
+        shards=1,
+        normalize={"size": 256},
+        transforms=["flip_lr", "brightness", "noise", "contrast", "blur"],
+    )
+    reference_spec = write_spec(
+        tmp_path,
+        f"s3://{source}/in",
+        f"s3://{destination}/reference",
+        shards=1,
+        normalize={"size": 256},
+        transforms=["flip_lr", "brightness", "noise", "contrast", "blur"],
+    )
     assert main(["run", str(reference_spec)]) == 0
     assert main(["step", "shard", "--spec", str(spec), "--run-id", "k"]) == 0
 
-    augment = [sys.executable, "-m", "workflows.cli", "step", "augment", "--spec", str(spec), "--run-id", "k",
-               "--shard", "0", "--threads", "1", "--output", str(tmp_path / "result.json")]
+    augment = [
+        sys.executable,
+        "-m",
+        "kaleidoscope.workflows.cli",
+        "step",
+        "augment",
+        "--spec",
+        str(spec),
+        "--run-id",
+        "k",
+        "--shard",
+        "0",
+        "--threads",
+        "1",
+        "--output",
+        str(tmp_path / "result.json"),
+    ]
     victim = subprocess.Popen(augment, cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while len(all_keys := [k for k in all_objects(s3, destination, "out/") if not k.startswith("out/_kaleidoscope")]) < 100:
+    while (
+        len(all_keys := [k for k in all_objects(s3, destination, "out/") if not k.startswith("out/_kaleidoscope")])
+        < 100
+    ):
         assert victim.poll() is None, victim.stderr.read()
         assert time.monotonic() < deadline, "augment made no progress"
         time.sleep(0.05)
@@ -221,7 +269,11 @@ def test_killed_augment_rerun_loses_and_duplicates_nothing(s3, buckets, tmp_path
     reference = [json.loads(line) for line in objects["reference/manifest.jsonl"].splitlines()]
     assert len(records) == len({r["output"] for r in records}) == 12 * 32
     assert [(r["output"], r["sha256"]) for r in records] == [(r["output"], r["sha256"]) for r in reference]
-    outputs = {k for k in objects if k.startswith("out/") and not k.startswith("out/_kaleidoscope") and "manifest" not in k and "summary" not in k}
+    outputs = {
+        k
+        for k in objects
+        if k.startswith("out/") and not k.startswith("out/_kaleidoscope") and "manifest" not in k and "summary" not in k
+    }
     assert outputs == {"out/" + r["output"] for r in records}
     for record in records:
         assert hashlib.sha256(objects["out/" + record["output"]]).hexdigest() == record["sha256"]
@@ -234,7 +286,7 @@ def test_incremental_run_processes_only_new_images(s3, buckets, photos, tmp_path
     assert main(["run", str(spec)]) == 0
     first = all_objects(s3, destination, "aug/manifest.jsonl")["aug/manifest.jsonl"].splitlines()
 
-    ok, data = __import__("cv2").imencode(".jpg", synthetic_image(50, 50, seed=42))
+    _ok, data = __import__("cv2").imencode(".jpg", synthetic_image(50, 50, seed=42))
     s3.client().put_object(Bucket=source, Key="photos/new/fresh.jpg", Body=data.tobytes())
     process = run_cli("run", str(spec), "--incremental")
     assert process.returncode == 0, process.stderr
@@ -246,12 +298,12 @@ def test_incremental_run_processes_only_new_images(s3, buckets, photos, tmp_path
     assert records[: len(first)] == first
     assert len(records) == len(first) + 8
     assert len({json.loads(r)["output"] for r in records}) == len(records)
-    assert {json.loads(r)["source"] for r in records[len(first):]} == {"new/fresh.jpg"}
+    assert {json.loads(r)["source"] for r in records[len(first) :]} == {"new/fresh.jpg"}
 
 
 def test_incremental_with_nothing_new_keeps_the_manifest(s3, buckets, tmp_path):
     source, destination = buckets
-    ok, data = __import__("cv2").imencode(".png", synthetic_image(40, 40, seed=1))
+    _ok, data = __import__("cv2").imencode(".png", synthetic_image(40, 40, seed=1))
     s3.client().put_object(Bucket=source, Key="p/one.png", Body=data.tobytes())
     spec = write_spec(tmp_path, f"s3://{source}/p", f"s3://{destination}/a")
     assert main(["run", str(spec)]) == 0

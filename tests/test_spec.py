@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 import yaml
 
-from steps import registry, spec
-from steps.errors import InvalidInput
-from workflows.cli import main
+from kaleidoscope.steps import registry, spec
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.cli import main
 
 ISSUE_EXAMPLE = """
 source: ./photos
@@ -64,15 +64,15 @@ def test_every_registered_operation_is_accepted_bare_and_with_its_defaults():
     [
         ({"transforms": ["flip_lr", "brightness", {"op": "rotate_zoom", "angle": [-500, 30]}]}, "transforms[2].angle"),
         ({"transforms": ["flip_lr", {"op": "rotate_zoom", "angel": 3}]}, "transforms[1]"),
-        ({"transforms": ["no_such_op"]}, "transforms[0]: bad value \"no_such_op\""),
+        ({"transforms": ["no_such_op"]}, 'transforms[0]: bad value "no_such_op"'),
         ({"transforms": []}, "transforms: bad value []"),
         ({"transforms": ["flip_lr"] * 13}, "transforms: bad value"),
-        ({"output": {"format": "gif"}}, "output.format: bad value \"gif\""),
+        ({"output": {"format": "gif"}}, 'output.format: bad value "gif"'),
         ({"output": {"quality": 0}}, "output.quality: bad value 0"),
         ({"seed": -1}, "seed: bad value -1"),
         ({"shards": 0}, "shards: bad value 0"),
         ({"sauce": "x"}, "<spec>: bad value"),
-        ({"normalize": {"size": "big"}}, "normalize.size: bad value \"big\""),
+        ({"normalize": {"size": "big"}}, 'normalize.size: bad value "big"'),
     ],
 )
 def test_schema_errors_name_the_path_the_value_and_the_rule(change, expected):
@@ -94,9 +94,12 @@ def test_unknown_option_names_the_option():
 @pytest.mark.parametrize(
     "change, expected",
     [
-        ({"transforms": [{"op": "brightness", "delta": [0.2, -0.2]}]}, "transforms[0].delta: bad value [0.2, -0.2]: a range"),
-        ({"transforms": ["brightness", "brightness"]}, "transforms[1]: bad value \"brightness\": label already used"),
-        ({"transforms": [{"op": "flip_lr", "name": "original"}]}, "transforms[0].name: bad value \"original\""),
+        (
+            {"transforms": [{"op": "brightness", "delta": [0.2, -0.2]}]},
+            "transforms[0].delta: bad value [0.2, -0.2]: a range",
+        ),
+        ({"transforms": ["brightness", "brightness"]}, 'transforms[1]: bad value "brightness": label already used'),
+        ({"transforms": [{"op": "flip_lr", "name": "original"}]}, 'transforms[0].name: bad value "original"'),
         ({"combinations": {"max_ops": 3}}, "combinations.max_ops: bad value 3"),
         ({"combinations": {"min_ops": 1, "max_ops": 0}}, "combinations.min_ops: bad value 1"),
         ({"shards": 2, "shard_size": 10}, "shard_size"),
@@ -143,10 +146,17 @@ def test_validate_command_exit_codes_and_messages(tmp_path, capsys):
     assert "7 outputs per image" in capsys.readouterr().out
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text(ISSUE_EXAMPLE.replace("{op: brightness}", "{op: brightness, delta: [0.5, 9]}").replace("quality: 90", "quality: 900"))
+    bad.write_text(
+        ISSUE_EXAMPLE.replace("{op: brightness}", "{op: brightness, delta: [0.5, 9]}").replace(
+            "quality: 90", "quality: 900"
+        )
+    )
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert any(line.startswith("kaleidoscope: transforms[2].delta[1]: bad value 9: 9 is greater than the maximum of 1") for line in err), err
+    assert any(
+        line.startswith("kaleidoscope: transforms[2].delta[1]: bad value 9: 9 is greater than the maximum of 1")
+        for line in err
+    ), err
     assert any(line.startswith("kaleidoscope: output.quality: bad value 900") for line in err), err
 
 

@@ -13,25 +13,59 @@ import numpy as np
 import pytest
 import yaml
 
-from steps import augment, imageio, registry, spec as spec_module
-from steps.shard import plan, shard
+from kaleidoscope.steps import augment, imageio, registry
+from kaleidoscope.steps import spec as spec_module
+from kaleidoscope.steps.shard import plan, shard
+from kaleidoscope.workflows.cli import main
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image, write_image
-from workflows.cli import main
 
 RECORD_FIELDS = {"source", "output", "ops", "params", "width", "height", "bytes", "sha256"}
 
 
 def run_steps(spec_path: Path, run_id: str, tmp_path: Path, threads: int = 2) -> dict:
     outputs = tmp_path / f"outputs-{run_id}"
-    assert main(["step", "shard", "--spec", str(spec_path), "--run-id", run_id, "--output", str(outputs / "shards.json")]) == 0
+    assert (
+        main(["step", "shard", "--spec", str(spec_path), "--run-id", run_id, "--output", str(outputs / "shards.json")])
+        == 0
+    )
     references = json.loads((outputs / "shards.json").read_text())
     for reference in references:
-        assert main([
-            "step", "augment", "--spec", str(spec_path), "--run-id", run_id, "--shard", str(reference["index"]),
-            "--threads", str(threads), "--output", str(outputs / f"augment-{reference['index']}.json"),
-            "--progress-file", str(outputs / f"progress-{reference['index']}"),
-        ]) == 0
-    assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", run_id, "--output", str(outputs / "manifest.json")]) == 0
+        assert (
+            main(
+                [
+                    "step",
+                    "augment",
+                    "--spec",
+                    str(spec_path),
+                    "--run-id",
+                    run_id,
+                    "--shard",
+                    str(reference["index"]),
+                    "--threads",
+                    str(threads),
+                    "--output",
+                    str(outputs / f"augment-{reference['index']}.json"),
+                    "--progress-file",
+                    str(outputs / f"progress-{reference['index']}"),
+                ]
+            )
+            == 0
+        )
+    assert (
+        main(
+            [
+                "step",
+                "manifest",
+                "--spec",
+                str(spec_path),
+                "--run-id",
+                run_id,
+                "--output",
+                str(outputs / "manifest.json"),
+            ]
+        )
+        == 0
+    )
     return {"references": references, "folder": outputs, "result": json.loads((outputs / "manifest.json").read_text())}
 
 
@@ -61,7 +95,7 @@ def test_three_steps_end_to_end(spec_path, spec_document, tmp_path):
     assert len(records) == GOOD_IMAGES * per_image
     assert len({r["output"] for r in records}) == len(records)
     for record in records:
-        assert RECORD_FIELDS <= set(record)
+        assert set(record) >= RECORD_FIELDS
         data = (destination / record["output"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == record["sha256"] and len(data) == record["bytes"]
         assert record["output"] == f"{record['source']}__{'+'.join(record['ops']) or 'original'}.png"
@@ -142,7 +176,13 @@ def test_missing_source_folder_is_an_error(spec_document, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "total, shards, shard_size, expected",
-    [(10, 3, None, [4, 3, 3]), (2, 8, None, [1, 1]), (10, None, 4, [4, 3, 3]), (0, 3, None, []), (5000, None, 1, [10] * 500)],
+    [
+        (10, 3, None, [4, 3, 3]),
+        (2, 8, None, [1, 1]),
+        (10, None, 4, [4, 3, 3]),
+        (0, 3, None, []),
+        (5000, None, 1, [10] * 500),
+    ],
 )
 def test_shard_plan(total, shards, shard_size, expected):
     assert plan(total, shards, shard_size) == expected
@@ -153,7 +193,10 @@ def test_operation_calls_per_image_follow_the_tree(spec_document, tmp_path, monk
     calls = []
     for name in ("flip_lr", "rotate_zoom", "brightness"):
         operation = registry.REGISTRY[name]
-        counted = (lambda image, params, apply=operation.apply, name=name: calls.append(name) or apply(image, params))
+
+        def counted(image, params, apply=operation.apply, name=name):
+            return calls.append(name) or apply(image, params)
+
         monkeypatch.setitem(registry.REGISTRY, name, dataclasses.replace(operation, apply=counted))
     parsed = spec_module.parse(spec_document)
     shard(parsed, "count")
@@ -164,8 +207,11 @@ def test_operation_calls_per_image_follow_the_tree(spec_document, tmp_path, monk
 
 def test_run_command_in_a_fresh_process(spec_path, spec_document, tmp_path):
     process = subprocess.run(
-        [sys.executable, "-m", "workflows.cli", "run", str(spec_path), "--workers", "2"],
-        capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=300,
+        [sys.executable, "-m", "kaleidoscope.workflows.cli", "run", str(spec_path), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        timeout=300,
     )
     assert process.returncode == 0, process.stderr
     assert f"{GOOD_IMAGES * 8} images from {GOOD_IMAGES + BAD_IMAGES} inputs ({BAD_IMAGES} failed)" in process.stdout
@@ -207,7 +253,9 @@ def read_run_shards(destination: Path, run_id: str) -> int:
 def test_recorded_sources_index_is_sorted_and_lists_only_recorded_images(spec_path, spec_document, tmp_path):
     run_steps(spec_path, "idx", tmp_path)
     destination = Path(spec_document["destination"])
-    index = [json.loads(line) for line in (destination / "_kaleidoscope/recorded-sources.jsonl").read_text().splitlines()]
+    index = [
+        json.loads(line) for line in (destination / "_kaleidoscope/recorded-sources.jsonl").read_text().splitlines()
+    ]
     assert index == sorted({r["source"] for r in read_manifest(destination)})
     assert "corrupt.jpg" not in index and len(index) == GOOD_IMAGES
 
@@ -222,7 +270,7 @@ def test_recorded_sources_index_is_sorted_and_lists_only_recorded_images(spec_pa
     ],
 )
 def test_new_keys_is_a_merge_of_two_sorted_streams(keys, recorded, expected):
-    from steps.shard import _new_keys
+    from kaleidoscope.steps.shard import _new_keys
 
     counts = {"matched": 0}
     assert list(_new_keys(iter(keys), iter(recorded), counts)) == expected
@@ -230,8 +278,8 @@ def test_new_keys_is_a_merge_of_two_sorted_streams(keys, recorded, expected):
 
 
 def test_an_unsorted_listing_is_refused_rather_than_skipping_wrongly():
-    from steps.errors import KaleidoscopeError
-    from steps.shard import _new_keys
+    from kaleidoscope.steps.errors import KaleidoscopeError
+    from kaleidoscope.steps.shard import _new_keys
 
     with pytest.raises(KaleidoscopeError, match="not in lexicographic order"):
         list(_new_keys(iter(["b", "a"]), iter(()), {"matched": 0}))

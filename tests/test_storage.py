@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from steps.errors import InvalidInput, StorageError
-from steps.storage import LocalStorage, open_storage
+from kaleidoscope.steps.errors import InvalidInput, StorageError
+from kaleidoscope.steps.storage import LocalStorage, open_storage
 
 
 def test_listing_is_recursive_sorted_and_relative(tmp_path):
@@ -60,5 +59,5 @@ def test_url_forms(tmp_path):
 
 
 def test_unreadable_key_names_the_key(tmp_path):
-    with pytest.raises(StorageError, match="absent.jpg: cannot read"):
+    with pytest.raises(StorageError, match=r"absent\.jpg: cannot read"):
         LocalStorage(tmp_path).read("absent.jpg")

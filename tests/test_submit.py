@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from workflows import argo_golden, builder
-from workflows.argo_options import BuildOptions
-from workflows.argo_submit import ArgoServer
-from workflows.cli import main
+from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows.argo_options import BuildOptions
+from kaleidoscope.workflows.argo_submit import ArgoServer
+from kaleidoscope.workflows.cli import main
 
 NAME = "kaleidoscope-x7k2p"
 # Hera 7.1's WorkflowsService serialises with pydantic's deprecated .json(); not ours to fix.
@@ -29,7 +29,7 @@ class FakeArgo:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 if fake.answer is not None:
@@ -69,14 +69,35 @@ def spec_file(tmp_path):
 
 @pytest.fixture(autouse=True)
 def no_argo_environment(monkeypatch):
-    for name in ("ARGO_SERVER", "ARGO_TOKEN", "ARGO_NAMESPACE", "ARGO_SECURE", "ARGO_BASE_HREF", "ARGO_INSECURE_SKIP_VERIFY"):
+    for name in (
+        "ARGO_SERVER",
+        "ARGO_TOKEN",
+        "ARGO_NAMESPACE",
+        "ARGO_SECURE",
+        "ARGO_BASE_HREF",
+        "ARGO_INSECURE_SKIP_VERIFY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
 def test_posts_the_rendered_workflow_and_prints_its_name_and_link(spec_file, capsys):
     with FakeArgo() as argo:
-        code = main(["submit", str(spec_file), "--host", argo.url, "--namespace", "ml", "--token", "s3cret",
-                     "--source", "s3://in/photos", "--parallelism", "5"])
+        code = main(
+            [
+                "submit",
+                str(spec_file),
+                "--host",
+                argo.url,
+                "--namespace",
+                "ml",
+                "--token",
+                "s3cret",
+                "--source",
+                "s3://in/photos",
+                "--parallelism",
+                "5",
+            ]
+        )
     assert code == 0
     assert capsys.readouterr().out == f"{NAME}\n{argo.url}/workflows/ml/{NAME}\n"
     [request] = argo.requests
@@ -130,7 +151,10 @@ def test_a_server_that_never_answers_times_out(spec_file, capsys):
         port = silent.getsockname()[1]
         code = main(["submit", str(spec_file), "--host", f"http://127.0.0.1:{port}", "--timeout", "0.5"])
     assert code == 1
-    assert capsys.readouterr().err == f"kaleidoscope: the Argo server at http://127.0.0.1:{port} did not answer within 0.5 s\n"
+    assert (
+        capsys.readouterr().err
+        == f"kaleidoscope: the Argo server at http://127.0.0.1:{port} did not answer within 0.5 s\n"
+    )
 
 
 def test_a_refusal_by_the_server_is_one_line_with_its_message(spec_file, capsys):
@@ -139,7 +163,9 @@ def test_a_refusal_by_the_server_is_one_line_with_its_message(spec_file, capsys)
         code = main(["submit", str(spec_file), "--host", argo.url])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
-    assert err.startswith(f"kaleidoscope: the Argo server at {argo.url} refused the workflow: Server returned status code 403")
+    assert err.startswith(
+        f"kaleidoscope: the Argo server at {argo.url} refused the workflow: Server returned status code 403"
+    )
     assert "is forbidden" in err
 
 
@@ -151,7 +177,10 @@ def test_an_answer_that_is_not_a_workflow_is_an_error(spec_file, capsys):
 
 def test_no_server_given_is_invalid_input(spec_file, capsys):
     assert main(["submit", str(spec_file)]) == 2
-    assert capsys.readouterr().err == "kaleidoscope: --host: no Argo server given: pass --host or set ARGO_SERVER (host:port or URL)\n"
+    assert (
+        capsys.readouterr().err
+        == "kaleidoscope: --host: no Argo server given: pass --host or set ARGO_SERVER (host:port or URL)\n"
+    )
 
 
 def test_an_invalid_spec_is_refused_before_anything_is_sent(tmp_path, capsys):

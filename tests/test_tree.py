@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
 import pytest
 
-from steps import registry, tree
+from kaleidoscope.steps import registry, tree
 from tests.conftest import synthetic_image
 
 
@@ -51,9 +52,13 @@ def test_each_subset_costs_one_operation_call(count):
 @pytest.mark.parametrize("count, min_ops, max_ops", [(6, 0, 2), (6, 1, 6), (5, 2, 3), (4, 4, 4), (4, 0, 0)])
 def test_combination_bounds(count, min_ops, max_ops):
     calls: list = []
-    produced = [s for s, _ in tree.walk(Counted(()), counting_operations(count, calls), min_ops=min_ops, max_ops=max_ops)]
+    produced = [
+        s for s, _ in tree.walk(Counted(()), counting_operations(count, calls), min_ops=min_ops, max_ops=max_ops)
+    ]
     assert all(min_ops <= len(s) <= max_ops for s in produced)
-    assert len(produced) == sum(1 for size in range(min_ops, max_ops + 1) for _ in itertools.combinations(range(count), size))
+    assert len(produced) == sum(
+        1 for size in range(min_ops, max_ops + 1) for _ in itertools.combinations(range(count), size)
+    )
     assert len(calls) == tree.applications(count, max_ops=max_ops)
 
 
@@ -87,7 +92,8 @@ def test_tree_results_equal_recomputing_every_subset_from_the_original():
     rng = np.random.default_rng(3)
     params = [registry.get(name).sample(rng, registry.defaults(name)) for name in names]
     operations = [
-        (lambda image, apply=registry.get(name).apply, p=p: apply(image, p)) for name, p in zip(names, params)
+        functools.partial(lambda image, apply, p: apply(image, p), apply=registry.get(name).apply, p=p)
+        for name, p in zip(names, params, strict=True)
     ]
     original = synthetic_image(40, 40, seed=9)
     for subset, image in tree.walk(original, operations):

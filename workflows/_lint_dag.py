@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from workflows._lint_variables import listing
+from kaleidoscope.workflows._lint_variables import listing
 
 TASK_RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded", "AllFailed")
 _ITEM_RESULTS = ("AnySucceeded", "AllFailed")
@@ -42,7 +42,9 @@ def dependencies(where: str, task: dict, names: dict[str, int], tasks: list[dict
                 problems.append(f"{where}.depends: task '{name}' is not defined in this DAG (tasks: {listing(names)})")
                 continue
             if result and result not in TASK_RESULTS:
-                problems.append(f"{where}.depends: '{name}.{result}' is not a task result (use {', '.join(TASK_RESULTS)})")
+                problems.append(
+                    f"{where}.depends: '{name}.{result}' is not a task result (use {', '.join(TASK_RESULTS)})"
+                )
             elif result in _ITEM_RESULTS and not loops(tasks[names[name]]):
                 problems.append(
                     f"{where}.depends: '{name}.{result}' needs task '{name}' to loop (withItems, withParam or withSequence)"
@@ -68,7 +70,7 @@ def cycle_problems(where: str, tasks: list[dict], names: dict[str, int], upstrea
         state[name] = 1
         for dependency in upstream.get(name, []):
             if state.get(dependency) == 1:
-                cycle = path[path.index(dependency):] + [dependency]
+                cycle = path[path.index(dependency) :] + [dependency]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     first = min(cycle[:-1], key=names.__getitem__)

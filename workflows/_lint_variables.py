@@ -8,8 +8,9 @@ root Argo defines are (a script may use ``{{...}}`` of its own).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 #: Roots Argo checks (common.GlobalVarValidWorkflowVariablePrefix), plus ``item`` itself.
 CHECKED_ROOTS = ("item", "steps", "inputs", "outputs", "pod", "workflow", "tasks")
@@ -114,8 +115,10 @@ class Scope:
             return "this template has no such input"
         if root == "workflow":
             if len(parts) >= 3 and parts[1] == "parameters":
-                return (f"no workflow parameter '{parts[2]}' in spec.arguments.parameters "
-                        f"(declared: {listing(self.parameters)})")
+                return (
+                    f"no workflow parameter '{parts[2]}' in spec.arguments.parameters "
+                    f"(declared: {listing(self.parameters)})"
+                )
             return "not a workflow variable of this manifest"
         if root == "pod":
             return "only a template that runs a pod has pod.name"
@@ -126,7 +129,7 @@ class Scope:
     def _item(self, text: str) -> str | None:
         if self.loop is None:
             return "only a task or step with withItems, withParam or withSequence has {{item}}"
-        key = text[len("item."):] if text.startswith("item.") else None
+        key = text[len("item.") :] if text.startswith("item.") else None
         if key is None or self.loop == "param" or key in self.item_keys:
             return None
         return f"no item has the key '{key}' (keys: {listing(self.item_keys)})"

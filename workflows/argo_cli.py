@@ -14,17 +14,27 @@ from dataclasses import fields
 from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
-from steps.errors import InvalidInput
-from workflows.argo_options import DEFAULT_RESOURCES, BuildOptions, CronSchedule
-from workflows.commands.common import positive_int, whole_number
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.argo_options import DEFAULT_RESOURCES, BuildOptions, CronSchedule
+from kaleidoscope.workflows.commands.common import positive_int, whole_number
 
 # Option fields named in the builder's messages -> the flag a command-line user typed.
 _FLAGS = {
-    "name": "--name", "namespace": "--namespace", "image": "--image", "image_pull_policy": "--image-pull-policy",
-    "service_account": "--service-account", "s3_secret": "--s3-secret", "s3_endpoint": "--s3-endpoint",
-    "parallelism": "--parallelism", "retries": "--retries", "threads": "--threads",
-    "node_selector": "--node-selector", "tolerations": "--toleration", "schedules": "--schedule",
-    "timezone": "--timezone", "concurrency_policy": "--concurrency-policy",
+    "name": "--name",
+    "namespace": "--namespace",
+    "image": "--image",
+    "image_pull_policy": "--image-pull-policy",
+    "service_account": "--service-account",
+    "s3_secret": "--s3-secret",
+    "s3_endpoint": "--s3-endpoint",
+    "parallelism": "--parallelism",
+    "retries": "--retries",
+    "threads": "--threads",
+    "node_selector": "--node-selector",
+    "tolerations": "--toleration",
+    "schedules": "--schedule",
+    "timezone": "--timezone",
+    "concurrency_policy": "--concurrency-policy",
 }
 _TOLERATION = re.compile(r"^(?P<key>[^=:]+)(=(?P<value>[^:]*))?(:(?P<effect>[A-Za-z]+))?$")
 
@@ -76,15 +86,21 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--augment-cpu", help="augment CPU request and limit, e.g. 4 or 3500m")
     group.add_argument("--augment-memory", help="augment memory request and limit, e.g. 8Gi")
     group.add_argument("--node-selector", type=_pair, action="append", metavar="KEY=VALUE", help="node label (repeat)")
-    group.add_argument("--toleration", type=_toleration, action="append", metavar="KEY[=VALUE][:EFFECT]",
-                       help="taint to tolerate (repeat)")
+    group.add_argument(
+        "--toleration",
+        type=_toleration,
+        action="append",
+        metavar="KEY[=VALUE][:EFFECT]",
+        help="taint to tolerate (repeat)",
+    )
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     """The CronWorkflow's schedule, as flags."""
     group = parser.add_argument_group("schedule (--kind cronworkflow)")
-    group.add_argument("--schedule", action="append", metavar="CRON",
-                       help="cron expression, e.g. '0 2 * * *' (repeat for several)")
+    group.add_argument(
+        "--schedule", action="append", metavar="CRON", help="cron expression, e.g. '0 2 * * *' (repeat for several)"
+    )
     group.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
     group.add_argument("--concurrency-policy", help="Forbid (default), Allow or Replace")
 
@@ -94,8 +110,10 @@ def _augment_resources(args: argparse.Namespace) -> dict[str, Resources]:
         return {}
     default = DEFAULT_RESOURCES["augment"]
     # Checked one at a time so the message names the flag at fault.
-    for flag, value, field_name in (("--augment-cpu", args.augment_cpu, "cpu_request"),
-                                    ("--augment-memory", args.augment_memory, "memory_request")):
+    for flag, value, field_name in (
+        ("--augment-cpu", args.augment_cpu, "cpu_request"),
+        ("--augment-memory", args.augment_memory, "memory_request"),
+    ):
         if value:
             try:
                 Resources(**{field_name: value})
@@ -165,6 +183,6 @@ def with_flags(error: InvalidInput) -> InvalidInput:
     for problem in error.problems:
         match = re.match(r"^([a-z_]+)(\[\d+\])?(\.[^:]*)?:", problem)
         if match and match.group(1) in known and match.group(1) in _FLAGS:
-            problem = _FLAGS[match.group(1)] + problem[match.end(0) - 1:]
+            problem = _FLAGS[match.group(1)] + problem[match.end(0) - 1 :]
         problems.append(problem)
     return InvalidInput(problems)

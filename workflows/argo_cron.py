@@ -17,8 +17,16 @@ _FIELDS = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
-    ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
-    ("day of week", 0, 6, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+    (
+        "month",
+        1,
+        12,
+        {
+            m: i + 1
+            for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
+        },
+    ),
+    ("day of week", 0, 6, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}),
 )
 _DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
@@ -66,7 +74,7 @@ def _check(expression: str) -> None:
         text = text.strip()
     if text.startswith("@"):
         if text.startswith("@every"):
-            duration = text[len("@every"):].strip()
+            duration = text[len("@every") :].strip()
             if not _GO_DURATION.match(duration):
                 raise _Bad(f"@every needs a Go duration such as 1h30m, not {duration!r}")
             return
@@ -76,7 +84,7 @@ def _check(expression: str) -> None:
     fields = text.split()
     if len(fields) != len(_FIELDS):
         raise _Bad(f"expected 5 fields (minute hour day-of-month month day-of-week), found {len(fields)}")
-    for value, (what, low, high, names) in zip(fields, _FIELDS):
+    for value, (what, low, high, names) in zip(fields, _FIELDS, strict=False):
         _check_field(value, what, low, high, names)
 
 

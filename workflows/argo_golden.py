@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflows import builder
+from kaleidoscope.workflows import builder
 
 FOLDER = Path(__file__).resolve().parent
 FILES = {kind: FOLDER / f"kaleidoscope-{kind}.yaml" for kind in builder.KINDS}

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
-from workflows.argo_cron import cron_problems, timezone_problems
+from kaleidoscope.workflows.argo_cron import cron_problems, timezone_problems
 
 #: The container image the steps run in (``images/`` holds its Dockerfile).
 DEFAULT_IMAGE = "ghcr.io/kaleidoscope/kaleidoscope:0.1.0"
@@ -187,7 +188,9 @@ def _choice(where: str, value: Any, allowed: Sequence[str]) -> list[str]:
 def option_problems(options: BuildOptions) -> list[str]:
     """Every problem with ``options``, each as ``<field>: bad value <v>: <rule>``."""
     problems = _pattern(
-        "name", options.name, _DNS_LABEL,
+        "name",
+        options.name,
+        _DNS_LABEL,
         f"lowercase letters, digits and '-', at most {MAX_NAME} characters (CronWorkflow runs append a timestamp)",
         most=MAX_NAME,
     )
@@ -225,7 +228,9 @@ def option_problems(options: BuildOptions) -> list[str]:
         problems += _pattern(f"node_selector.{key}", value, _LABEL_VALUE, "a Kubernetes label value", most=63)
     for index, toleration in enumerate(options.tolerations):
         if not isinstance(toleration, Toleration):
-            problems.append(_bad(f"tolerations[{index}]", str(toleration), "must be a hera.workflows.models.Toleration"))
+            problems.append(
+                _bad(f"tolerations[{index}]", str(toleration), "must be a hera.workflows.models.Toleration")
+            )
         elif toleration.effect is not None:
             problems += _choice(f"tolerations[{index}].effect", toleration.effect, TAINT_EFFECTS)
     problems += _integer("run_as_user", options.run_as_user, 1)  # 0 is root

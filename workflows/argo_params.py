@@ -79,7 +79,7 @@ def reference(name: str) -> str:
     """``{{workflow.parameters.<name>}}`` for a known parameter (a typo fails here, not in Argo)."""
     if name not in NAMES:
         raise KeyError(f"no workflow parameter {name!r}; known: {', '.join(NAMES)}")
-    return "{{workflow.parameters.%s}}" % name
+    return f"{{{{workflow.parameters.{name}}}}}"
 
 
 def markdown() -> str:

@@ -9,8 +9,8 @@ Every failure becomes one line naming the server and the cause.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import urlparse
 
 import requests
@@ -18,7 +18,7 @@ from hera.exceptions import HeraException
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows.models import WorkflowCreateRequest
 
-from steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
 
 #: Where Argo's quick start installs it and runs workflows.
 DEFAULT_NAMESPACE = "argo"
@@ -102,7 +102,7 @@ class _Session(requests.Session):
         super().__init__()
         self._timeout = timeout
 
-    def request(self, method, url, **kwargs):  # noqa: D102 - requests API
+    def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, **kwargs)
 
@@ -146,7 +146,9 @@ def submit(workflow: Workflow, server: ArgoServer) -> Submitted:
     except requests.exceptions.ConnectionError as error:
         raise KaleidoscopeError(f"cannot reach the Argo server at {server.shown}: {_cause(error)}") from None
     except requests.exceptions.Timeout:
-        raise KaleidoscopeError(f"the Argo server at {server.shown} did not answer within {server.timeout:g} s") from None
+        raise KaleidoscopeError(
+            f"the Argo server at {server.shown} did not answer within {server.timeout:g} s"
+        ) from None
     except requests.exceptions.RequestException as error:
         raise KaleidoscopeError(f"cannot submit to the Argo server at {server.shown}: {_cause(error)}") from None
     except HeraException as error:

@@ -12,13 +12,12 @@ that starts with ``---`` would otherwise be read by argparse as an option.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
 
 from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
 from hera.workflows.models import Backoff, Capabilities, SecurityContext, Template, ValueFrom
 
-from workflows.argo_options import BuildOptions
-from workflows.argo_params import reference
+from kaleidoscope.workflows.argo_options import BuildOptions
+from kaleidoscope.workflows.argo_params import reference
 
 #: Where the steps write the files Argo reads output parameters from (on the /tmp emptyDir).
 OUTPUT_DIR = "/tmp/kaleidoscope/out"
@@ -49,7 +48,7 @@ class StepContainer(Container):
     from the template's ``annotations`` field, which Hera 7 does not expose.
     """
 
-    template_annotations: Optional[Dict[str, str]] = None
+    template_annotations: dict[str, str] | None = None
 
     def _build_template(self) -> Template:
         template = super()._build_template()

@@ -14,9 +14,28 @@ import yaml
 # Read first, in this order, wherever they appear; the rest follows Hera's reading order
 # (scalars, then lists, then mappings) and the templates come last.
 _FIRST = (
-    "apiVersion", "kind", "name", "generateName", "namespace", "labels", "annotations", "metadata",
-    "spec", "schedules", "timezone", "entrypoint", "template", "depends", "withParam", "arguments",
-    "parameters", "inputs", "outputs", "image", "command", "args",
+    "apiVersion",
+    "kind",
+    "name",
+    "generateName",
+    "namespace",
+    "labels",
+    "annotations",
+    "metadata",
+    "spec",
+    "schedules",
+    "timezone",
+    "entrypoint",
+    "template",
+    "depends",
+    "withParam",
+    "arguments",
+    "parameters",
+    "inputs",
+    "outputs",
+    "image",
+    "command",
+    "args",
 )
 _LAST = ("workflowSpec", "templates")
 
@@ -57,5 +76,11 @@ _Dumper.add_representer(str, _text)
 
 def dump(document: dict) -> str:
     """A manifest dictionary as YAML in reading order, lines never wrapped."""
-    return yaml.dump(ordered(document), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=2**31 - 1)
+    return yaml.dump(
+        ordered(document),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+    )

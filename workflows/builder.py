@@ -19,15 +19,16 @@ workflow is built (``steps.spec`` reaches OpenCV through the operation registry)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from hera.workflows import DAG, CronWorkflow, Workflow, WorkflowTemplate
 from hera.workflows.models import PodGC, PodSecurityContext, SeccompProfile, TTLStrategy, WorkflowMetadata
 
-from steps.errors import InvalidInput
-from workflows.argo_options import (
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.argo_options import (
     DEFAULT_IMAGE,
     DEFAULT_RESOURCES,
     DEFAULT_S3_SECRET,
@@ -36,17 +37,17 @@ from workflows.argo_options import (
     option_problems,
     schedule_problems,
 )
-from workflows.argo_params import workflow_arguments
-from workflows.argo_templates import augment_template, manifest_template, shard_template
-from workflows.argo_yaml import dump
+from kaleidoscope.workflows.argo_params import workflow_arguments
+from kaleidoscope.workflows.argo_templates import augment_template, manifest_template, shard_template
+from kaleidoscope.workflows.argo_yaml import dump
 
 __all__ = [
-    "BuildOptions",
-    "CronSchedule",
     "DEFAULT_IMAGE",
     "DEFAULT_RESOURCES",
     "DEFAULT_S3_SECRET",
     "KINDS",
+    "BuildOptions",
+    "CronSchedule",
     "build",
     "cron_workflow",
     "manifest",
@@ -79,7 +80,7 @@ def _spec_text(spec: SpecInput) -> str:
 
 def _check(spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None):
     """The spec's text and its validated form; every problem of spec, options and schedule at once."""
-    from steps import spec as spec_module  # here, not at import: it reaches OpenCV
+    from kaleidoscope.steps import spec as spec_module  # here, not at import: it reaches OpenCV
 
     problems = option_problems(options) + (schedule_problems(schedule) if schedule is not None else [])
     parsed = None
@@ -267,4 +268,3 @@ def render(
 ) -> str:
     """The manifest as YAML, what ``kaleidoscope render`` prints and ``workflows/`` commits."""
     return dump(manifest(build(spec, kind, options, schedule)))
-

@@ -23,22 +23,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import yaml
 from hera.workflows.models import Toleration
 
-from workflows import argo_golden, builder
-from workflows.argo_options import (
+from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows.argo_options import (
     CONCURRENCY_POLICIES,
     POD_GC_STRATEGIES,
     PULL_POLICIES,
     TAINT_EFFECTS,
     BuildOptions,
 )
-from workflows.argo_yaml import ordered
+from kaleidoscope.workflows.argo_yaml import ordered
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "kaleidoscope"
@@ -101,7 +102,9 @@ def _escape_argo(text: str) -> str:
 # -- which values users set, and the Helm expression for each -------------------------------------
 
 _TITLE_EXPR = 'include "kaleidoscope.title" . | toJson'
-_WT_DESCRIPTION = 'include "kaleidoscope.description" (dict "context" . "incremental" .Values.workflow.incremental) | toJson'
+_WT_DESCRIPTION = (
+    'include "kaleidoscope.description" (dict "context" . "incremental" .Values.workflow.incremental) | toJson'
+)
 _CRON_DESCRIPTION = (
     'include "kaleidoscope.description" (dict "context" . "schedules" .Values.cronWorkflow.schedules '
     '"timezone" .Values.cronWorkflow.timezone "incremental" .Values.cronWorkflow.incremental) | toJson'
@@ -184,7 +187,7 @@ def _rule(path: tuple, value: Any, parent: Mapping, manifest: Mapping) -> Helm |
     prefix = ("spec", "workflowSpec") if cron else ("spec",)
     if path[: len(prefix)] != prefix:
         return None
-    where = path[len(prefix):]
+    where = path[len(prefix) :]
     if where in _WORKFLOW_FIELDS:
         return _WORKFLOW_FIELDS[where]
     if where[:2] == ("arguments", "parameters") and key == "value":
@@ -293,8 +296,9 @@ def template(manifest: Mapping) -> str:
     """A builder manifest as a Helm template: user-set values replaced, Argo expressions escaped."""
     marks = _Marks()
     substituted = _substitute(ordered(dict(manifest)), (), manifest, marks)
-    text = yaml.dump(substituted, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=2**31 - 1)
+    text = yaml.dump(
+        substituted, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=2**31 - 1
+    )
     lines = _fill_values(_wrap_conditions(_escape_argo(text).splitlines(), marks), marks)
     if any(_VALUE.search(line) or "HELMIF" in line for line in lines):
         raise ValueError("a placeholder was left in the template")
@@ -343,7 +347,9 @@ def _checked(text: str, name: str, cron: bool) -> str:
     expected = _EXPECTED + (
         (_CRON_DESCRIPTION, *(helm.expression for helm in _CRON_FIELDS.values())) if cron else (_WT_DESCRIPTION,)
     )
-    missing = [expression for expression in expected if "{{ " + expression not in text and "{{- " + expression not in text]
+    missing = [
+        expression for expression in expected if "{{ " + expression not in text and "{{- " + expression not in text
+    ]
     if missing:
         raise ValueError(f"{name}: the builder's output no longer has the fields of: {', '.join(missing)}")
     return text
@@ -378,18 +384,23 @@ def builder_tpl() -> str:
     """``templates/_builder.tpl``: the builder's words for the default spec."""
     text = builder_text()
     defines = (
-        ("kaleidoscope.builder.specSha256",
-         "sha256 of the default spec (values.yaml), the one the two texts below describe.",
-         spec_sha256(argo_golden.EXAMPLE_SPEC)),
+        (
+            "kaleidoscope.builder.specSha256",
+            "sha256 of the default spec (values.yaml), the one the two texts below describe.",
+            spec_sha256(argo_golden.EXAMPLE_SPEC),
+        ),
         ("kaleidoscope.builder.title", "the builder's workflows.argoproj.io/title for it.", text["title"]),
-        ("kaleidoscope.builder.description",
-         "the builder's workflows.argoproj.io/description for it, before the schedule and incremental sentences.",
-         text["description"]),
+        (
+            "kaleidoscope.builder.description",
+            "the builder's workflows.argoproj.io/description for it, before the schedule and incremental sentences.",
+            text["description"],
+        ),
     )
     parts = [HEADER]
     for name, comment, body in defines:
-        parts.append(f"\n{{{{/*\n{name}: {comment}\n*/}}}}\n{{{{- define \"{name}\" -}}}}\n"
-                     f"{_escape_argo(body)}\n{{{{- end }}}}\n")
+        parts.append(
+            f'\n{{{{/*\n{name}: {comment}\n*/}}}}\n{{{{- define "{name}" -}}}}\n{_escape_argo(body)}\n{{{{- end }}}}\n'
+        )
     return "".join(parts)
 
 
@@ -436,10 +447,15 @@ def cron_pattern() -> str:
         _cron_field("[0-9]|[1-5][0-9]"),
         _cron_field("[0-9]|1[0-9]|2[0-3]"),
         _cron_field("[1-9]|[12][0-9]|3[01]"),
-        _cron_field("[1-9]|1[0-2]", _names(*"jan feb mar apr may jun jul aug sep oct nov dec".split())),
-        _cron_field("[0-6]", _names(*"sun mon tue wed thu fri sat".split())),
+        _cron_field(
+            "[1-9]|1[0-2]",
+            _names(*["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
+        ),
+        _cron_field("[0-6]", _names(*["sun", "mon", "tue", "wed", "thu", "fri", "sat"])),
     )
-    descriptor = r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every\s*([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+"
+    descriptor = (
+        r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every\s*([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+"
+    )
     zone, five = _TIMEZONE[1:-1], r"\s+".join(fields)
     return rf"^\s*((CRON_TZ|TZ)={zone} +\s*)?({five}|{descriptor})\s*$"
 
@@ -458,13 +474,16 @@ def _object(properties: dict, **more: Any) -> dict:
 
 def _resources() -> _Kube:
     def amounts() -> _Kube:
-        return _Kube(_object({"cpu": _string(_CPU), "memory": _string(_QUANTITY), "ephemeral-storage": _string(_QUANTITY)}))
+        return _Kube(
+            _object({"cpu": _string(_CPU), "memory": _string(_QUANTITY), "ephemeral-storage": _string(_QUANTITY)})
+        )
 
     return _Kube(_object({"requests": amounts(), "limits": amounts()}))
 
 
 def _skeleton() -> dict:
     """values.schema.json without descriptions: every key of values.yaml, its type and rule."""
+
     def optional_name() -> dict:
         return _string(f"^({_DNS_SUBDOMAIN})?$", maxLength=253)
 
@@ -472,16 +491,20 @@ def _skeleton() -> dict:
         {
             "nameOverride": _string(f"^({_DNS_LABEL})?$", maxLength=63),
             "fullnameOverride": _string(f"^({_DNS_LABEL})?$", maxLength=52),
-            "image": _object({
-                "repository": _string(_REPOSITORY),
-                "tag": _string(_TAG),
-                "pullPolicy": {"type": "string", "enum": ["", *PULL_POLICIES]},
-            }),
-            "serviceAccount": _object({
-                "create": {"type": "boolean"},
-                "name": optional_name(),
-                "annotations": _Kube({"type": "object", "additionalProperties": {"type": "string"}}),
-            }),
+            "image": _object(
+                {
+                    "repository": _string(_REPOSITORY),
+                    "tag": _string(_TAG),
+                    "pullPolicy": {"type": "string", "enum": ["", *PULL_POLICIES]},
+                }
+            ),
+            "serviceAccount": _object(
+                {
+                    "create": {"type": "boolean"},
+                    "name": optional_name(),
+                    "annotations": _Kube({"type": "object", "additionalProperties": {"type": "string"}}),
+                }
+            ),
             "rbac": _object({"create": {"type": "boolean"}}),
             "s3": _object(
                 {
@@ -494,57 +517,73 @@ def _skeleton() -> dict:
                 },
                 # A Secret to read needs a name; a Secret to make needs both keys.
                 allOf=[
-                    {"if": {"properties": {"credentials": {"const": "existingSecret"}}},
-                     "then": {"properties": {"existingSecret": {"minLength": 1}}}},
-                    {"if": {"properties": {"credentials": {"const": "secret"}}},
-                     "then": {"properties": {"accessKeyId": {"minLength": 1}, "secretAccessKey": {"minLength": 1}}}},
+                    {
+                        "if": {"properties": {"credentials": {"const": "existingSecret"}}},
+                        "then": {"properties": {"existingSecret": {"minLength": 1}}},
+                    },
+                    {
+                        "if": {"properties": {"credentials": {"const": "secret"}}},
+                        "then": {"properties": {"accessKeyId": {"minLength": 1}, "secretAccessKey": {"minLength": 1}}},
+                    },
                 ],
             ),
             # Text or a mapping: the augmentation spec, whose own schema the first step applies.
             "spec": {"type": ["string", "object"], "minLength": 1, "minProperties": 1},
-            "workflow": _object({
-                "title": _string(),
-                "description": _string(),
-                "source": _string(r"^(s3://\S+)?$"),
-                "destination": _string(r"^(s3://\S+)?$"),
-                "incremental": {"type": "boolean"},
-                "parallelism": _integer(1),
-                "retries": _integer(0),
-                "retryBackoff": _string(_DURATION),
-                "activeDeadlineSeconds": _integer(1),
-                "ttlSecondsAfterSuccess": _integer(0),
-                "ttlSecondsAfterFailure": _integer(0),
-                "podGC": {"type": "string", "enum": list(POD_GC_STRATEGIES)},
-                "threads": _integer(0),
-                "runAsUser": _integer(1),
-                "tmpSize": _string(_QUANTITY),
-            }),
+            "workflow": _object(
+                {
+                    "title": _string(),
+                    "description": _string(),
+                    "source": _string(r"^(s3://\S+)?$"),
+                    "destination": _string(r"^(s3://\S+)?$"),
+                    "incremental": {"type": "boolean"},
+                    "parallelism": _integer(1),
+                    "retries": _integer(0),
+                    "retryBackoff": _string(_DURATION),
+                    "activeDeadlineSeconds": _integer(1),
+                    "ttlSecondsAfterSuccess": _integer(0),
+                    "ttlSecondsAfterFailure": _integer(0),
+                    "podGC": {"type": "string", "enum": list(POD_GC_STRATEGIES)},
+                    "threads": _integer(0),
+                    "runAsUser": _integer(1),
+                    "tmpSize": _string(_QUANTITY),
+                }
+            ),
             "resources": _object({step: _resources() for step in ("shard", "augment", "manifest")}),
-            "nodeSelector": _Kube({
-                "type": "object",
-                "propertyNames": {"pattern": _LABEL_KEY, "maxLength": 317},
-                "additionalProperties": _string(_LABEL_VALUE, maxLength=63),
-            }),
-            "tolerations": _Kube({
-                "type": "array",
-                "items": _Kube(_object({
-                    "key": _string(),
-                    "operator": {"type": "string", "enum": ["Exists", "Equal"]},
-                    "value": _string(),
-                    "effect": {"type": "string", "enum": list(TAINT_EFFECTS)},
-                    "tolerationSeconds": {"type": "integer"},
-                })),
-            }),
-            "cronWorkflow": _object({
-                "enabled": {"type": "boolean"},
-                "schedules": {"type": "array", "minItems": 1, "items": _string(cron_pattern())},
-                "timezone": _string(_TIMEZONE),
-                "concurrencyPolicy": {"type": "string", "enum": list(CONCURRENCY_POLICIES)},
-                "startingDeadlineSeconds": _integer(0),
-                "successfulJobsHistoryLimit": _integer(0),
-                "failedJobsHistoryLimit": _integer(0),
-                "incremental": {"type": "boolean"},
-            }),
+            "nodeSelector": _Kube(
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": _LABEL_KEY, "maxLength": 317},
+                    "additionalProperties": _string(_LABEL_VALUE, maxLength=63),
+                }
+            ),
+            "tolerations": _Kube(
+                {
+                    "type": "array",
+                    "items": _Kube(
+                        _object(
+                            {
+                                "key": _string(),
+                                "operator": {"type": "string", "enum": ["Exists", "Equal"]},
+                                "value": _string(),
+                                "effect": {"type": "string", "enum": list(TAINT_EFFECTS)},
+                                "tolerationSeconds": {"type": "integer"},
+                            }
+                        )
+                    ),
+                }
+            ),
+            "cronWorkflow": _object(
+                {
+                    "enabled": {"type": "boolean"},
+                    "schedules": {"type": "array", "minItems": 1, "items": _string(cron_pattern())},
+                    "timezone": _string(_TIMEZONE),
+                    "concurrencyPolicy": {"type": "string", "enum": list(CONCURRENCY_POLICIES)},
+                    "startingDeadlineSeconds": _integer(0),
+                    "successfulJobsHistoryLimit": _integer(0),
+                    "failedJobsHistoryLimit": _integer(0),
+                    "incremental": {"type": "boolean"},
+                }
+            ),
         }
     )
 
@@ -626,7 +665,6 @@ def values_schema(values_text: str | None = None) -> dict:
     }
 
 
-
 def _require_all(node: dict) -> None:
     if "properties" in node and not isinstance(node, _Kube):
         node["required"] = list(node["properties"])
@@ -659,8 +697,11 @@ def values_table(values_text: str | None = None) -> str:
         value: Any = defaults
         for key in path:
             value = value[key]
-        default = ("multi-line text (see `values.yaml`)" if isinstance(value, str) and "\n" in value
-                   else f"`{json.dumps(value, ensure_ascii=False, separators=(',', ':'))}`")
+        default = (
+            "multi-line text (see `values.yaml`)"
+            if isinstance(value, str) and "\n" in value
+            else f"`{json.dumps(value, ensure_ascii=False, separators=(',', ':'))}`"
+        )
         rows.append(f"| `{'.'.join(path)}` | {_type_name(node)} | {_cell(default)} | {_cell(node['description'])} |")
     return "\n".join(rows)
 
@@ -693,8 +734,11 @@ def generate() -> dict[str, str]:
 
 def stale(chart: Path = CHART) -> list[str]:
     """The generated files whose committed text differs from :func:`generate`'s."""
-    return [path for path, text in generate().items()
-            if not (chart / path).exists() or (chart / path).read_text(encoding="utf-8") != text]
+    return [
+        path
+        for path, text in generate().items()
+        if not (chart / path).exists() or (chart / path).read_text(encoding="utf-8") != text
+    ]
 
 
 def write(chart: Path = CHART) -> list[str]:

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from steps.errors import KaleidoscopeError
+from kaleidoscope.steps.errors import KaleidoscopeError
 
 #: Subcommand -> its module in workflows.commands. Only the module of the command being run is
 #: imported: a pod running ``kaleidoscope step`` never pays for Hera, nor ``render`` for OpenCV.
@@ -33,7 +33,7 @@ COMMANDS = {
 
 class _Parser(argparse.ArgumentParser):
     # argparse exits 2 on bad options already; keep its message but make it one clear line.
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -43,7 +43,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
         if only in (None, name):
-            importlib.import_module(f"workflows.commands.{module}").add_parser(subparsers)
+            importlib.import_module(f"kaleidoscope.workflows.commands.{module}").add_parser(subparsers)
     return parser
 
 

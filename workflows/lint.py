@@ -29,16 +29,39 @@ from typing import Any
 
 import yaml
 
-from steps.errors import InvalidInput
-from workflows._lint_dag import ancestors, cycle_problems, dependencies, loops
-from workflows._lint_variables import Scope, key_path, listing, strings, tags
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows._lint_dag import ancestors, cycle_problems, dependencies, loops
+from kaleidoscope.workflows._lint_variables import Scope, key_path, listing, strings, tags
 
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
 POD_TYPES = ("container", "script", "resource", "containerSet", "data")
 _RESULT_TYPES = ("container", "containerSet", "script", "data", "http", "plugin")  # Argo's Template.HasOutput
-_TEMPLATE_TYPES = ("container", "containerSet", "steps", "script", "resource", "dag", "suspend", "data", "http", "plugin")
-_WORKFLOW_VARIABLES = ("name", "namespace", "uid", "mainEntrypoint", "serviceAccountName", "status", "parameters",
-                       "parameters.json", "annotations", "annotations.json", "labels", "labels.json")
+_TEMPLATE_TYPES = (
+    "container",
+    "containerSet",
+    "steps",
+    "script",
+    "resource",
+    "dag",
+    "suspend",
+    "data",
+    "http",
+    "plugin",
+)
+_WORKFLOW_VARIABLES = (
+    "name",
+    "namespace",
+    "uid",
+    "mainEntrypoint",
+    "serviceAccountName",
+    "status",
+    "parameters",
+    "parameters.json",
+    "annotations",
+    "annotations.json",
+    "labels",
+    "labels.json",
+)
 
 
 def _names(items: Any) -> list[str]:
@@ -49,7 +72,8 @@ def _required_inputs(template: dict) -> list[str]:
     return [
         parameter["name"]
         for parameter in ((template.get("inputs") or {}).get("parameters") or [])
-        if isinstance(parameter, dict) and parameter.get("name")
+        if isinstance(parameter, dict)
+        and parameter.get("name")
         and not any(key in parameter for key in ("value", "default", "valueFrom"))
     ]
 
@@ -87,7 +111,9 @@ class _Linter:
                 self.add(f"{base}.templates[{index}].name", "every template needs a name")
             elif name in self.templates:
                 first = self.templates[name][0]
-                self.add(f"{base}.templates[{index}].name", f"'{name}' is already the name of {base}.templates[{first}]")
+                self.add(
+                    f"{base}.templates[{index}].name", f"'{name}' is already the name of {base}.templates[{first}]"
+                )
             else:
                 self.templates[name] = (index, template)
         arguments = (spec.get("arguments") or {}).get("parameters") or []
@@ -111,8 +137,11 @@ class _Linter:
                 given = set(_names(arguments))
                 for name in _required_inputs(template):
                     if name not in given:
-                        self.add(f"{base}.entrypoint", f"template '{entrypoint}' needs the input parameter '{name}': "
-                                                       f"add it to {base}.arguments.parameters")
+                        self.add(
+                            f"{base}.entrypoint",
+                            f"template '{entrypoint}' needs the input parameter '{name}': "
+                            f"add it to {base}.arguments.parameters",
+                        )
         elif self.kind in ("Workflow", "CronWorkflow"):
             self.add(f"{base}.entrypoint", "required: the template a run starts with")
         if spec.get("onExit"):
@@ -218,7 +247,9 @@ class _Linter:
         """Checks of one task or step against the template it runs; its loop, for the scope."""
         given_loops = [key for key in ("withItems", "withParam", "withSequence") if call.get(key) not in (None, "", [])]
         if len(given_loops) > 1:
-            self.add(where, f"only one of withItems, withParam, withSequence can be given (found: {', '.join(given_loops)})")
+            self.add(
+                where, f"only one of withItems, withParam, withSequence can be given (found: {', '.join(given_loops)})"
+            )
         arguments = (call.get("arguments") or {}).get("parameters") or []
         self.parameters(f"{where}.arguments.parameters", arguments, "value")
         if template is not None:
@@ -234,7 +265,9 @@ class _Linter:
         """Required inputs given; literal values within the input's enum."""
         name = template.get("name")
         given = {
-            argument.get("name"): (index, argument) for index, argument in enumerate(arguments) if isinstance(argument, dict)
+            argument.get("name"): (index, argument)
+            for index, argument in enumerate(arguments)
+            if isinstance(argument, dict)
         }
         for required in _required_inputs(template):
             if required not in given:
@@ -246,8 +279,10 @@ class _Linter:
             index, argument = given[parameter["name"]]
             value = argument.get("value")
             if isinstance(value, str) and "{{" not in value and value not in enum:
-                self.add(f"{where}.arguments.parameters[{index}].value",
-                         f"{value!r} is not one of template '{name}' enum values ({', '.join(map(repr, enum))})")
+                self.add(
+                    f"{where}.arguments.parameters[{index}].value",
+                    f"{value!r} is not one of template '{name}' enum values ({', '.join(map(repr, enum))})",
+                )
 
     @staticmethod
     def offered(prefix: str, template: dict | None, looped: bool) -> set[str]:
@@ -290,22 +325,26 @@ class _Linter:
             upstream[task.get("name")], problems = dependencies(f"{where}.dag.tasks[{index}]", task, names, tasks)
             self.problems += problems
         self.problems += cycle_problems(where, tasks, names, upstream)
-        callees = {task.get("name"): self.callee(f"{where}.dag.tasks[{index}]", task) for index, task in enumerate(tasks)}
+        callees = {
+            task.get("name"): self.callee(f"{where}.dag.tasks[{index}]", task) for index, task in enumerate(tasks)
+        }
         looped = {task.get("name"): loops(task) for task in tasks}
         for index, task in enumerate(tasks):
             task_where = f"{where}.dag.tasks[{index}]"
             loop = self.call(task_where, task, callees.get(task.get("name")))
             before = ancestors(task.get("name"), upstream)
             offered = set().union(*(self.offered(f"tasks.{name}", callees.get(name), looped[name]) for name in before))
-            nodes = {name: "" if name in before else f"task '{name}' is not upstream of this task: add it to depends"
-                     for name in names}
+            nodes = {
+                name: "" if name in before else f"task '{name}' is not upstream of this task: add it to depends"
+                for name in names
+            }
             self.variables(task, task_where, scope.extended(offered, loop, nodes=nodes, node_kind="tasks"))
         target = template["dag"].get("target")
         for name in target.split() if isinstance(target, str) else []:
             if "{{" not in name and name not in names:
                 self.add(f"{where}.dag.target", f"task '{name}' is not defined in this DAG (tasks: {listing(names)})")
         everything = set().union(*(self.offered(f"tasks.{name}", callees.get(name), looped[name]) for name in names))
-        outputs_scope = scope.extended(everything, nodes={name: "" for name in names}, node_kind="tasks")
+        outputs_scope = scope.extended(everything, nodes=dict.fromkeys(names, ""), node_kind="tasks")
         self.variables(template.get("outputs"), f"{where}.outputs", outputs_scope)
 
     def steps(self, where: str, template: dict, scope: Scope) -> None:
@@ -332,8 +371,10 @@ class _Linter:
                 offered = {f"steps.{name}.status"}  # Argo lets a step (its hooks) see its own status
                 for other, (other_template, other_looped) in earlier.items():
                     offered |= self.offered(f"steps.{other}", other_template, other_looped)
-                nodes = {other: "" for other in earlier}
-                nodes.update({other: f"step '{other}' runs in the same group, at the same time" for other in this_group})
+                nodes = dict.fromkeys(earlier, "")
+                nodes.update(
+                    {other: f"step '{other}' runs in the same group, at the same time" for other in this_group}
+                )
                 self.variables(step, step_where, scope.extended(offered, loop, nodes=nodes, node_kind="steps"))
                 if name:
                     this_group[name] = (called, loop is not None)

@@ -6,6 +6,7 @@ all-thread CPU profiles. Not a benchmark itself (no ``main``).
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import os
 import platform
@@ -17,11 +18,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
-from steps import s3 as s3_module
+from kaleidoscope.steps import s3 as s3_module
 from tests import s3server
 
 #: Variables a benchmark sets for the admin identity, and those it clears (as tests/conftest.py).
@@ -50,12 +51,14 @@ def seaweed(folder: Path) -> Iterator[s3server.SeaweedServer]:
     server = s3server.SeaweedServer(folder)
     try:
         server.start()
-        os.environ.update({
-            "AWS_ACCESS_KEY_ID": s3server.ADMIN[0],
-            "AWS_SECRET_ACCESS_KEY": s3server.ADMIN[1],
-            "AWS_REGION": s3server.REGION,
-            "AWS_ENDPOINT_URL_S3": server.endpoint,
-        })
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": s3server.ADMIN[0],
+                "AWS_SECRET_ACCESS_KEY": s3server.ADMIN[1],
+                "AWS_REGION": s3server.REGION,
+                "AWS_ENDPOINT_URL_S3": server.endpoint,
+            }
+        )
         for name in _ENV_CLEARED:
             os.environ.pop(name, None)
         s3_module.configure(endpoint_url=server.endpoint)
@@ -122,8 +125,11 @@ def filesystem(path: Path) -> str:
     except OSError:
         return "?"
     resolved = str(path.resolve())
-    best = max((m for m in mounts if resolved == m[0] or resolved.startswith(m[0].rstrip("/") + "/")),
-               key=lambda m: len(m[0]), default=None)
+    best = max(
+        (m for m in mounts if resolved == m[0] or resolved.startswith(m[0].rstrip("/") + "/")),
+        key=lambda m: len(m[0]),
+        default=None,
+    )
     return best[1] if best else "?"
 
 
@@ -149,10 +155,15 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
-def table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = ("measurement", "figures", "target", "result")) -> str:
+def table(
+    rows: list[tuple[str, ...]], headers: tuple[str, ...] = ("measurement", "figures", "target", "result")
+) -> str:
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
     line = "-+-".join("-" * w for w in widths)
-    render = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+
+    def render(cells):
+        return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))
+
     return "\n".join([render(headers), line, *(render(row) for row in rows)])
 
 
@@ -195,10 +206,8 @@ def profile_all_threads(function: Callable[[], object]) -> pstats.Stats:
         threading.setprofile(None)
     stats = pstats.Stats(profilers[0])
     for profiler in profilers[1:]:
-        try:
+        with contextlib.suppress(TypeError):  # a profiler that never saw an event
             stats.add(profiler)
-        except TypeError:  # a profiler that never saw an event
-            pass
     return stats
 
 
@@ -241,6 +250,7 @@ def botocore_shares(stats: pstats.Stats) -> tuple[dict, dict[str, float]]:
     if not api["seconds"]:
         return api, {}
     shares = {label: g["seconds"] / api["seconds"] for label, g in inclusive_cpu(stats, BOTOCORE_STAGES).items()}
-    shares["rest: event handlers (checksums, Expect: 100-continue, ...), request objects, retries"] = (
-        1 - sum(shares.values()))
+    shares["rest: event handlers (checksums, Expect: 100-continue, ...), request objects, retries"] = 1 - sum(
+        shares.values()
+    )
     return api, shares

@@ -65,15 +65,15 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from steps import augment, imageio, ops, registry, tree
-from steps import shard as shard_module
-from steps import spec as spec_module
+from kaleidoscope.steps import augment, imageio, ops, registry, tree
+from kaleidoscope.steps import shard as shard_module
+from kaleidoscope.steps import spec as spec_module
 from tests.benchmarks._common import environment, filesystem, make_workdir, rotated, table, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +181,7 @@ class Prepared:
         self.normalized = ops.normalize(decoded, self.crop) if self.crop is not None else decoded
         self.operations = [
             functools.partial(_apply, registry.get(t.op).apply, params=params)
-            for t, params in zip(spec.transforms, self.parameters)
+            for t, params in zip(spec.transforms, self.parameters, strict=False)
         ]
 
 
@@ -258,8 +258,12 @@ def measure_tree(spec: spec_module.Spec, items: list[Prepared], repeat: int) -> 
 
     for item in items:
         by_tree = dict(
-            tree.walk(item.normalized, [counting("tree", o) for o in item.operations],
-                      min_ops=spec.min_ops, max_ops=spec.max_ops)
+            tree.walk(
+                item.normalized,
+                [counting("tree", o) for o in item.operations],
+                min_ops=spec.min_ops,
+                max_ops=spec.max_ops,
+            )
         )
         counted_ops = [counting("naive", o) for o in item.operations]
         for subset in subsets:
@@ -278,7 +282,7 @@ def measure_tree(spec: spec_module.Spec, items: list[Prepared], repeat: int) -> 
     for position, transform in enumerate(spec.transforms):
         samples = []
         for _ in range(3):
-            seconds, _ = timed(lambda: [item.operations[position](item.normalized) for item in items])
+            seconds, _ = timed(lambda position=position: [item.operations[position](item.normalized) for item in items])
             samples.append(seconds / len(items) * 1000)
         op_ms.append(
             {
@@ -346,7 +350,7 @@ def measure_step(
     clean_destination(destination)
 
     n = len(items)
-    floor_ratios = [f / s for f, s in zip(seconds["floor"], seconds["step1"])]  # throughput step/floor
+    floor_ratios = [f / s for f, s in zip(seconds["floor"], seconds["step1"], strict=False)]  # throughput step/floor
     step = {
         "images": n,
         "floor_images_per_s": n / statistics.median(seconds["floor"]),
@@ -362,7 +366,7 @@ def measure_step(
     if cores <= 1:
         return step, None
     many = seconds[f"step{cores}"]
-    scale_ratios = [one / m for one, m in zip(seconds["step1"], many)]
+    scale_ratios = [one / m for one, m in zip(seconds["step1"], many, strict=False)]
     scaling = {
         "threads": cores,
         "step1_images_per_s": n / statistics.median(seconds["step1"]),
@@ -377,7 +381,7 @@ def measure_step(
 
 CHILD = r"""
 import json, os, re, resource, sys
-from steps import augment, spec
+from kaleidoscope.steps import augment, spec
 
 from tests.benchmarks._memory import reset_peak, status
 
@@ -414,7 +418,10 @@ def measure_memory(workdir: Path, files: list[Path], small: int, repeat: int) ->
             clean_destination(Path(documents[label]["destination"]))
             completed = subprocess.run(
                 [sys.executable, "-c", CHILD, json.dumps(documents[label]), RUN_ID],
-                cwd=ROOT, capture_output=True, text=True, check=False,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if completed.returncode != 0:
                 raise RuntimeError(f"memory child failed:\n{completed.stderr}")
@@ -465,18 +472,22 @@ def profile_step(spec: spec_module.Spec, destination: Path, images: int, top: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=16, help="inputs in the timed shard (default 16)")
     parser.add_argument("--repeat", type=int, default=7, help="interleaved repetitions (default 7)")
-    parser.add_argument("--tree-images", type=int, default=8,
-                        help="inputs used by measurement 1, at most --images (default 8)")
+    parser.add_argument(
+        "--tree-images", type=int, default=8, help="inputs used by measurement 1, at most --images (default 8)"
+    )
     parser.add_argument("--mem-small", type=int, default=8, help="K, the small shard of measurement 4 (default 8)")
     parser.add_argument("--mem-repeat", type=int, default=2, help="subprocess runs per shard size (default 2)")
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of augment_shard(threads=1)")
-    parser.add_argument("--workdir", help="where to make the temporary data folder (default: the system's temporary folder)")
+    parser.add_argument(
+        "--workdir", help="where to make the temporary data folder (default: the system's temporary folder)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data")
     args = parser.parse_args(argv)
     if args.images < 1 or args.repeat < 1 or args.mem_small < 1 or args.mem_repeat < 1:
@@ -488,9 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     print("Kaleidoscope augment benchmark")
     print(f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}")
     print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
-    print(f"  {args.images} inputs {WIDTH}x{HEIGHT} JPEG q{QUALITY} -> normalize {NORMALIZE_SIZE}, "
-          f"{len(OPERATIONS)} ops ({2 ** len(OPERATIONS)} outputs each), repeat {args.repeat}, "
-          f"medians of per-repetition ratios")
+    print(
+        f"  {args.images} inputs {WIDTH}x{HEIGHT} JPEG q{QUALITY} -> normalize {NORMALIZE_SIZE}, "
+        f"{len(OPERATIONS)} ops ({2 ** len(OPERATIONS)} outputs each), repeat {args.repeat}, "
+        f"medians of per-repetition ratios"
+    )
     started = time.perf_counter()
 
     workdir = make_workdir(args.workdir, "kaleidoscope-bench-")
@@ -504,13 +517,18 @@ def main(argv: list[str] | None = None) -> int:
         spec = make_shard(spec_document(source, destination))
         items = [Prepared(spec, key, data) for key, data in inputs]
         env["workdir_fs"] = filesystem(workdir)
-        print(f"  set-up {time.perf_counter() - started:.1f} s in {workdir} ({env['workdir_fs']}; the step's "
-              "writes go there, so its cost depends on that file system)", flush=True)
+        print(
+            f"  set-up {time.perf_counter() - started:.1f} s in {workdir} ({env['workdir_fs']}; the step's "
+            "writes go there, so its cost depends on that file system)",
+            flush=True,
+        )
 
         print("[1/4] tree vs naive ...", flush=True)
         tree_result = measure_tree(spec, items[: max(1, min(args.tree_images, len(items)))], args.repeat)
-        print("[2/4 + 3/4] floor, step(threads=1)" + (f", step(threads={cores})" if cores > 1 else "") + " ...",
-              flush=True)
+        print(
+            "[2/4 + 3/4] floor, step(threads=1)" + (f", step(threads={cores})" if cores > 1 else "") + " ...",
+            flush=True,
+        )
         step_result, scaling_result = measure_step(spec, items, destination, args.repeat, cores)
         print("[4/4] peak memory in subprocesses ...", flush=True)
         memory_result = measure_memory(workdir, files[:4], args.mem_small, args.mem_repeat)
@@ -524,27 +542,46 @@ def main(argv: list[str] | None = None) -> int:
     env["loadavg_end"] = os.getloadavg()
     t, s, m = tree_result, step_result, memory_result
     rows = [
-        ("1a tree vs naive: op calls per image",
-         f"{t['calls_per_image']['tree']:.0f} vs {t['calls_per_image']['naive']:.0f} = {t['counted_ratio']:.3f}",
-         "<= 0.333", verdict(t["pass_counted"])),
-        (f"1b tree vs naive: op time ({t['images']} img)",
-         f"{t['tree_ms_per_image']:.1f} vs {t['naive_ms_per_image']:.1f} ms/img = {t['timed_ratio']:.3f}",
-         "<= 0.333", verdict(t["pass_timed"])),
-        (f"2  step(1 thread) vs floor ({s['images']} img)",
-         f"{s['step_images_per_s']:.2f} vs {s['floor_images_per_s']:.2f} img/s = {s['ratio']:.3f}",
-         f">= {FLOOR_TARGET}", verdict(s["pass"])),
+        (
+            "1a tree vs naive: op calls per image",
+            f"{t['calls_per_image']['tree']:.0f} vs {t['calls_per_image']['naive']:.0f} = {t['counted_ratio']:.3f}",
+            "<= 0.333",
+            verdict(t["pass_counted"]),
+        ),
+        (
+            f"1b tree vs naive: op time ({t['images']} img)",
+            f"{t['tree_ms_per_image']:.1f} vs {t['naive_ms_per_image']:.1f} ms/img = {t['timed_ratio']:.3f}",
+            "<= 0.333",
+            verdict(t["pass_timed"]),
+        ),
+        (
+            f"2  step(1 thread) vs floor ({s['images']} img)",
+            f"{s['step_images_per_s']:.2f} vs {s['floor_images_per_s']:.2f} img/s = {s['ratio']:.3f}",
+            f">= {FLOOR_TARGET}",
+            verdict(s["pass"]),
+        ),
     ]
     if scaling_result:
         c = scaling_result
-        rows.append((f"3  step({c['threads']} threads) vs step(1)",
-                     f"{c['stepN_images_per_s']:.2f} vs {c['step1_images_per_s']:.2f} img/s = {c['ratio']:.2f}x",
-                     f">= {c['target']:.2f}x", verdict(c["pass"])))
+        rows.append(
+            (
+                f"3  step({c['threads']} threads) vs step(1)",
+                f"{c['stepN_images_per_s']:.2f} vs {c['step1_images_per_s']:.2f} img/s = {c['ratio']:.2f}x",
+                f">= {c['target']:.2f}x",
+                verdict(c["pass"]),
+            )
+        )
     else:
         rows.append(("3  scaling", "single core: skipped", "-", verdict(None)))
-    rows.append((f"4  peak RSS {m['large']['images']} vs {m['small']['images']} img",
-                 f"+{m['large']['above_baseline_mb']:.1f} vs +{m['small']['above_baseline_mb']:.1f} MB "
-                 f"= {m['ratio_above_baseline']:.2f} (peak {m['large']['peak_mb']:.0f}/{m['small']['peak_mb']:.0f} MB)",
-                 f"<= {MEMORY_RATIO_TARGET} or +{MEMORY_SLACK_MB:g} MB", verdict(m["pass"])))
+    rows.append(
+        (
+            f"4  peak RSS {m['large']['images']} vs {m['small']['images']} img",
+            f"+{m['large']['above_baseline_mb']:.1f} vs +{m['small']['above_baseline_mb']:.1f} MB "
+            f"= {m['ratio_above_baseline']:.2f} (peak {m['large']['peak_mb']:.0f}/{m['small']['peak_mb']:.0f} MB)",
+            f"<= {MEMORY_RATIO_TARGET} or +{MEMORY_SLACK_MB:g} MB",
+            verdict(m["pass"]),
+        )
+    )
 
     print()
     print(table(rows))
@@ -554,22 +591,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  2  step/floor      : {' '.join(f'{r:.3f}' for r in s['ratios'])}")
     if scaling_result:
         print(f"  3  step{cores}/step1     : {' '.join(f'{r:.2f}' for r in scaling_result['ratios'])}")
-    print(f"  2  step overhead over the floor: {s['step_ms_per_image'] - s['floor_ms_per_image']:.1f} ms per image "
-          f"({s['step_ms_per_image']:.1f} vs {s['floor_ms_per_image']:.1f})")
+    print(
+        f"  2  step overhead over the floor: {s['step_ms_per_image'] - s['floor_ms_per_image']:.1f} ms per image "
+        f"({s['step_ms_per_image']:.1f} vs {s['floor_ms_per_image']:.1f})"
+    )
     print()
     print("Operation cost on the normalised images (tree calls op i 2^i times, naive 2^(N-1) times each):")
     print(f"  {'op':<12} {'ms/call':>8} {'tree':>5} {'naive':>6} {'tree ms':>8} {'naive ms':>9}")
     for o in t["per_op"]:
-        print(f"  {o['op']:<12} {o['ms_per_call']:8.2f} {o['tree_calls']:5d} {o['naive_calls']:6d} "
-              f"{o['ms_per_call'] * o['tree_calls']:8.1f} {o['ms_per_call'] * o['naive_calls']:9.1f}")
+        print(
+            f"  {o['op']:<12} {o['ms_per_call']:8.2f} {o['tree_calls']:5d} {o['naive_calls']:6d} "
+            f"{o['ms_per_call'] * o['tree_calls']:8.1f} {o['ms_per_call'] * o['naive_calls']:9.1f}"
+        )
     print(f"  predicted timed ratio from these costs: {t['predicted_timed_ratio']:.3f}")
     print()
-    print(f"Memory ({m['method']}): RSS after imports {m['small']['baseline_mb']:.0f} MB, threads {m['threads']}, "
-          f"growth {m['growth_mb']:+.1f} MB from {m['small']['images']} to {m['large']['images']} images.")
-    print(f"  ru_maxrss in the children, {m['small']['ru_maxrss_mb']:.0f} / {m['large']['ru_maxrss_mb']:.0f} MB, "
-          "is not used: at exec a child inherits its launcher's high-water mark (here the benchmark's own).")
-    print(f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
-          f"total time {time.perf_counter() - started:.0f} s")
+    print(
+        f"Memory ({m['method']}): RSS after imports {m['small']['baseline_mb']:.0f} MB, threads {m['threads']}, "
+        f"growth {m['growth_mb']:+.1f} MB from {m['small']['images']} to {m['large']['images']} images."
+    )
+    print(
+        f"  ru_maxrss in the children, {m['small']['ru_maxrss_mb']:.0f} / {m['large']['ru_maxrss_mb']:.0f} MB, "
+        "is not used: at exec a child inherits its launcher's high-water mark (here the benchmark's own)."
+    )
+    print(
+        f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
+        f"total time {time.perf_counter() - started:.0f} s"
+    )
     if profile_text:
         print()
         print(profile_text)
@@ -579,8 +626,14 @@ def main(argv: list[str] | None = None) -> int:
         passes.append(scaling_result["pass"])
     report = {
         "environment": env,
-        "settings": {**vars(args), "width": WIDTH, "height": HEIGHT, "normalize": NORMALIZE_SIZE,
-                     "operations": list(OPERATIONS), "quality": QUALITY},
+        "settings": {
+            **vars(args),
+            "width": WIDTH,
+            "height": HEIGHT,
+            "normalize": NORMALIZE_SIZE,
+            "operations": list(OPERATIONS),
+            "quality": QUALITY,
+        },
         "tree_vs_naive": t,
         "step_vs_floor": s,
         "scaling": scaling_result,

@@ -56,13 +56,21 @@ import boto3
 import cv2
 import numpy as np
 
-from steps import augment
-from steps import s3 as s3_module
-from steps import shard as shard_module
-from steps import spec as spec_module
-from steps.storage import open_storage
+from kaleidoscope.steps import augment
+from kaleidoscope.steps import s3 as s3_module
+from kaleidoscope.steps import shard as shard_module
+from kaleidoscope.steps import spec as spec_module
+from kaleidoscope.steps.storage import open_storage
 from tests.benchmarks import _common
-from tests.benchmarks.bench_augment import HEIGHT, NORMALIZE_SIZE, OPERATIONS, QUALITY, WIDTH, synthetic_photo, write_jpeg
+from tests.benchmarks.bench_augment import (
+    HEIGHT,
+    NORMALIZE_SIZE,
+    OPERATIONS,
+    QUALITY,
+    WIDTH,
+    synthetic_photo,
+    write_jpeg,
+)
 
 TARGET = 0.8
 SOURCE_BUCKET = "kaleidoscope-bench-src"
@@ -127,14 +135,23 @@ def run_once(layouts: Layouts, kind: str, threads: int, counter: _common.Request
     own_cpu, weed_cpu = time.process_time() - cpu_before, _common.cpu_seconds(weed_pid) - weed_before
     requests = counter.snapshot()
     requests.subtract(requests_before)
-    if result["inputs"] != layouts.images or result["failed"] or result["outputs"] != layouts.images * OUTPUTS_PER_IMAGE:
+    if (
+        result["inputs"] != layouts.images
+        or result["failed"]
+        or result["outputs"] != layouts.images * OUTPUTS_PER_IMAGE
+    ):
         raise RuntimeError(f"{kind} augment_shard(threads={threads}) gave {result}")
     if result["skipped"]:
         raise RuntimeError(f"{kind}: {result['skipped']} outputs skipped: the destination was not fresh")
     part = open_storage(spec.destination).read(augment.part_key(run_id, 0))
     layouts.clean(kind, document)
-    return {"seconds": seconds, "own_cpu": own_cpu, "weed_cpu": weed_cpu,
-            "requests": {k: v for k, v in requests.items() if v}, "part": part}
+    return {
+        "seconds": seconds,
+        "own_cpu": own_cpu,
+        "weed_cpu": weed_cpu,
+        "requests": {k: v for k, v in requests.items() if v},
+        "part": part,
+    }
 
 
 def digests(part: bytes) -> list[str]:
@@ -156,9 +173,11 @@ def measure(layouts: Layouts, threads_list: list[int], repeat: int, counter, wee
             run = run_once(layouts, kind, int(threads), counter, weed_pid)
             run.pop("part")
             runs[name].append(run)
-            print(f"  rep {repetition + 1}/{repeat} {name:<9} {run['seconds']:6.2f} s  "
-                  f"cpu {run['own_cpu']:5.1f} s + weed {run['weed_cpu']:5.1f} s  load {os.getloadavg()[0]:.2f}",
-                  flush=True)
+            print(
+                f"  rep {repetition + 1}/{repeat} {name:<9} {run['seconds']:6.2f} s  "
+                f"cpu {run['own_cpu']:5.1f} s + weed {run['weed_cpu']:5.1f} s  load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
 
     n = layouts.images
     result = {"images": n, "variants": {}, "comparisons": {}}
@@ -174,7 +193,7 @@ def measure(layouts: Layouts, threads_list: list[int], repeat: int, counter, wee
         }
     for threads in threads_list:
         s3_runs, local_runs = runs[f"s3-t{threads}"], runs[f"local-t{threads}"]
-        ratios = [local["seconds"] / s3["seconds"] for s3, local in zip(s3_runs, local_runs)]
+        ratios = [local["seconds"] / s3["seconds"] for s3, local in zip(s3_runs, local_runs, strict=False)]
         result["comparisons"][threads] = {
             "threads": threads,
             "s3_images_per_s": result["variants"][f"s3-t{threads}"]["images_per_s"],
@@ -203,6 +222,7 @@ PROFILE_GROUPS = {
     },
 }
 
+
 def profile_runs(layouts: Layouts, threads: int) -> dict:
     """CPU profiles (every thread) of one S3 and one local run: ms of CPU per image by part of the
     step (inclusive), and the S3 run's heaviest client functions."""
@@ -210,13 +230,16 @@ def profile_runs(layouts: Layouts, threads: int) -> dict:
     for kind in ("s3", "local"):
         spec, run_id, document = layouts.prepare(kind, f"profile-{kind}")
         os.sync()
-        stats = _common.profile_all_threads(lambda: augment.augment_shard(spec, run_id, 0, threads=threads))
+        stats = _common.profile_all_threads(
+            lambda spec=spec, run_id=run_id: augment.augment_shard(spec, run_id, 0, threads=threads)
+        )
         layouts.clean(kind, document)
         groups = _common.inclusive_cpu(stats, PROFILE_GROUPS[kind])
         total = _common.total_cpu(stats)
         per_image = {label: g["seconds"] / layouts.images * 1000 for label, g in groups.items()}
         per_image["rest (threads, manifest part, shard list, ...)"] = (
-            total - sum(g["seconds"] for g in groups.values())) / layouts.images * 1000
+            (total - sum(g["seconds"] for g in groups.values())) / layouts.images * 1000
+        )
         out = io.StringIO()
         stats.stream = out
         stats.sort_stats("cumulative").print_stats(r"botocore|urllib3|http/client|s3transfer|steps/s3", 22)
@@ -235,17 +258,23 @@ def profile_runs(layouts: Layouts, threads: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=16, help="inputs in the shard (default 16)")
     parser.add_argument("--repeat", type=int, default=5, help="interleaved repetitions (default 5)")
     parser.add_argument("--no-single", action="store_true", help="skip the threads=1 comparison")
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile the CPU of one S3 and one local augment_shard(threads=1), by library")
-    parser.add_argument("--workdir", help="where to make the temporary folder, server data included "
-                                          "(default: the system's temporary folder)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile the CPU of one S3 and one local augment_shard(threads=1), by library",
+    )
+    parser.add_argument(
+        "--workdir",
+        help="where to make the temporary folder, server data included (default: the system's temporary folder)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data")
     args = parser.parse_args(argv)
     if args.images < 1 or args.repeat < 1:
@@ -255,14 +284,20 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     cores = os.cpu_count() or 1
     threads_list = [cores] + ([1] if cores > 1 and not args.no_single else [])
-    env = _common.environment(cv2=cv2.__version__, numpy=np.__version__, boto3=boto3.__version__, weed=_common.weed_version())
+    env = _common.environment(
+        cv2=cv2.__version__, numpy=np.__version__, boto3=boto3.__version__, weed=_common.weed_version()
+    )
     print("Kaleidoscope S3 vs local benchmark (augment_shard, one shard)")
-    print(f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}, "
-          f"boto3 {env['boto3']}, {env['weed']}")
+    print(
+        f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}, "
+        f"boto3 {env['boto3']}, {env['weed']}"
+    )
     print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
-    print(f"  {args.images} inputs {WIDTH}x{HEIGHT} JPEG q{QUALITY} -> normalize {NORMALIZE_SIZE}, "
-          f"{len(OPERATIONS)} ops ({OUTPUTS_PER_IMAGE} outputs each), threads {threads_list}, "
-          f"repeat {args.repeat}, medians of per-repetition ratios")
+    print(
+        f"  {args.images} inputs {WIDTH}x{HEIGHT} JPEG q{QUALITY} -> normalize {NORMALIZE_SIZE}, "
+        f"{len(OPERATIONS)} ops ({OUTPUTS_PER_IMAGE} outputs each), threads {threads_list}, "
+        f"repeat {args.repeat}, medians of per-repetition ratios"
+    )
     started = time.perf_counter()
 
     workdir = _common.make_workdir(args.workdir, "kaleidoscope-bench-s3-")
@@ -273,8 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         env["server_data"] = str(server_folder / "data")
         env["workdir_fs"] = _common.filesystem(workdir)
         with _common.seaweed(server_folder) as server:
-            print(f"  SeaweedFS {server.endpoint}, data in {server_folder / 'data'} ({env['workdir_fs']}); "
-                  f"local folders in {workdir}", flush=True)
+            print(
+                f"  SeaweedFS {server.endpoint}, data in {server_folder / 'data'} ({env['workdir_fs']}); "
+                f"local folders in {workdir}",
+                flush=True,
+            )
             client = server.client()
             for bucket in (SOURCE_BUCKET, DESTINATION_BUCKET):
                 server.make_bucket(bucket)
@@ -301,12 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for threads, c in result["comparisons"].items():
         main_row = threads == cores
-        rows.append((
-            f"S3->S3 vs local->local, threads={threads} ({n} img)",
-            f"{c['s3_images_per_s']:.2f} vs {c['local_images_per_s']:.2f} img/s = {c['ratio']:.3f}",
-            f">= {TARGET}" + ("" if main_row else " (info)"),
-            _common.verdict(c["pass"]) + ("" if main_row else " (info)"),
-        ))
+        rows.append(
+            (
+                f"S3->S3 vs local->local, threads={threads} ({n} img)",
+                f"{c['s3_images_per_s']:.2f} vs {c['local_images_per_s']:.2f} img/s = {c['ratio']:.3f}",
+                f">= {TARGET}" + ("" if main_row else " (info)"),
+                _common.verdict(c["pass"]) + ("" if main_row else " (info)"),
+            )
+        )
     print()
     print(_common.table(rows))
     print()
@@ -316,29 +356,41 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Per image (medians): wall ms; CPU ms of this process (all threads) and of the weed server; cores each")
     print(f"kept busy (CPU / wall); the CPU-bound ceiling = {cores} cores / (process + weed CPU):")
-    print(f"  {'variant':<10} {'img/s':>6} {'wall':>7} {'process':>8} {'weed':>7} {'total':>7} "
-          f"{'cores: process':>15} {'weed':>5} {'ceiling img/s':>14}")
+    print(
+        f"  {'variant':<10} {'img/s':>6} {'wall':>7} {'process':>8} {'weed':>7} {'total':>7} "
+        f"{'cores: process':>15} {'weed':>5} {'ceiling img/s':>14}"
+    )
     for name, v in result["variants"].items():
         total = v["own_cpu_ms_per_image"] + v["weed_cpu_ms_per_image"]
-        print(f"  {name:<10} {v['images_per_s']:6.2f} {v['ms_per_image']:7.1f} {v['own_cpu_ms_per_image']:8.1f} "
-              f"{v['weed_cpu_ms_per_image']:7.1f} {total:7.1f} {v['own_cpu_ms_per_image'] / v['ms_per_image']:15.2f} "
-              f"{v['weed_cpu_ms_per_image'] / v['ms_per_image']:5.2f} {cores * 1000 / total if total else 0:14.2f}")
+        print(
+            f"  {name:<10} {v['images_per_s']:6.2f} {v['ms_per_image']:7.1f} {v['own_cpu_ms_per_image']:8.1f} "
+            f"{v['weed_cpu_ms_per_image']:7.1f} {total:7.1f} {v['own_cpu_ms_per_image'] / v['ms_per_image']:15.2f} "
+            f"{v['weed_cpu_ms_per_image'] / v['ms_per_image']:5.2f} {cores * 1000 / total if total else 0:14.2f}"
+        )
     s3v, lov = result["variants"][f"s3-t{cores}"], result["variants"][f"local-t{cores}"]
-    print(f"  S3 costs {s3v['own_cpu_ms_per_image'] - lov['own_cpu_ms_per_image']:+.1f} ms of CPU per image in "
-          f"this process ({(s3v['own_cpu_ms_per_image'] - lov['own_cpu_ms_per_image']) / OUTPUTS_PER_IMAGE:.2f} ms "
-          f"per output) and {s3v['weed_cpu_ms_per_image']:.1f} ms in the server "
-          f"({s3v['weed_cpu_ms_per_image'] / OUTPUTS_PER_IMAGE:.2f} ms per output), on the same {cores} cores.")
-    print(f"  Bound on the ratio when CPU-bound with the server on these cores, even with no client-side S3 cost: "
-          f"local CPU / (local CPU + weed CPU) = {lov['own_cpu_ms_per_image'] / (lov['own_cpu_ms_per_image'] + s3v['weed_cpu_ms_per_image']):.2f}; "
-          f"with this run's client cost: {(lov['own_cpu_ms_per_image'] + lov['weed_cpu_ms_per_image']) / (s3v['own_cpu_ms_per_image'] + s3v['weed_cpu_ms_per_image']):.2f}.")
+    print(
+        f"  S3 costs {s3v['own_cpu_ms_per_image'] - lov['own_cpu_ms_per_image']:+.1f} ms of CPU per image in "
+        f"this process ({(s3v['own_cpu_ms_per_image'] - lov['own_cpu_ms_per_image']) / OUTPUTS_PER_IMAGE:.2f} ms "
+        f"per output) and {s3v['weed_cpu_ms_per_image']:.1f} ms in the server "
+        f"({s3v['weed_cpu_ms_per_image'] / OUTPUTS_PER_IMAGE:.2f} ms per output), on the same {cores} cores."
+    )
+    print(
+        f"  Bound on the ratio when CPU-bound with the server on these cores, even with no client-side S3 cost: "
+        f"local CPU / (local CPU + weed CPU) = {lov['own_cpu_ms_per_image'] / (lov['own_cpu_ms_per_image'] + s3v['weed_cpu_ms_per_image']):.2f}; "
+        f"with this run's client cost: {(lov['own_cpu_ms_per_image'] + lov['weed_cpu_ms_per_image']) / (s3v['own_cpu_ms_per_image'] + s3v['weed_cpu_ms_per_image']):.2f}."
+    )
     s3_requests = s3v["requests_per_run"]
-    print(f"  S3 requests per run of {n} images: "
-          + ", ".join(f"{op} {count}" for op, count in sorted(s3_requests.items(), key=lambda x: -x[1]))
-          + f" ({sum(s3_requests.values()) / n:.1f} per image)")
+    print(
+        f"  S3 requests per run of {n} images: "
+        + ", ".join(f"{op} {count}" for op, count in sorted(s3_requests.items(), key=lambda x: -x[1]))
+        + f" ({sum(s3_requests.values()) / n:.1f} per image)"
+    )
     if profile:
         print()
-        print("CPU profile of augment_shard(threads=1), every thread, each timed by its own CPU clock "
-              "(cProfile overhead inflates")
+        print(
+            "CPU profile of augment_shard(threads=1), every thread, each timed by its own CPU clock "
+            "(cProfile overhead inflates"
+        )
         print("Python-heavy code such as botocore more than OpenCV), ms of CPU per image, inclusive:")
         print(f"  {'part of the step':<58} {'S3':>8} {'local':>8} {'S3-local':>9}")
         for label in profile["s3"]["ms_per_image"]:
@@ -349,31 +401,58 @@ def main(argv: list[str] | None = None) -> int:
         writes = "output and part writes (Storage.write, write_file)"
         calls = profile["s3"]["calls"][writes]
         if calls:
-            print(f"  per S3 write: {profile['s3']['ms_per_image'][writes] * n / calls:.2f} ms CPU in this process "
-                  f"({calls} writes; unprofiled estimate from the timed runs: "
-                  f"{(s3v['own_cpu_ms_per_image'] - lov['own_cpu_ms_per_image']) / OUTPUTS_PER_IMAGE:.2f} ms)")
+            print(
+                f"  per S3 write: {profile['s3']['ms_per_image'][writes] * n / calls:.2f} ms CPU in this process "
+                f"({calls} writes; unprofiled estimate from the timed runs: "
+                f"{(s3v['own_cpu_ms_per_image'] - lov['own_cpu_ms_per_image']) / OUTPUTS_PER_IMAGE:.2f} ms)"
+            )
         p3 = profile["s3"]
-        print(f"  botocore _make_api_call: {p3['api_calls']} requests, {p3['api_ms_per_call']:.2f} ms profiled CPU "
-              "each, shared out as:")
+        print(
+            f"  botocore _make_api_call: {p3['api_calls']} requests, {p3['api_ms_per_call']:.2f} ms profiled CPU "
+            "each, shared out as:"
+        )
         for label, share in p3["botocore_shares"].items():
             print(f"    {share * 100:5.1f} %  {label}")
         print()
         print("S3 run, client functions by cumulative CPU, then all functions by own CPU:")
         print(profile["s3"]["top"])
-    print(f"Server data was in {env['server_data']} ({env['workdir_fs']}), removed afterwards"
-          + (" (kept)" if args.keep else "") + ".")
-    print(f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
-          f"total time {time.perf_counter() - started:.0f} s")
+    print(
+        f"Server data was in {env['server_data']} ({env['workdir_fs']}), removed afterwards"
+        + (" (kept)" if args.keep else "")
+        + "."
+    )
+    print(
+        f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
+        f"total time {time.perf_counter() - started:.0f} s"
+    )
 
     main_comparison = result["comparisons"][cores]
     report = {
         "environment": env,
-        "settings": {**vars(args), "width": WIDTH, "height": HEIGHT, "normalize": NORMALIZE_SIZE,
-                     "operations": list(OPERATIONS), "quality": QUALITY, "threads": threads_list},
+        "settings": {
+            **vars(args),
+            "width": WIDTH,
+            "height": HEIGHT,
+            "normalize": NORMALIZE_SIZE,
+            "operations": list(OPERATIONS),
+            "quality": QUALITY,
+            "threads": threads_list,
+        },
         "result": result,
-        "profile": {k: {key: v[key] for key in ("ms_per_image", "total_ms_per_image", "calls", "api_calls",
-                                                "api_ms_per_call", "botocore_shares")}
-                    for k, v in (profile or {}).items()},
+        "profile": {
+            k: {
+                key: v[key]
+                for key in (
+                    "ms_per_image",
+                    "total_ms_per_image",
+                    "calls",
+                    "api_calls",
+                    "api_ms_per_call",
+                    "botocore_shares",
+                )
+            }
+            for k, v in (profile or {}).items()
+        },
         "all_pass": main_comparison["pass"],
         "seconds": time.perf_counter() - started,
     }

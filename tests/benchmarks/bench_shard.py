@@ -96,8 +96,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from steps.shard import RECORDED
-from steps.storage import open_storage
+from kaleidoscope.steps.shard import RECORDED
+from kaleidoscope.steps.storage import open_storage
 from tests import s3server
 from tests.benchmarks import _common
 
@@ -124,10 +124,16 @@ def upload_keys(server, keys: list[str], threads: int, uploader: str) -> dict:
     weed_before, cpu_before, start = _common.cpu_seconds(server.process.pid), time.process_time(), time.perf_counter()
     if uploader == "boto3":
         client = boto3.client(
-            "s3", endpoint_url=server.endpoint, aws_access_key_id=s3server.ADMIN[0],
-            aws_secret_access_key=s3server.ADMIN[1], region_name=s3server.REGION,
-            config=Config(s3={"addressing_style": "path"}, max_pool_connections=threads,
-                          retries={"mode": "standard", "max_attempts": 8}),
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=s3server.ADMIN[0],
+            aws_secret_access_key=s3server.ADMIN[1],
+            region_name=s3server.REGION,
+            config=Config(
+                s3={"addressing_style": "path"},
+                max_pool_connections=threads,
+                retries={"mode": "standard", "max_attempts": 8},
+            ),
         )
 
         def put(key: str) -> None:
@@ -146,8 +152,12 @@ def upload_keys(server, keys: list[str], threads: int, uploader: str) -> dict:
                 try:
                     if local.connection is None:
                         local.connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60)
-                    request = AWSRequest(method="PUT", url=server.endpoint + path, data=BODY,
-                                         headers={"x-amz-content-sha256": payload_hash})
+                    request = AWSRequest(
+                        method="PUT",
+                        url=server.endpoint + path,
+                        data=BODY,
+                        headers={"x-amz-content-sha256": payload_hash},
+                    )
                     local.signer.add_auth(request)
                     local.connection.request("PUT", path, body=BODY, headers=dict(request.headers.items()))
                     response = local.connection.getresponse()
@@ -162,7 +172,7 @@ def upload_keys(server, keys: list[str], threads: int, uploader: str) -> dict:
                     local.connection = None
                 if attempt == 5:
                     raise error
-                time.sleep(0.1 * 2 ** attempt)
+                time.sleep(0.1 * 2**attempt)
 
     def put_batch(batch: list[str]) -> None:
         for key in batch:
@@ -170,7 +180,7 @@ def upload_keys(server, keys: list[str], threads: int, uploader: str) -> dict:
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upload") as pool:
         # Batches of 50 keys: a future per key would cost more memory than the keys.
-        for _ in pool.map(put_batch, [keys[i:i + 50] for i in range(0, len(keys), 50)]):
+        for _ in pool.map(put_batch, [keys[i : i + 50] for i in range(0, len(keys), 50)]):
             pass
     seconds = time.perf_counter() - start
     return {
@@ -202,8 +212,8 @@ def write_index(path: Path, recorded: list[str]) -> dict:
 
 CHILD = r"""
 import json, os, re, resource, sys, time
-from steps import s3, shard, spec
-from steps.s3 import S3Storage
+from kaleidoscope.steps import s3, shard, spec
+from kaleidoscope.steps.s3 import S3Storage
 
 from tests.benchmarks._memory import reset_peak, status
 
@@ -297,7 +307,10 @@ def run_child(document: dict, run_id: str, incremental: bool, weed_pid: int) -> 
     weed_before = _common.cpu_seconds(weed_pid)
     completed = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(document), run_id, "1" if incremental else "0"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"shard child failed:\n{completed.stderr}")
@@ -331,8 +344,13 @@ def profile_listing(url: str, count: int) -> dict:
     out = io.StringIO()
     stats.stream = out
     stats.sort_stats("tottime").print_stats(15)
-    return {"keys": count, "requests": api["calls"], "profiled_cpu_seconds": _common.total_cpu(stats),
-            "botocore_shares": shares, "top": out.getvalue()}
+    return {
+        "keys": count,
+        "requests": api["calls"],
+        "profiled_cpu_seconds": _common.total_cpu(stats),
+        "botocore_shares": shares,
+        "top": out.getvalue(),
+    }
 
 
 # --------------------------------------------------------------------------
@@ -341,7 +359,9 @@ def profile_listing(url: str, count: int) -> dict:
 
 
 def summarize(runs: list[dict], keys: int) -> dict:
-    median = lambda values: statistics.median(list(values))  # noqa: E731
+    def median(values):
+        return statistics.median(list(values))
+
     seconds = median(r["seconds"] for r in runs)
     return {
         "keys": keys,
@@ -364,10 +384,14 @@ def summarize(runs: list[dict], keys: int) -> dict:
         "shard_sizes": runs[0]["shard_sizes"],
         "inputs": runs[0]["inputs"],
         "method": runs[0]["method"],
-        "recorded": ({
-            "sources_read": runs[0]["recorded"]["sources"],
-            "seconds": median(r["recorded"]["seconds"] for r in runs),
-        } if runs[0]["recorded"] else None),
+        "recorded": (
+            {
+                "sources_read": runs[0]["recorded"]["sources"],
+                "seconds": median(r["recorded"]["seconds"] for r in runs),
+            }
+            if runs[0]["recorded"]
+            else None
+        ),
         "ru_maxrss_mb": median(r["ru_maxrss_kb"][1] for r in runs) / 1024,
     }
 
@@ -381,31 +405,55 @@ def duration(seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keys", type=int, default=100_000, help="keys in the large source (default 100000)")
     parser.add_argument("--small-keys", type=int, default=10_000, help="keys in the small source (default 10000)")
-    parser.add_argument("--shard-size", type=int, default=500, help="shard_size of the small, large and "
-                                                                     "incremental runs (default 500)")
-    parser.add_argument("--wide-shard", type=int, default=20_000,
-                        help="shard_size of the wide run (default 20000, the shard size at 10 million keys)")
-    parser.add_argument("--new-fraction", type=float, default=0.05,
-                        help="share of the source the recorded-sources index does not hold yet (default 0.05)")
+    parser.add_argument(
+        "--shard-size", type=int, default=500, help="shard_size of the small, large and incremental runs (default 500)"
+    )
+    parser.add_argument(
+        "--wide-shard",
+        type=int,
+        default=20_000,
+        help="shard_size of the wide run (default 20000, the shard size at 10 million keys)",
+    )
+    parser.add_argument(
+        "--new-fraction",
+        type=float,
+        default=0.05,
+        help="share of the source the recorded-sources index does not hold yet (default 0.05)",
+    )
     parser.add_argument("--target-keys", type=int, default=10_000_000, help="extrapolate to this many keys")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="interleaved repetitions (default 1: a 100,000-key listing takes ~45 s here)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="interleaved repetitions (default 1: a 100,000-key listing takes ~45 s here)",
+    )
     parser.add_argument("--upload-threads", type=int, default=32, help="threads uploading the keys (default 32)")
-    parser.add_argument("--uploader", choices=("signed", "boto3"), default="signed",
-                        help="signed: botocore-signed PUTs on http.client (default); boto3: put_object")
-    parser.add_argument("--memory-slack-mb", type=float, default=2.0,
-                        help="--check: large peak <= small peak + this, and incremental peak <= large "
-                             "peak + this (default 2 MB)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile the CPU of listing the small source in this process")
+    parser.add_argument(
+        "--uploader",
+        choices=("signed", "boto3"),
+        default="signed",
+        help="signed: botocore-signed PUTs on http.client (default); boto3: put_object",
+    )
+    parser.add_argument(
+        "--memory-slack-mb",
+        type=float,
+        default=2.0,
+        help="--check: large peak <= small peak + this, and incremental peak <= large peak + this (default 2 MB)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the CPU of listing the small source in this process"
+    )
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     parser.add_argument("--check", action="store_true", help="exit 1 when a memory target is missed")
-    parser.add_argument("--workdir", help="where to make the temporary folder, server data included "
-                                          "(default: the system's temporary folder)")
+    parser.add_argument(
+        "--workdir",
+        help="where to make the temporary folder, server data included (default: the system's temporary folder)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data")
     args = parser.parse_args(argv)
     if not 0 < args.small_keys < args.keys:
@@ -419,12 +467,16 @@ def main(argv: list[str] | None = None) -> int:
     env = _common.environment(boto3=boto3.__version__, botocore=botocore.__version__, weed=_common.weed_version())
     new = max(1, round(args.keys * args.new_fraction))
     print("Kaleidoscope shard-step benchmark (real S3 server)")
-    print(f"  cpus {env['cpu_count']}, python {env['python']}, boto3 {env['boto3']}, botocore {env['botocore']}, "
-          f"{env['weed']}")
+    print(
+        f"  cpus {env['cpu_count']}, python {env['python']}, boto3 {env['boto3']}, botocore {env['botocore']}, "
+        f"{env['weed']}"
+    )
     print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
-    print(f"  keys {args.keys} (small {args.small_keys}), shard_size {args.shard_size} (wide {args.wide_shard}), "
-          f"index {args.keys - new} recorded sources, {new} new; repeat {args.repeat}, "
-          "medians")
+    print(
+        f"  keys {args.keys} (small {args.small_keys}), shard_size {args.shard_size} (wide {args.wide_shard}), "
+        f"index {args.keys - new} recorded sources, {new} new; repeat {args.repeat}, "
+        "medians"
+    )
     started = time.perf_counter()
 
     workdir = _common.make_workdir(args.workdir, "kaleidoscope-bench-shard-")
@@ -436,15 +488,20 @@ def main(argv: list[str] | None = None) -> int:
             for bucket in (SOURCE_BUCKET, DESTINATION_BUCKET):
                 server.make_bucket(bucket)
             keys = [source_key(index, args.small_keys) for index in range(args.keys)]
-            print(f"set-up: uploading {args.keys} objects ({args.uploader}, {args.upload_threads} threads) ...",
-                  flush=True)
+            print(
+                f"set-up: uploading {args.keys} objects ({args.uploader}, {args.upload_threads} threads) ...",
+                flush=True,
+            )
             upload = upload_keys(server, keys, args.upload_threads, args.uploader)
-            print(f"  {upload['seconds']:.1f} s, {upload['puts_per_s']:.0f} PUT/s; CPU per PUT: client "
-                  f"{upload['client_cpu_ms_per_put']:.2f} ms, weed {upload['weed_cpu_ms_per_put']:.2f} ms", flush=True)
+            print(
+                f"  {upload['seconds']:.1f} s, {upload['puts_per_s']:.0f} PUT/s; CPU per PUT: client "
+                f"{upload['client_cpu_ms_per_put']:.2f} ms, weed {upload['weed_cpu_ms_per_put']:.2f} ms",
+                flush=True,
+            )
 
             # The index an earlier run's manifest step left: all but the newest keys, relative to
             # the source prefix (as the manifest records them), sorted.
-            relative = [key[len("set/"):] for key in keys]
+            relative = [key[len("set/") :] for key in keys]
             index_start = time.perf_counter()
             index_path = workdir / "recorded-sources.jsonl"
             index = write_index(index_path, relative[: args.keys - new])
@@ -452,9 +509,11 @@ def main(argv: list[str] | None = None) -> int:
             open_storage(incremental_destination).write_file(RECORDED, index_path, "application/x-ndjson")
             index_path.unlink()
             index["seconds"] = time.perf_counter() - index_start
-            print(f"  index: {index['sources']} recorded sources ({index['bytes'] / 1e6:.2f} MB, "
-                  f"{index['bytes_per_source']:.1f} B/source) written and uploaded in {index['seconds']:.1f} s",
-                  flush=True)
+            print(
+                f"  index: {index['sources']} recorded sources ({index['bytes'] / 1e6:.2f} MB, "
+                f"{index['bytes_per_source']:.1f} B/source) written and uploaded in {index['seconds']:.1f} s",
+                flush=True,
+            )
             spool_bytes_per_key = statistics.fmean(len(json.dumps(key, ensure_ascii=False)) + 1 for key in relative)
             env["setup_seconds"] = time.perf_counter() - started
 
@@ -471,19 +530,25 @@ def main(argv: list[str] | None = None) -> int:
                     source, count, shard_size, incremental = variants[name]
                     run_id = f"{name}-{repetition + 1}"
                     destination = incremental_destination if incremental else f"s3://{DESTINATION_BUCKET}/{run_id}"
-                    report = run_child(spec_document(source, destination, shard_size), run_id, incremental,
-                                       server.process.pid)
+                    report = run_child(
+                        spec_document(source, destination, shard_size), run_id, incremental, server.process.pid
+                    )
                     expected = new if incremental else count
                     if report["inputs"] != expected or report["listing"]["keys"] != count:
                         raise RuntimeError(f"{name}: expected {expected} inputs of {count} listed, got {report}")
                     if incremental and report["recorded"]["sources"] != index["sources"]:
-                        raise RuntimeError(f"{name}: the merge read {report['recorded']['sources']} of the index's "
-                                           f"{index['sources']} sources")
+                        raise RuntimeError(
+                            f"{name}: the merge read {report['recorded']['sources']} of the index's "
+                            f"{index['sources']} sources"
+                        )
                     runs[name].append(report)
-                    print(f"  rep {repetition + 1}/{args.repeat} {name:<12} {report['seconds']:6.1f} s "
-                          f"(listing {report['listing']['seconds']:5.1f} s)  peak +"
-                          f"{(report['peak_kb'] - report['baseline_kb']) / 1024:5.1f} MB  "
-                          f"load {os.getloadavg()[0]:.2f}", flush=True)
+                    print(
+                        f"  rep {repetition + 1}/{args.repeat} {name:<12} {report['seconds']:6.1f} s "
+                        f"(listing {report['listing']['seconds']:5.1f} s)  peak +"
+                        f"{(report['peak_kb'] - report['baseline_kb']) / 1024:5.1f} MB  "
+                        f"load {os.getloadavg()[0]:.2f}",
+                        flush=True,
+                    )
             profile = profile_listing(f"s3://{SOURCE_BUCKET}/set/a", args.small_keys) if args.profile else None
     finally:
         if args.keep:
@@ -515,98 +580,158 @@ def main(argv: list[str] | None = None) -> int:
         return ", ".join(f"{op} {count}" for op, count in sorted(requests.items(), key=lambda x: -x[1]))
 
     rows = [
-        (f"small: {small['keys']} keys, shards of {args.shard_size}",
-         f"{small['seconds']:.1f} s = {small['us_per_key']:.0f} us/key; peak +{small['above_baseline_mb']:.1f} MB",
-         "-", "info"),
-        (f"large: {large['keys']} keys, shards of {args.shard_size}",
-         f"{large['seconds']:.1f} s = {large['us_per_key']:.0f} us/key; peak +{large['above_baseline_mb']:.1f} MB",
-         "-", "info"),
-        ("memory growth large vs small",
-         f"{growth:+.2f} MB for {large['keys'] - small['keys']} more keys "
-         f"({growth * 1024 * 1024 / (large['keys'] - small['keys']):+.1f} B/key)",
-         f"<= +{args.memory_slack_mb:g} MB", _common.verdict(memory_pass)),
-        (f"wide: {wide['keys']} keys, shards of {args.wide_shard}",
-         f"{wide['seconds']:.1f} s = {wide['us_per_key']:.0f} us/key; peak +{wide['above_baseline_mb']:.1f} MB",
-         "-", "info"),
-        (f"incremental: {incr['keys']} keys, {index['sources']} recorded",
-         f"{incr['seconds']:.1f} s = {incr['us_per_key']:.0f} us/key (index read {recorded_info['seconds']:.2f} s); "
-         f"peak +{incr['above_baseline_mb']:.1f} MB", "-", "info"),
-        ("memory growth incremental vs large",
-         f"{incremental_growth:+.2f} MB with {index['sources']} recorded sources "
-         f"({incremental_growth * 1024 * 1024 / index['sources']:+.1f} B/source)",
-         f"<= +{args.memory_slack_mb:g} MB", _common.verdict(incremental_pass)),
-        ("recorded-sources index",
-         f"{index['bytes'] / 1e6:.2f} MB = {index['bytes_per_source']:.1f} B/source; "
-         f"read at {index_us_per_source:.1f} us/source", "-", "info"),
-        (f"extrapolated to {target:,} keys",
-         f"{duration(time_target)} ({wide['us_per_key']:.0f} us/key); peak ~+{wide['above_baseline_mb']:.1f} MB",
-         "-", "estimate"),
-        (f"incremental, {target:,} recorded sources",
-         f"{duration(incremental_time_target)} ({incr['us_per_key']:.0f} us/key); peak ~+"
-         f"{incr['above_baseline_mb']:.1f} MB; index ~{index_bytes_target / 1e6:.0f} MB", "-", "estimate"),
+        (
+            f"small: {small['keys']} keys, shards of {args.shard_size}",
+            f"{small['seconds']:.1f} s = {small['us_per_key']:.0f} us/key; peak +{small['above_baseline_mb']:.1f} MB",
+            "-",
+            "info",
+        ),
+        (
+            f"large: {large['keys']} keys, shards of {args.shard_size}",
+            f"{large['seconds']:.1f} s = {large['us_per_key']:.0f} us/key; peak +{large['above_baseline_mb']:.1f} MB",
+            "-",
+            "info",
+        ),
+        (
+            "memory growth large vs small",
+            f"{growth:+.2f} MB for {large['keys'] - small['keys']} more keys "
+            f"({growth * 1024 * 1024 / (large['keys'] - small['keys']):+.1f} B/key)",
+            f"<= +{args.memory_slack_mb:g} MB",
+            _common.verdict(memory_pass),
+        ),
+        (
+            f"wide: {wide['keys']} keys, shards of {args.wide_shard}",
+            f"{wide['seconds']:.1f} s = {wide['us_per_key']:.0f} us/key; peak +{wide['above_baseline_mb']:.1f} MB",
+            "-",
+            "info",
+        ),
+        (
+            f"incremental: {incr['keys']} keys, {index['sources']} recorded",
+            f"{incr['seconds']:.1f} s = {incr['us_per_key']:.0f} us/key (index read {recorded_info['seconds']:.2f} s); "
+            f"peak +{incr['above_baseline_mb']:.1f} MB",
+            "-",
+            "info",
+        ),
+        (
+            "memory growth incremental vs large",
+            f"{incremental_growth:+.2f} MB with {index['sources']} recorded sources "
+            f"({incremental_growth * 1024 * 1024 / index['sources']:+.1f} B/source)",
+            f"<= +{args.memory_slack_mb:g} MB",
+            _common.verdict(incremental_pass),
+        ),
+        (
+            "recorded-sources index",
+            f"{index['bytes'] / 1e6:.2f} MB = {index['bytes_per_source']:.1f} B/source; "
+            f"read at {index_us_per_source:.1f} us/source",
+            "-",
+            "info",
+        ),
+        (
+            f"extrapolated to {target:,} keys",
+            f"{duration(time_target)} ({wide['us_per_key']:.0f} us/key); peak ~+{wide['above_baseline_mb']:.1f} MB",
+            "-",
+            "estimate",
+        ),
+        (
+            f"incremental, {target:,} recorded sources",
+            f"{duration(incremental_time_target)} ({incr['us_per_key']:.0f} us/key); peak ~+"
+            f"{incr['above_baseline_mb']:.1f} MB; index ~{index_bytes_target / 1e6:.0f} MB",
+            "-",
+            "estimate",
+        ),
     ]
 
     print()
     print(_common.table(rows))
     print()
-    print(f"Time ({'/'.join(str(len(figures[n]['seconds_all'])) for n in figures)} runs, medians; "
-          "listing = time inside list_keys: ListObjectsV2 requests and parsing):")
-    print(f"  {'run':<12} {'keys':>7} {'shards':>6} {'seconds':>8} {'us/key':>7} {'listing':>8} {'list us/key':>11} "
-          f"{'CPU us/key':>10} {'weed CPU us/key':>15}")
+    print(
+        f"Time ({'/'.join(str(len(figures[n]['seconds_all'])) for n in figures)} runs, medians; "
+        "listing = time inside list_keys: ListObjectsV2 requests and parsing):"
+    )
+    print(
+        f"  {'run':<12} {'keys':>7} {'shards':>6} {'seconds':>8} {'us/key':>7} {'listing':>8} {'list us/key':>11} "
+        f"{'CPU us/key':>10} {'weed CPU us/key':>15}"
+    )
     for name, f in figures.items():
-        print(f"  {name:<12} {f['keys']:7d} {f['shards']:6d} {f['seconds']:8.1f} {f['us_per_key']:7.0f} "
-              f"{f['listing_seconds']:8.1f} {f['listing_us_per_key']:11.0f} {f['cpu_us_per_key']:10.0f} "
-              f"{f['weed_cpu_us_per_key']:15.0f}")
+        print(
+            f"  {name:<12} {f['keys']:7d} {f['shards']:6d} {f['seconds']:8.1f} {f['us_per_key']:7.0f} "
+            f"{f['listing_seconds']:8.1f} {f['listing_us_per_key']:11.0f} {f['cpu_us_per_key']:10.0f} "
+            f"{f['weed_cpu_us_per_key']:15.0f}"
+        )
     for name, f in figures.items():
         print(f"  {name:<12} requests: {request_text(f['requests'])}")
     print()
-    print(f"Memory ({large['method']}): RSS after imports {large['after_imports_mb']:.0f} MB, after creating the "
-          f"boto3 client {large['after_client_mb']:.0f} MB (the baseline); peak above it, per run:")
+    print(
+        f"Memory ({large['method']}): RSS after imports {large['after_imports_mb']:.0f} MB, after creating the "
+        f"boto3 client {large['after_client_mb']:.0f} MB (the baseline); peak above it, per run:"
+    )
     for name, f in figures.items():
-        print(f"  {name:<12} +{f['above_baseline_mb']:5.1f} MB  (runs: "
-              f"{' '.join(f'{v:+.1f}' for v in f['above_baseline_all_mb'])}; peak {f['peak_mb']:.0f} MB)")
-    print(f"  ru_maxrss in the children, {small['ru_maxrss_mb']:.0f} / {large['ru_maxrss_mb']:.0f} MB, is not used: "
-          "at exec a child inherits its launcher's high-water mark.")
-    print(f"  Incremental: the merge streamed all {recorded_info['sources_read']} sources of the index "
-          f"({index['bytes'] / 1e6:.2f} MB) in {recorded_info['seconds']:.2f} s = {index_us_per_source:.1f} us/source; "
-          f"peak +{incr['above_baseline_mb']:.1f} MB against the large run's +{large['above_baseline_mb']:.1f} MB "
-          f"(same listing and shard size): {incremental_growth:+.2f} MB.")
+        print(
+            f"  {name:<12} +{f['above_baseline_mb']:5.1f} MB  (runs: "
+            f"{' '.join(f'{v:+.1f}' for v in f['above_baseline_all_mb'])}; peak {f['peak_mb']:.0f} MB)"
+        )
+    print(
+        f"  ru_maxrss in the children, {small['ru_maxrss_mb']:.0f} / {large['ru_maxrss_mb']:.0f} MB, is not used: "
+        "at exec a child inherits its launcher's high-water mark."
+    )
+    print(
+        f"  Incremental: the merge streamed all {recorded_info['sources_read']} sources of the index "
+        f"({index['bytes'] / 1e6:.2f} MB) in {recorded_info['seconds']:.2f} s = {index_us_per_source:.1f} us/source; "
+        f"peak +{incr['above_baseline_mb']:.1f} MB against the large run's +{large['above_baseline_mb']:.1f} MB "
+        f"(same listing and shard size): {incremental_growth:+.2f} MB."
+    )
     print()
     print(f"Extrapolation to {target:,} keys (linear in keys; the wide run has the shard size of that run):")
-    print(f"  requests: {pages:,} ListObjectsV2 pages of {LIST_PAGE} keys + {target_shards} shard-list PUTs of "
-          f"~{target_shard_size:,} keys + run.json + 2 one-key check listings "
-          f"(measured at {large['keys']:,} keys: {request_text(large['requests'])})")
-    print(f"  time: {target:,} x {wide['us_per_key']:.0f} us/key = {duration(time_target)}, of which listing "
-          f"{duration(listing_target)} ({wide['listing_us_per_key']:.0f} us/key = "
-          f"{wide['listing_us_per_key'] * LIST_PAGE / 1000:.0f} ms per page of {LIST_PAGE}); the rest is filtering, "
-          "spooling and the shard-list PUTs")
-    print(f"  memory: bounded by one listing page (while listing) or one shard list (while writing), whichever "
-          f"is larger: the wide run's peak, "
-          f"+{wide['above_baseline_mb']:.1f} MB above the baseline ({wide['peak_mb']:.0f} MB in all), against "
-          f"+{large['above_baseline_mb']:.1f} MB with shards of {args.shard_size}")
-    print(f"  local disk: the spool file holds every matching key, {spool_bytes_per_key:.0f} B/key here: "
-          f"~{spool_bytes_per_key * target / 1e6:.0f} MB at {target:,} keys (temporary folder)")
-    print(f"  incremental with {target:,} recorded sources: time {target:,} x {incr['us_per_key']:.0f} us/key = "
-          f"{duration(incremental_time_target)}, of which reading the index ~"
-          f"{duration(index_us_per_source * 1e-6 * target)} ({index_us_per_source:.1f} us/source); memory constant: "
-          f"the incremental run's peak, +{incr['above_baseline_mb']:.1f} MB above the baseline (the merge holds one "
-          f"index line and its read buffer, however long the index); the index: {index['bytes_per_source']:.1f} "
-          f"B/source = ~{index_bytes_target / 1e6:.0f} MB, one GET, streamed")
+    print(
+        f"  requests: {pages:,} ListObjectsV2 pages of {LIST_PAGE} keys + {target_shards} shard-list PUTs of "
+        f"~{target_shard_size:,} keys + run.json + 2 one-key check listings "
+        f"(measured at {large['keys']:,} keys: {request_text(large['requests'])})"
+    )
+    print(
+        f"  time: {target:,} x {wide['us_per_key']:.0f} us/key = {duration(time_target)}, of which listing "
+        f"{duration(listing_target)} ({wide['listing_us_per_key']:.0f} us/key = "
+        f"{wide['listing_us_per_key'] * LIST_PAGE / 1000:.0f} ms per page of {LIST_PAGE}); the rest is filtering, "
+        "spooling and the shard-list PUTs"
+    )
+    print(
+        f"  memory: bounded by one listing page (while listing) or one shard list (while writing), whichever "
+        f"is larger: the wide run's peak, "
+        f"+{wide['above_baseline_mb']:.1f} MB above the baseline ({wide['peak_mb']:.0f} MB in all), against "
+        f"+{large['above_baseline_mb']:.1f} MB with shards of {args.shard_size}"
+    )
+    print(
+        f"  local disk: the spool file holds every matching key, {spool_bytes_per_key:.0f} B/key here: "
+        f"~{spool_bytes_per_key * target / 1e6:.0f} MB at {target:,} keys (temporary folder)"
+    )
+    print(
+        f"  incremental with {target:,} recorded sources: time {target:,} x {incr['us_per_key']:.0f} us/key = "
+        f"{duration(incremental_time_target)}, of which reading the index ~"
+        f"{duration(index_us_per_source * 1e-6 * target)} ({index_us_per_source:.1f} us/source); memory constant: "
+        f"the incremental run's peak, +{incr['above_baseline_mb']:.1f} MB above the baseline (the merge holds one "
+        f"index line and its read buffer, however long the index); the index: {index['bytes_per_source']:.1f} "
+        f"B/source = ~{index_bytes_target / 1e6:.0f} MB, one GET, streamed"
+    )
     if profile:
         print()
-        print(f"CPU profile of listing {profile['keys']} keys through S3Storage.list_keys ({profile['requests']} "
-              f"requests, {profile['profiled_cpu_seconds'] / profile['keys'] * 1e6:.0f} us/key profiled CPU), "
-              "botocore's share by stage:")
+        print(
+            f"CPU profile of listing {profile['keys']} keys through S3Storage.list_keys ({profile['requests']} "
+            f"requests, {profile['profiled_cpu_seconds'] / profile['keys'] * 1e6:.0f} us/key profiled CPU), "
+            "botocore's share by stage:"
+        )
         for label, share in profile["botocore_shares"].items():
             print(f"    {share * 100:5.1f} %  {label}")
         print(profile["top"])
     print()
-    print(f"Set-up (not measured): upload {upload['keys']} keys in {upload['seconds']:.1f} s "
-          f"({upload['puts_per_s']:.0f} PUT/s, {upload['uploader']}, {upload['threads']} threads), index "
-          f"{index['seconds']:.1f} s. Server data was in {env['server_data']} ({env['workdir_fs']}), "
-          + ("kept." if args.keep else "removed afterwards."))
-    print(f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
-          f"total time {time.perf_counter() - started:.0f} s")
+    print(
+        f"Set-up (not measured): upload {upload['keys']} keys in {upload['seconds']:.1f} s "
+        f"({upload['puts_per_s']:.0f} PUT/s, {upload['uploader']}, {upload['threads']} threads), index "
+        f"{index['seconds']:.1f} s. Server data was in {env['server_data']} ({env['workdir_fs']}), "
+        + ("kept." if args.keep else "removed afterwards.")
+    )
+    print(
+        f"Load average at end: {' '.join(f'{v:.2f}' for v in env['loadavg_end'])}; "
+        f"total time {time.perf_counter() - started:.0f} s"
+    )
 
     report = {
         "environment": env,
@@ -614,8 +739,13 @@ def main(argv: list[str] | None = None) -> int:
         "upload": upload,
         "index": index,
         "figures": figures,
-        "memory": {"growth_mb": growth, "slack_mb": args.memory_slack_mb, "pass": memory_pass,
-                   "incremental_growth_mb": incremental_growth, "incremental_pass": incremental_pass},
+        "memory": {
+            "growth_mb": growth,
+            "slack_mb": args.memory_slack_mb,
+            "pass": memory_pass,
+            "incremental_growth_mb": incremental_growth,
+            "incremental_pass": incremental_pass,
+        },
         "extrapolation": {
             "keys": target,
             "list_requests": pages,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from steps.errors import KaleidoscopeError
-from workflows import chart
+from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.workflows import chart
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,9 @@ def add_parser(subparsers) -> None:
         "chart", help="rewrite charts/kaleidoscope's generated files, or print a spec as chart values"
     )
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 listing the files out of date")
-    parser.add_argument("--values", metavar="SPEC", help="print SPEC as values: spec, workflow.title, workflow.description")
+    parser.add_argument(
+        "--values", metavar="SPEC", help="print SPEC as values: spec, workflow.title, workflow.description"
+    )
     parser.add_argument("--source", default="", help="with --values: the source parameter's default")
     parser.add_argument("--destination", default="", help="with --values: the destination parameter's default")
     parser.set_defaults(handler=run)

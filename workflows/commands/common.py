@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from steps import spec as spec_module
+from kaleidoscope.steps import spec as spec_module
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
@@ -25,7 +25,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, positional: bool = Tr
 
 def load_spec(args: argparse.Namespace) -> spec_module.Spec:
     if args.s3_endpoint:
-        from steps import s3  # boto3 only when S3 is used
+        from kaleidoscope.steps import s3  # boto3 only when S3 is used
 
         s3.configure(endpoint_url=args.s3_endpoint)
     return spec_module.load(

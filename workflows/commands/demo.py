@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from steps.errors import KaleidoscopeError
-from steps.spec import load
-from workflows.commands.run import execute
-from workflows.commands.preview import write_preview
+from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.spec import load
+from kaleidoscope.workflows.commands.preview import write_preview
+from kaleidoscope.workflows.commands.run import execute
 
 #: scikit-image sample names: colour photographs of different sizes and aspect ratios.
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "immunohistochemistry")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from steps.errors import InvalidInput
-from workflows.lint import lint_file, lint_text
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.lint import lint_file, lint_text
 
 
 def add_parser(subparsers) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from steps import registry
+from kaleidoscope.steps import registry
 
 
 def add_parser(subparsers) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from steps.errors import InvalidInput
-from workflows.commands.common import add_spec_arguments, load_spec, positive_int
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -18,8 +18,8 @@ def add_parser(subparsers) -> None:
 
 
 def write_preview(spec, image_path: Path, output: Path, max_tiles: int = 64) -> int:
-    from steps import imageio, preview  # OpenCV only when a sheet is drawn
-    from steps.storage import LocalStorage
+    from kaleidoscope.steps import imageio, preview  # OpenCV only when a sheet is drawn
+    from kaleidoscope.steps.storage import LocalStorage
 
     try:
         data = image_path.read_bytes()

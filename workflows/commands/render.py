@@ -9,13 +9,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from steps.errors import InvalidInput, KaleidoscopeError
-from workflows import builder
-from workflows.argo_cli import add_build_arguments, add_schedule_arguments, build_options, cron_schedule, with_flags
+from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.workflows import builder
+from kaleidoscope.workflows.argo_cli import (
+    add_build_arguments,
+    add_schedule_arguments,
+    build_options,
+    cron_schedule,
+    with_flags,
+)
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("render", help="print the Argo Workflow, WorkflowTemplate or CronWorkflow for a spec")
+    parser = subparsers.add_parser(
+        "render", help="print the Argo Workflow, WorkflowTemplate or CronWorkflow for a spec"
+    )
     add_build_arguments(parser)
     parser.add_argument("--kind", choices=builder.KINDS, default="workflow", help="what to render (default workflow)")
     add_schedule_arguments(parser)

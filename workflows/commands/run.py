@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from steps.errors import KaleidoscopeError
-from steps.spec import Spec
-from workflows.commands.common import add_spec_arguments, load_spec, positive_int
+from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.spec import Spec
+from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -56,8 +56,8 @@ def execute(
         KaleidoscopeError: the workflow failed; the message names the failed nodes and their
             last lines of output.
     """
-    from workflows import builder, executor
-    from workflows.argo_options import BuildOptions
+    from kaleidoscope.workflows import builder, executor
+    from kaleidoscope.workflows.argo_options import BuildOptions
 
     cores = os.cpu_count() or 1
     workers = workers or cores

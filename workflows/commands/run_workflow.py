@@ -13,25 +13,44 @@ from pathlib import Path
 
 import yaml
 
-from steps.errors import InvalidInput
+from kaleidoscope.steps.errors import InvalidInput
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "run-workflow", help="run an Argo Workflow manifest on this machine, without a cluster"
     )
-    parser.add_argument("manifest", metavar="FILE", help="Workflow, WorkflowTemplate or CronWorkflow manifest (YAML or JSON)")
-    parser.add_argument("-p", "--parameter", action="append", default=[], type=_parameter, metavar="NAME=VALUE",
-                        help="a workflow parameter, as with argo submit -p (repeatable)")
-    parser.add_argument("--secrets", metavar="FILE",
-                        help="YAML or JSON mapping secret name -> key -> value, for secretKeyRef "
-                             "(else $KALEIDOSCOPE_SECRET_<NAME>_<KEY>)")
-    parser.add_argument("--workdir", metavar="DIR",
-                        help="keep the nodes' private folders here (default: a temporary folder, "
-                             "deleted when the workflow succeeds)")
+    parser.add_argument(
+        "manifest", metavar="FILE", help="Workflow, WorkflowTemplate or CronWorkflow manifest (YAML or JSON)"
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="NAME=VALUE",
+        help="a workflow parameter, as with argo submit -p (repeatable)",
+    )
+    parser.add_argument(
+        "--secrets",
+        metavar="FILE",
+        help="YAML or JSON mapping secret name -> key -> value, for secretKeyRef "
+        "(else $KALEIDOSCOPE_SECRET_<NAME>_<KEY>)",
+    )
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="keep the nodes' private folders here (default: a temporary folder, deleted when the workflow succeeds)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
-    parser.add_argument("-o", "--output", choices=("tree", "json"), default="tree",
-                        help="what to print at the end (default: the tree of nodes)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("tree", "json"),
+        default="tree",
+        help="what to print at the end (default: the tree of nodes)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -56,11 +75,16 @@ def read_secrets(path: str) -> dict[str, dict[str, str]]:
 
 
 def run(args) -> int:
-    from workflows.executor import execute, format_tree
+    from kaleidoscope.workflows.executor import execute, format_tree
 
     secrets = read_secrets(args.secrets) if args.secrets else None
-    result = execute(Path(args.manifest), dict(args.parameter), secrets=secrets, workdir=args.workdir,
-                     show_progress=not args.no_progress)
+    result = execute(
+        Path(args.manifest),
+        dict(args.parameter),
+        secrets=secrets,
+        workdir=args.workdir,
+        show_progress=not args.no_progress,
+    )
     if args.output == "json":
         print(json.dumps(result.to_dict(), indent=2))
     else:

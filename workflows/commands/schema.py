@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from steps.spec import build_schema
+from kaleidoscope.steps.spec import build_schema
 
 
 def add_parser(subparsers) -> None:

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from steps import augment, manifest, shard
-from workflows.commands.common import add_spec_arguments, boolean, load_spec, positive_int
+from kaleidoscope.steps import augment, manifest, shard
+from kaleidoscope.workflows.commands.common import add_spec_arguments, boolean, load_spec, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -45,7 +45,9 @@ def add_parser(subparsers) -> None:
         if name == "augment":
             sub.add_argument("--shard", type=int, required=True, help="shard index, from the shard step")
             sub.add_argument("--threads", type=positive_int, help="image threads (default: all cores)")
-            sub.add_argument("--io-threads", type=positive_int, help="download/upload threads (default: 16 for S3, 4 local)")
+            sub.add_argument(
+                "--io-threads", type=positive_int, help="download/upload threads (default: 16 for S3, 4 local)"
+            )
             sub.add_argument(
                 "--progress-file",
                 default=os.environ.get("ARGO_PROGRESS_FILE"),

@@ -12,10 +12,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from steps.errors import InvalidInput
-from workflows import builder
-from workflows.argo_cli import add_build_arguments, build_options, with_flags
-from workflows.argo_submit import DEFAULT_TIMEOUT, ArgoServer, submit
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows import builder
+from kaleidoscope.workflows.argo_cli import add_build_arguments, build_options, with_flags
+from kaleidoscope.workflows.argo_submit import DEFAULT_TIMEOUT, ArgoServer, submit
 
 
 def _seconds(text: str) -> float:
@@ -35,17 +35,28 @@ def add_parser(subparsers) -> None:
     server = parser.add_argument_group("Argo server")
     server.add_argument("--host", help="Argo server URL or host:port (default $ARGO_SERVER)")
     server.add_argument("--token", help="bearer token (default $ARGO_TOKEN)")
-    server.add_argument("--insecure-skip-verify", action="store_true", default=None,
-                        help="do not verify the server's TLS certificate (default $ARGO_INSECURE_SKIP_VERIFY)")
-    server.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT,
-                        help=f"seconds to wait for the server (default {DEFAULT_TIMEOUT:g})")
+    server.add_argument(
+        "--insecure-skip-verify",
+        action="store_true",
+        default=None,
+        help="do not verify the server's TLS certificate (default $ARGO_INSECURE_SKIP_VERIFY)",
+    )
+    server.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for the server (default {DEFAULT_TIMEOUT:g})",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
     server = ArgoServer.from_env(
-        host=args.host, namespace=args.namespace, token=args.token,
-        insecure_skip_verify=args.insecure_skip_verify, timeout=args.timeout,
+        host=args.host,
+        namespace=args.namespace,
+        token=args.token,
+        insecure_skip_verify=args.insecure_skip_verify,
+        timeout=args.timeout,
     )
     try:
         # The namespace it goes to is written into the manifest too, as render would with --namespace.

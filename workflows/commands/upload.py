@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from steps.errors import InvalidInput, KaleidoscopeError
-from workflows.commands.common import positive_int
+from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.workflows.commands.common import positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -32,7 +32,12 @@ def add_parser(subparsers) -> None:
 def minio_client(endpoint: str, region: str):
     from minio import Minio
 
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "https://s3.amazonaws.com"
+    endpoint = (
+        endpoint
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or "https://s3.amazonaws.com"
+    )
     parsed = urlparse(endpoint)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidInput(f"--s3-endpoint: bad value {endpoint!r}: an http:// or https:// URL")
@@ -49,7 +54,15 @@ def minio_client(endpoint: str, region: str):
     )
 
 
-def upload(folder: Path, url: str, *, endpoint: str = "", create_bucket: bool = False, region: str = "us-east-1", threads: int = 8) -> tuple[int, int]:
+def upload(
+    folder: Path,
+    url: str,
+    *,
+    endpoint: str = "",
+    create_bucket: bool = False,
+    region: str = "us-east-1",
+    threads: int = 8,
+) -> tuple[int, int]:
     """Upload every file under ``folder``; return (files, bytes)."""
     from minio.error import S3Error
 
@@ -84,8 +97,12 @@ def upload(folder: Path, url: str, *, endpoint: str = "", create_bucket: bool = 
 
 def run(args) -> int:
     count, size = upload(
-        Path(args.folder), args.destination, endpoint=args.s3_endpoint, create_bucket=args.create_bucket,
-        region=args.region, threads=args.threads,
+        Path(args.folder),
+        args.destination,
+        endpoint=args.s3_endpoint,
+        create_bucket=args.create_bucket,
+        region=args.region,
+        threads=args.threads,
     )
     print(f"uploaded {count} files ({size / 1e6:.1f} MB) to {args.destination}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.commands.common import add_spec_arguments, load_spec
+from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec
 
 
 def add_parser(subparsers) -> None:

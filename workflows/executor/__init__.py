@@ -4,7 +4,7 @@ It knows Argo manifests and processes only (never images or storage): each conta
 node runs as a local process. ``load`` checks a manifest and refuses, naming the place, what it
 cannot run; ``execute`` runs one and returns its :class:`WorkflowResult`::
 
-    from workflows.executor import execute, format_tree
+    from kaleidoscope.workflows.executor import execute, format_tree
     result = execute(manifest, {"message": "hi"})
     print(format_tree(result))
     result.phase                          # "Succeeded", "Failed" or "Error"
@@ -21,20 +21,25 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from workflows.executor.load import load
-from workflows.executor import secrets as secrets_module
-from workflows.executor.model import Workflow
-from workflows.executor.nodes import Node, WorkflowResult
-from workflows.executor.report import Progress, format_tree
-from workflows.executor.retry import parse_duration
-from workflows.executor.runner import Runner, to_text
+from kaleidoscope.workflows.executor import secrets as secrets_module
+from kaleidoscope.workflows.executor.load import load
+from kaleidoscope.workflows.executor.model import Workflow
+from kaleidoscope.workflows.executor.nodes import Node, WorkflowResult
+from kaleidoscope.workflows.executor.report import Progress, format_tree
+from kaleidoscope.workflows.executor.retry import parse_duration
+from kaleidoscope.workflows.executor.runner import Runner, to_text
 
 __all__ = ["Node", "WorkflowResult", "execute", "format_tree", "load"]
 
 #: Environment variable that scales every retry backoff (tests shorten waits with it).
 BACKOFF_SCALE_VARIABLE = "KALEIDOSCOPE_BACKOFF_SCALE"
-_WORKFLOW_PHASES = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded",
-                    "Failed": "Failed", "Error": "Error"}
+_WORKFLOW_PHASES = {
+    "Succeeded": "Succeeded",
+    "Skipped": "Succeeded",
+    "Omitted": "Succeeded",
+    "Failed": "Failed",
+    "Error": "Error",
+}
 
 
 def execute(
@@ -80,8 +85,15 @@ def execute(
     keep = workdir is not None
     folder = Path(workdir).resolve() if keep else Path(tempfile.mkdtemp(prefix="kaleidoscope-workflow-"))
     folder.mkdir(parents=True, exist_ok=True)
-    runner = Runner(workflow, given, secret_values=secrets, folder=folder, on_event=on_event,
-                    backoff_scale=backoff_scale, grace=grace_seconds)
+    runner = Runner(
+        workflow,
+        given,
+        secret_values=secrets,
+        folder=folder,
+        on_event=on_event,
+        backoff_scale=backoff_scale,
+        grace=grace_seconds,
+    )
     progress = Progress(runner, progress_stream, progress_interval).start() if show_progress else None
     started = time.time()
     try:
@@ -100,9 +112,16 @@ def execute(
         for node in runner.nodes.values():
             node.folder = None
     return WorkflowResult(
-        name=runner.name, uid=runner.uid, phase=phase, message=message, started_at=started,
-        finished_at=time.time(), parameters=dict(runner.parameters), outputs=dict(runner.global_outputs),
-        nodes=_tree_order(runner), folder=None if not keep and phase == "Succeeded" else str(folder),
+        name=runner.name,
+        uid=runner.uid,
+        phase=phase,
+        message=message,
+        started_at=started,
+        finished_at=time.time(),
+        parameters=dict(runner.parameters),
+        outputs=dict(runner.global_outputs),
+        nodes=_tree_order(runner),
+        folder=None if not keep and phase == "Succeeded" else str(folder),
     )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from workflows.executor import depends, references
-from workflows.executor.model import LOOPS, POD_KINDS, KINDS, Dag, Workflow, kind_of
-from workflows.executor.retry import Strategy
+from kaleidoscope.workflows.executor import depends, references
+from kaleidoscope.workflows.executor.model import KINDS, LOOPS, POD_KINDS, Dag, Workflow, kind_of
+from kaleidoscope.workflows.executor.retry import Strategy
 
 _NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9_]*$")
 
@@ -43,8 +43,10 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
         seen.add(name if isinstance(name, str) else "")
         kinds = [kind for kind in KINDS if kind in template]
         if len(kinds) != 1:
-            problems.append(f"{path}: a template needs exactly one of container, script, dag, steps "
-                            f"(has {', '.join(kinds) or 'none'})")
+            problems.append(
+                f"{path}: a template needs exactly one of container, script, dag, steps "
+                f"(has {', '.join(kinds) or 'none'})"
+            )
     entrypoint = spec.get("entrypoint")
     if not entrypoint:
         problems.append("spec.entrypoint: required")
@@ -109,7 +111,9 @@ def _arguments(workflow: Workflow, given: dict[str, str], problems: list[str]) -
             problems.append(f"{path}.name: parameter '{name}' is declared twice")
         names.add(name)
         if param.get("value") is None and name not in given:
-            problems.append(f"{path}.value: workflow parameter '{name}' needs a value (in the manifest or with -p {name}=...)")
+            problems.append(
+                f"{path}.value: workflow parameter '{name}' needs a value (in the manifest or with -p {name}=...)"
+            )
         _enum(param, given.get(name, param.get("value")), path, problems)
 
 
@@ -151,7 +155,9 @@ def _template(workflow: Workflow, name: str, template: dict, path: str, problems
         if kind in POD_KINDS and not source.get("path"):
             problems.append(f"{where}.valueFrom.path: a {kind} template's output parameter needs a path")
         if kind not in POD_KINDS and not source.get("parameter"):
-            problems.append(f"{where}.valueFrom.parameter: a {kind} template's output parameter needs valueFrom.parameter")
+            problems.append(
+                f"{where}.valueFrom.parameter: a {kind} template's output parameter needs valueFrom.parameter"
+            )
         if kind not in POD_KINDS and source.get("path"):
             problems.append(f"{where}.valueFrom.path: only container and script templates read files")
     if kind in POD_KINDS:
@@ -165,8 +171,10 @@ def _template(workflow: Workflow, name: str, template: dict, path: str, problems
 def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: list[str]) -> None:
     body = template[kind]
     if not body.get("command"):
-        problems.append(f"{path}.command: required locally: the command runs on this machine, "
-                        f"and the image's own entrypoint is unknown without the image")
+        problems.append(
+            f"{path}.command: required locally: the command runs on this machine, "
+            f"and the image's own entrypoint is unknown without the image"
+        )
     else:
         _strings(body["command"], f"{path}.command", problems, "command")
     if body.get("args") is not None:
@@ -180,7 +188,9 @@ def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: lis
         if volume is None:
             problems.append(f"{where}.name: no volume named '{mount.get('name')}' in the template or spec.volumes")
         elif "emptyDir" not in volume:
-            problems.append(f"{where}: volume '{mount['name']}' is not an emptyDir volume; the local executor supports emptyDir only")
+            problems.append(
+                f"{where}: volume '{mount['name']}' is not an emptyDir volume; the local executor supports emptyDir only"
+            )
         mount_path = str(mount.get("mountPath") or "")
         if not mount_path.startswith("/") or mount_path.rstrip("/") == "":
             problems.append(f"{where}.mountPath: bad value {mount_path!r}: must be an absolute path other than /")
@@ -199,7 +209,9 @@ def _call(workflow: Workflow, step: dict, path: str, problems: list[str]) -> Non
     """A task or step: its template exists, its loop is well-formed, required inputs are given."""
     name = step.get("name")
     if not name or not _NAME.match(str(name)):
-        problems.append(f"{path}.name: bad value {name!r}: letters, digits, '-' and '_', starting with a letter or digit")
+        problems.append(
+            f"{path}.name: bad value {name!r}: letters, digits, '-' and '_', starting with a letter or digit"
+        )
     called = workflow.templates.get(step.get("template"))
     if not step.get("template"):
         problems.append(f"{path}.template: required")
@@ -226,8 +238,10 @@ def _call(workflow: Workflow, step: dict, path: str, problems: list[str]) -> Non
     if called is not None:
         for param in (called.get("inputs") or {}).get("parameters") or []:
             if param.get("name") not in given and param.get("value") is None and param.get("default") is None:
-                problems.append(f"{path}.arguments: template '{called['name']}' needs input parameter "
-                                f"'{param.get('name')}', which is not supplied and has no default")
+                problems.append(
+                    f"{path}.arguments: template '{called['name']}' needs input parameter "
+                    f"'{param.get('name')}', which is not supplied and has no default"
+                )
 
 
 def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
@@ -282,7 +296,7 @@ def _cycle(deps: dict[str, list[str]]) -> list[str] | None:
         stack.append(name)
         for dep in deps.get(name, ()):
             if state.get(dep) == 1:
-                return stack[stack.index(dep):] + [dep]
+                return stack[stack.index(dep) :] + [dep]
             if dep not in state:
                 found = visit(dep)
                 if found:

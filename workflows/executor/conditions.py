@@ -50,7 +50,7 @@ def _tokens(text: str) -> list:
             end = text.find(char, i + 1)
             if end < 0:
                 raise ValueError(f"unterminated string in {text!r}")
-            tokens.append(_Literal(text[i + 1:end]))
+            tokens.append(_Literal(text[i + 1 : end]))
             i = end + 1
             continue
         match = _WORD_END.search(text, i)
@@ -152,5 +152,7 @@ def _compare(left, operator: str, right, text: str) -> bool:
     numeric = isinstance(left, float) and isinstance(right, float)
     textual = isinstance(left, str) and isinstance(right, str)
     if not (numeric or textual):
-        raise ValueError(f"Invalid 'when' expression '{text}': cannot compare {_show(left)!r} {operator} {_show(right)!r}")
+        raise ValueError(
+            f"Invalid 'when' expression '{text}': cannot compare {_show(left)!r} {operator} {_show(right)!r}"
+        )
     return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[operator]

@@ -23,12 +23,12 @@ import queue
 from collections import deque
 from dataclasses import dataclass
 
-from workflows.executor import conditions, depends, loops, variables
-from workflows.executor.model import LOOPS, Dag, has_loop, is_item
-from workflows.executor.nodes import FAILED, Node
-from workflows.executor.parallel import Boundary
-from workflows.executor.runner import Call
-from workflows.executor.scope import arguments, node_values, template_outputs
+from kaleidoscope.workflows.executor import conditions, depends, loops, variables
+from kaleidoscope.workflows.executor.model import LOOPS, Dag, has_loop, is_item
+from kaleidoscope.workflows.executor.nodes import FAILED, Node
+from kaleidoscope.workflows.executor.parallel import Boundary
+from kaleidoscope.workflows.executor.runner import Call
+from kaleidoscope.workflows.executor.scope import arguments, node_values, template_outputs
 
 _COMPLETED = ("Succeeded", "Failed", "Error")
 _RESOLVE_ERRORS = (variables.Unresolved, variables.Absent, ValueError)
@@ -47,7 +47,9 @@ class _Task:
 
 def continues_on(continue_on: dict | None, phase: str) -> bool:
     continue_on = continue_on or {}
-    return bool(continue_on.get("failed") if phase == "Failed" else continue_on.get("error") if phase == "Error" else False)
+    return bool(
+        continue_on.get("failed") if phase == "Failed" else continue_on.get("error") if phase == "Error" else False
+    )
 
 
 def run(runner, node: Node, template: dict, values: dict, depth: int) -> None:
@@ -101,8 +103,11 @@ class _DagRun:
         if phase == "Running":  # tasks that never started: the run stopped, or fail-fast stopped them
             phase = "Failed"
         if phase in FAILED:
-            failed = [name for name in self.dag.targets
-                      if self.states[name].node is not None and self.states[name].node.phase in FAILED]
+            failed = [
+                name
+                for name in self.dag.targets
+                if self.states[name].node is not None and self.states[name].node.phase in FAILED
+            ]
             runner.finish(node, phase, f"task '{failed[0]}' {phase.lower()}" if failed else runner.stop_reason)
             return
         try:
@@ -130,8 +135,11 @@ class _DagRun:
             progressed = False
             for name in self.dag.order:
                 state = self.states[name]
-                if name in self.needed and not state.started and all(
-                        self.states[dep].done for dep in self.dag.deps[name]):
+                if (
+                    name in self.needed
+                    and not state.started
+                    and all(self.states[dep].done for dep in self.dag.deps[name])
+                ):
                     progressed = True
                     self.start_task(name)
 
@@ -140,8 +148,10 @@ class _DagRun:
         state.started = True
         if dag.logic[name] is not None:
             results = {
-                dep: depends.TaskResults(self.states[dep].node.phase, tuple(
-                    item.phase for item in self.states[dep].items or () if item is not None))
+                dep: depends.TaskResults(
+                    self.states[dep].node.phase,
+                    tuple(item.phase for item in self.states[dep].items or () if item is not None),
+                )
                 for dep in dag.deps[name]
             }
             if not depends.evaluate(dag.logic[name], results, dag.continue_on):
@@ -194,8 +204,14 @@ class _DagRun:
         """Run a task (or one item) in its own thread; its end comes back through ``events``."""
         self.running += 1
         runner, boundary = self.runner, self.boundary
-        call = Call(parent, boundary, self.depth, runner.captures_result(self.template, name), boundary.enqueue(),
-                    runner.next_order())
+        call = Call(
+            parent,
+            boundary,
+            self.depth,
+            runner.captures_result(self.template, name),
+            boundary.enqueue(),
+            runner.next_order(),
+        )
 
         def body():
             child = None
@@ -211,8 +227,15 @@ class _DagRun:
         """A task or item that will not run: a Skipped-type node with ``phase``."""
         state = self.states[name]
         suffix = "" if index is None else loops.node_suffix(index, state.descriptions[index])
-        child = self.runner.new_node(f"{self.node.name}.{name}{suffix}", f"{name}{suffix}", "Skipped",
-                                     self.dag.tasks[name]["template"], parent or self.node, phase, message)
+        child = self.runner.new_node(
+            f"{self.node.name}.{name}{suffix}",
+            f"{name}{suffix}",
+            "Skipped",
+            self.dag.tasks[name]["template"],
+            parent or self.node,
+            phase,
+            message,
+        )
         if index is None:
             state.node, state.done = child, True
         else:
@@ -234,11 +257,12 @@ class _DagRun:
 def _assess(dag: Dag, states: dict, fail_fast: bool) -> str:
     """Argo's ``assessDAGPhase``: Running, Succeeded, Failed or Error."""
     created = {name for name, state in states.items() if state.started and not state.abandoned}
-    dependents = {name: [other for other in dag.order if name in dag.deps[other] and other in created]
-                  for name in dag.order}
+    dependents = {
+        name: [other for other in dag.order if name in dag.deps[other] and other in created] for name in dag.order
+    }
     pending = deque((name, "Succeeded") for name in dag.order if not dag.deps[name] and name in created)
     seen = set(pending)
-    target_phases = {name: "" for name in dag.targets}
+    target_phases = dict.fromkeys(dag.targets, "")
     while pending:
         name, inherited = pending.popleft()
         state = states[name]

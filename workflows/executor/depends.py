@@ -73,8 +73,9 @@ def parse(text: str):
         else:
             result = match.group(3)
             if result is not None and result not in RESULTS:
-                raise ValueError(f"task result '{result}' for task '{match.group(2)}' is invalid "
-                                 f"(one of {', '.join(RESULTS)})")
+                raise ValueError(
+                    f"task result '{result}' for task '{match.group(2)}' is invalid (one of {', '.join(RESULTS)})"
+                )
             tokens.append(Ref(match.group(2), result))
         position = match.end()
         while position < len(text) and text[position].isspace():

@@ -15,12 +15,15 @@ from __future__ import annotations
 import re
 
 NAMES = ("lastRetry.exitCode", "lastRetry.status", "lastRetry.duration", "lastRetry.message", "retries")
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<number>\d+\.\d*|\.\d+|\d+)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<operator>&&|\|\||==|!=|<=|>=|<|>|!|\(|\)|,)
-)""", re.X)
+)""",
+    re.X,
+)
 _WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!"}
 _COMPARISONS = ("==", "!=", "<", ">", "<=", ">=", "matches", "contains", "startsWith", "endsWith")
 
@@ -42,7 +45,9 @@ FUNCTIONS = {
     "int": _as_int,
     "asFloat": lambda value: float(value),
     "float": lambda value: float(value),
-    "string": lambda value: value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value),
+    "string": lambda value: (
+        value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    ),
     "len": len,
 }
 
@@ -188,8 +193,12 @@ def _compare(operator: str, left, right) -> bool:
     if operator in ("matches", "contains", "startsWith", "endsWith"):
         if not (isinstance(left, str) and isinstance(right, str)):
             raise ValueError(f"{operator} needs strings, got {left!r} and {right!r}")
-        return {"matches": lambda: re.search(right, left) is not None, "contains": lambda: right in left,
-                "startsWith": lambda: left.startswith(right), "endsWith": lambda: left.endswith(right)}[operator]()
+        return {
+            "matches": lambda: re.search(right, left) is not None,
+            "contains": lambda: right in left,
+            "startsWith": lambda: left.startswith(right),
+            "endsWith": lambda: left.endswith(right),
+        }[operator]()
     if not ((_number(left) and _number(right)) or (isinstance(left, str) and isinstance(right, str))):
         raise ValueError(f"cannot compare {left!r} {operator} {right!r}")
     return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[operator]

@@ -12,10 +12,36 @@ from __future__ import annotations
 _ARTIFACTS = "artifacts need an artifact repository; the local executor passes parameters only"
 _POD_ONLY = "has no local equivalent"
 _VOLUME_KINDS = (
-    "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "configMap", "csi", "downwardAPI",
-    "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo", "glusterfs", "hostPath", "image",
-    "iscsi", "nfs", "persistentVolumeClaim", "photonPersistentDisk", "portworxVolume", "projected", "quobyte",
-    "rbd", "scaleIO", "secret", "storageos", "vsphereVolume")
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "hostPath",
+    "image",
+    "iscsi",
+    "nfs",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
+    "vsphereVolume",
+)
 
 #: Per object kind: field -> (status, kind of its value or None, reason when refused).
 #: A kind ending in "[]" is a list of that kind; "{}" a mapping of free-form values.
@@ -28,24 +54,66 @@ TABLES: dict[str, dict[str, tuple]] = {
         "activeDeadlineSeconds": ("supported", None),
         "volumes": ("supported", "volume[]"),
         "retryStrategy": ("supported", "retryStrategy"),
-        **{field: ("ignored", None) for field in (
-            "affinity", "archiveLogs", "automountServiceAccountToken", "dnsConfig", "dnsPolicy",
-            "executor", "hostAliases", "hostNetwork", "imagePullSecrets", "metrics", "nodeSelector",
-            "podDisruptionBudget", "podGC", "podMetadata", "podPriorityClassName", "podResources",
-            "priority", "schedulerName", "securityContext", "serviceAccountName", "tolerations",
-            "ttlStrategy", "workflowMetadata")},
+        **dict.fromkeys(
+            (
+                "affinity",
+                "archiveLogs",
+                "automountServiceAccountToken",
+                "dnsConfig",
+                "dnsPolicy",
+                "executor",
+                "hostAliases",
+                "hostNetwork",
+                "imagePullSecrets",
+                "metrics",
+                "nodeSelector",
+                "podDisruptionBudget",
+                "podGC",
+                "podMetadata",
+                "podPriorityClassName",
+                "podResources",
+                "priority",
+                "schedulerName",
+                "securityContext",
+                "serviceAccountName",
+                "tolerations",
+                "ttlStrategy",
+                "workflowMetadata",
+            ),
+            ("ignored", None),
+        ),
         "onExit": ("refused", None, "exit handlers are not supported locally"),
         "hooks": ("refused", None, "lifecycle hooks are not supported locally"),
         "artifactRepositoryRef": ("refused", None, _ARTIFACTS),
         "artifactGC": ("refused", None, _ARTIFACTS),
-        "volumeClaimTemplates": ("refused", None, "persistent volume claims are not supported locally (emptyDir volumes only)"),
-        "volumeClaimGC": ("refused", None, "persistent volume claims are not supported locally (emptyDir volumes only)"),
-        "workflowTemplateRef": ("refused", None, "it refers to a WorkflowTemplate stored in a cluster; run that template's file instead"),
+        "volumeClaimTemplates": (
+            "refused",
+            None,
+            "persistent volume claims are not supported locally (emptyDir volumes only)",
+        ),
+        "volumeClaimGC": (
+            "refused",
+            None,
+            "persistent volume claims are not supported locally (emptyDir volumes only)",
+        ),
+        "workflowTemplateRef": (
+            "refused",
+            None,
+            "it refers to a WorkflowTemplate stored in a cluster; run that template's file instead",
+        ),
         "synchronization": ("refused", None, "semaphores and mutexes live in the cluster"),
         "suspend": ("refused", None, "suspending needs someone to resume the workflow through Argo"),
         "shutdown": ("refused", None, "a shutdown strategy is set on a running workflow through Argo"),
-        "templateDefaults": ("refused", None, "template defaults are not supported locally; set the fields on each template"),
-        "podSpecPatch": ("refused", None, "a pod spec patch can add volumes and containers that would run differently locally"),
+        "templateDefaults": (
+            "refused",
+            None,
+            "template defaults are not supported locally; set the fields on each template",
+        ),
+        "podSpecPatch": (
+            "refused",
+            None,
+            "a pod spec patch can add volumes and containers that would run differently locally",
+        ),
         "executorPlugins": ("refused", None, "executor plugins run in the cluster"),
         "resourceClaims": ("refused", None, "dynamic resource claims " + _POD_ONLY),
     },
@@ -62,10 +130,24 @@ TABLES: dict[str, dict[str, tuple]] = {
         "activeDeadlineSeconds": ("supported", None),
         "volumes": ("supported", "volume[]"),
         "annotations": ("supported", None),
-        **{field: ("ignored", None) for field in (
-            "metadata", "nodeSelector", "affinity", "tolerations", "securityContext",
-            "serviceAccountName", "automountServiceAccountToken", "schedulerName",
-            "priorityClassName", "hostAliases", "podResources", "metrics", "executor")},
+        **dict.fromkeys(
+            (
+                "metadata",
+                "nodeSelector",
+                "affinity",
+                "tolerations",
+                "securityContext",
+                "serviceAccountName",
+                "automountServiceAccountToken",
+                "schedulerName",
+                "priorityClassName",
+                "hostAliases",
+                "podResources",
+                "metrics",
+                "executor",
+            ),
+            ("ignored", None),
+        ),
         "containerSet": ("refused", None, "container sets are not supported locally"),
         "resource": ("refused", None, "resource templates create Kubernetes objects"),
         "suspend": ("refused", None, "suspend templates need someone to resume them through Argo"),
@@ -81,7 +163,11 @@ TABLES: dict[str, dict[str, tuple]] = {
         "timeout": ("refused", None, "not supported locally; use activeDeadlineSeconds"),
         "pendingTimeout": ("refused", None, "pods are never pending locally"),
         "failFast": ("refused", None, "template-level failFast is not supported locally (dag.failFast is)"),
-        "podSpecPatch": ("refused", None, "a pod spec patch can add volumes and containers that would run differently locally"),
+        "podSpecPatch": (
+            "refused",
+            None,
+            "a pod spec patch can add volumes and containers that would run differently locally",
+        ),
         "resourceClaims": ("refused", None, "dynamic resource claims " + _POD_ONLY),
     },
     "container": {
@@ -92,10 +178,24 @@ TABLES: dict[str, dict[str, tuple]] = {
         "env": ("supported", "env[]"),
         "volumeMounts": ("supported", "volumeMount[]"),
         "workingDir": ("supported", None),
-        **{field: ("ignored", None) for field in (
-            "imagePullPolicy", "resources", "securityContext", "lifecycle", "livenessProbe",
-            "readinessProbe", "startupProbe", "ports", "terminationMessagePath",
-            "terminationMessagePolicy", "resizePolicy", "restartPolicy", "restartPolicyRules")},
+        **dict.fromkeys(
+            (
+                "imagePullPolicy",
+                "resources",
+                "securityContext",
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+                "ports",
+                "terminationMessagePath",
+                "terminationMessagePolicy",
+                "resizePolicy",
+                "restartPolicy",
+                "restartPolicyRules",
+            ),
+            ("ignored", None),
+        ),
         "envFrom": ("refused", None, "envFrom reads ConfigMaps and Secrets wholesale; list the variables in env"),
         "volumeDevices": ("refused", None, "block devices " + _POD_ONLY),
         "stdin": ("refused", None, "nothing writes to a node's standard input"),
@@ -122,17 +222,19 @@ TABLES: dict[str, dict[str, tuple]] = {
     "volumeMount": {
         "name": ("supported", None),
         "mountPath": ("supported", None),
-        **{field: ("ignored", None) for field in ("readOnly", "recursiveReadOnly", "mountPropagation")},
+        **dict.fromkeys(("readOnly", "recursiveReadOnly", "mountPropagation"), ("ignored", None)),
         "subPath": ("refused", None, "sub-path mounts are not supported locally"),
         "subPathExpr": ("refused", None, "sub-path mounts are not supported locally"),
     },
     "volume": {
         "name": ("supported", None),
         "emptyDir": ("supported", "emptyDir"),
-        **{kind: ("refused", None, f"{kind} volumes are not supported locally (emptyDir volumes only)")
-           for kind in _VOLUME_KINDS},
+        **{
+            kind: ("refused", None, f"{kind} volumes are not supported locally (emptyDir volumes only)")
+            for kind in _VOLUME_KINDS
+        },
     },
-    "emptyDir": {field: ("ignored", None) for field in ("medium", "sizeLimit")},
+    "emptyDir": dict.fromkeys(("medium", "sizeLimit"), ("ignored", None)),
     "dag": {
         "tasks": ("supported", "task[]"),
         "target": ("supported", None),
@@ -205,9 +307,9 @@ TABLES: dict[str, dict[str, tuple]] = {
         "affinity": ("ignored", None),
         "expression": ("supported", None),
     },
-    "backoff": {field: ("supported", None) for field in ("duration", "factor", "cap", "maxDuration")},
-    "sequence": {field: ("supported", None) for field in ("count", "start", "end", "format")},
-    "continueOn": {field: ("supported", None) for field in ("failed", "error")},
+    "backoff": dict.fromkeys(("duration", "factor", "cap", "maxDuration"), ("supported", None)),
+    "sequence": dict.fromkeys(("count", "start", "end", "format"), ("supported", None)),
+    "continueOn": dict.fromkeys(("failed", "error"), ("supported", None)),
 }
 TABLES["script"] = {**TABLES["container"], "source": ("supported", None)}
 TABLES["step"] = {name: entry for name, entry in TABLES["task"].items() if name not in ("depends", "dependencies")}
@@ -245,7 +347,9 @@ def check(value, kind: str, path: str, problems: list[str]) -> None:
 def documented() -> dict[str, dict[str, list]]:
     """The tables as {kind: {status: [fields]}} (for documentation and tests)."""
     return {
-        kind: {status: sorted(field for field, entry in table.items() if entry[0] == status)
-               for status in ("supported", "ignored", "refused")}
+        kind: {
+            status: sorted(field for field, entry in table.items() if entry[0] == status)
+            for status in ("supported", "ignored", "refused")
+        }
         for kind, table in TABLES.items()
     }

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from steps.errors import InvalidInput
-from workflows.executor import checks, fields
-from workflows.executor.model import Workflow
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.executor import checks, fields
+from kaleidoscope.workflows.executor.model import Workflow
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
@@ -52,19 +52,24 @@ def load(source: str | Path | Mapping, parameters: Mapping[str, str] | None = No
 
 
 def _relocate(problem: str, spec_path: str) -> str:
-    return spec_path + problem[len("spec"):] if problem.startswith("spec") else problem
+    return spec_path + problem[len("spec") :] if problem.startswith("spec") else problem
 
 
 def _read(source) -> tuple[object, str]:
     if isinstance(source, Mapping):
         return copy.deepcopy(dict(source)), "manifest"
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and (
-            Path(source).is_file() or source.strip().endswith((".yaml", ".yml", ".json")))):
+    if isinstance(source, Path) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and (Path(source).is_file() or source.strip().endswith((".yaml", ".yml", ".json")))
+    ):
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise InvalidInput(f"{path}: cannot read the manifest: {getattr(error, 'strerror', None) or error}") from None
+            raise InvalidInput(
+                f"{path}: cannot read the manifest: {getattr(error, 'strerror', None) or error}"
+            ) from None
         origin = str(path)
     elif isinstance(source, str):
         text, origin = source, "manifest"
@@ -84,7 +89,9 @@ def _read(source) -> tuple[object, str]:
 
 def _as_workflow(document, origin: str) -> dict:
     if not isinstance(document, dict):
-        raise InvalidInput(f"{origin}: not a Workflow manifest: expected a mapping with apiVersion, kind, metadata, spec")
+        raise InvalidInput(
+            f"{origin}: not a Workflow manifest: expected a mapping with apiVersion, kind, metadata, spec"
+        )
     kind = document.get("kind")
     if document.get("apiVersion") != API_VERSION or kind not in KINDS:
         raise InvalidInput(

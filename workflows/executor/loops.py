@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from workflows.executor.scope import go_json
+from kaleidoscope.workflows.executor.scope import go_json
 
 
 class Number:
@@ -92,6 +92,7 @@ def items(step: dict) -> list | None:
 
 def sequence(spec: dict) -> list[str]:
     """``withSequence`` items: strings from start to end (or count of them), printf-formatted."""
+
     def number(field: str) -> int:
         try:
             return int(str(spec[field]).strip())

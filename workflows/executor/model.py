@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 
-from workflows.executor import depends
+from kaleidoscope.workflows.executor import depends
 
 POD_KINDS = ("container", "script")
 KINDS = ("container", "script", "dag", "steps")
@@ -42,7 +42,7 @@ class Dag:
     targets: list[str]
 
     @classmethod
-    def of(cls, template: dict) -> "Dag":
+    def of(cls, template: dict) -> Dag:
         """Raises ValueError for a bad depends expression (checked at load)."""
         tasks = {task["name"]: task for task in template["dag"]["tasks"]}
         logic = {}
@@ -58,7 +58,9 @@ class Dag:
         else:  # Argo's findLeafTaskNames: tasks nothing depends on, sorted
             needed = {dep for names in deps.values() for dep in names}
             targets = sorted(name for name in tasks if name not in needed)
-        return cls(tasks, list(tasks), logic, deps, {name: task.get("continueOn") for name, task in tasks.items()}, targets)
+        return cls(
+            tasks, list(tasks), logic, deps, {name: task.get("continueOn") for name, task in tasks.items()}, targets
+        )
 
     def ancestors(self, name: str) -> list[str]:
         """Every task ``name`` depends on, directly or not (no cycles: checked at load)."""
@@ -130,10 +132,18 @@ class Workflow:
         """Every ``workflow.*`` variable a template may use."""
         metadata = self.metadata
         names = {
-            "workflow.name", "workflow.namespace", "workflow.uid", "workflow.mainEntrypoint",
-            "workflow.serviceAccountName", "workflow.parameters", "workflow.parameters.json",
-            "workflow.creationTimestamp", "workflow.creationTimestamp.RFC3339", "workflow.creationTimestamp.s",
-            "workflow.labels.json", "workflow.annotations.json",
+            "workflow.name",
+            "workflow.namespace",
+            "workflow.uid",
+            "workflow.mainEntrypoint",
+            "workflow.serviceAccountName",
+            "workflow.parameters",
+            "workflow.parameters.json",
+            "workflow.creationTimestamp",
+            "workflow.creationTimestamp.RFC3339",
+            "workflow.creationTimestamp.s",
+            "workflow.labels.json",
+            "workflow.annotations.json",
         }
         if self.spec.get("priority") is not None:
             names.add("workflow.priority")
@@ -148,12 +158,16 @@ class Workflow:
 def template_names(workflow: Workflow, template: dict, globals_: set[str]) -> set[str]:
     """Variables available everywhere in one template (not the task/step scopes)."""
     names = set(globals_) | {"inputs.parameters", "node.name"}
-    names.update(f"inputs.parameters.{param['name']}" for param in (template.get("inputs") or {}).get("parameters") or [])
+    names.update(
+        f"inputs.parameters.{param['name']}" for param in (template.get("inputs") or {}).get("parameters") or []
+    )
     if is_pod(template):
         names.add("pod.name")
         if workflow.retry_strategy(template):
             names.add("retries")
-        names.update(f"outputs.parameters.{out['name']}.path" for out in (template.get("outputs") or {}).get("parameters") or [])
+        names.update(
+            f"outputs.parameters.{out['name']}.path" for out in (template.get("outputs") or {}).get("parameters") or []
+        )
     return names
 
 

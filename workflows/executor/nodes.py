@@ -108,8 +108,15 @@ class WorkflowResult:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "uid": self.uid, "phase": self.phase, "message": self.message,
-            "startedAt": rfc3339(self.started_at), "finishedAt": rfc3339(self.finished_at),
-            "duration": self.duration, "parameters": self.parameters, "outputs": self.outputs,
-            "nodes": [node.to_dict() for node in self.nodes], "folder": self.folder,
+            "name": self.name,
+            "uid": self.uid,
+            "phase": self.phase,
+            "message": self.message,
+            "startedAt": rfc3339(self.started_at),
+            "finishedAt": rfc3339(self.finished_at),
+            "duration": self.duration,
+            "parameters": self.parameters,
+            "outputs": self.outputs,
+            "nodes": [node.to_dict() for node in self.nodes],
+            "folder": self.folder,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from workflows.executor.nodes import Node
+from kaleidoscope.workflows.executor.nodes import Node
 
 
 class Slots:

@@ -19,6 +19,7 @@ deadline or an interrupted run stops everything it started), with:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflows.executor import variables
+from kaleidoscope.workflows.executor import variables
 
 #: Argo keeps the last 256 kB of stdout as ``outputs.result`` (``CaptureScriptResult`` in
 #: Argo's workflow/executor/executor.go: ``const maxAnnotationSize int = 256 * (1 << 10)``).
@@ -76,8 +77,9 @@ class Mounts:
 
     def __init__(self, mapping: dict[str, Path]):
         # Longest first, so /tmp/cache wins over /tmp.
-        self.mapping = dict(sorted(((path.rstrip("/"), local) for path, local in mapping.items()),
-                                   key=lambda item: -len(item[0])))
+        self.mapping = dict(
+            sorted(((path.rstrip("/"), local) for path, local in mapping.items()), key=lambda item: -len(item[0]))
+        )
         alternatives = "|".join(re.escape(path) for path in self.mapping)
         # A container path starts a word (not inside /var/tmp or foo/tmp) and ends at a '/' or
         # anything that cannot continue a path component.
@@ -98,15 +100,25 @@ def expand_k8s(text: str, env: dict[str, str]) -> str:
 
 def base_environment() -> dict[str, str]:
     """The host environment a node starts from."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("KALEIDOSCOPE_SECRET_") and key != "ARGO_PROGRESS_FILE"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("KALEIDOSCOPE_SECRET_") and key != "ARGO_PROGRESS_FILE"
+    }
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + (os.pathsep + env["PATH"] if env.get("PATH") else "")
     return env
 
 
-def prepare(template: dict, values: dict, folder: Path, volumes: dict[str, dict],
-            secret: Callable[[str, str, bool], str | None], capture_result: bool, deadline: float | None) -> Pod:
+def prepare(
+    template: dict,
+    values: dict,
+    folder: Path,
+    volumes: dict[str, dict],
+    secret: Callable[[str, str, bool], str | None],
+    capture_result: bool,
+    deadline: float | None,
+) -> Pod:
     """Build the process for a container or script template.
 
     Args:
@@ -174,14 +186,26 @@ def prepare(template: dict, values: dict, folder: Path, volumes: dict[str, dict]
     return Pod(argv, full_env, cwd, folder, outputs, deadline, capture_result, progress)
 
 
-def run(pod: Pod, stop: threading.Event, grace: float = 5.0, stop_message: Callable[[], str] = lambda: "stopped",
-        on_start: Callable[[int], None] | None = None) -> Outcome:
+def run(
+    pod: Pod,
+    stop: threading.Event,
+    grace: float = 5.0,
+    stop_message: Callable[[], str] = lambda: "stopped",
+    on_start: Callable[[int], None] | None = None,
+) -> Outcome:
     """Run a prepared node to its end: it exits, its deadline passes, or ``stop`` is set."""
     stdout_path, stderr_path = pod.folder / "stdout", pod.folder / "stderr"
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         try:
-            process = subprocess.Popen(pod.argv, env=pod.env, cwd=pod.cwd, stdin=subprocess.DEVNULL,
-                                       stdout=stdout, stderr=stderr, start_new_session=True)
+            process = subprocess.Popen(
+                pod.argv,
+                env=pod.env,
+                cwd=pod.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
         except FileNotFoundError:
             return Outcome("Error", f'exec: "{pod.argv[0]}": executable file not found in $PATH')
         except PermissionError:
@@ -207,8 +231,12 @@ def run(pod: Pod, stop: threading.Event, grace: float = 5.0, stop_message: Calla
             break
     _kill_group(process.pid)  # what outlives the main process dies with its container in Kubernetes
     exit_code = code if code >= 0 else 128 - code
-    outcome = Outcome("Succeeded" if code == 0 and not killed else "Failed", exit_code=exit_code,
-                      stdout_tail=_tail(stdout_path), stderr_tail=_tail(stderr_path))
+    outcome = Outcome(
+        "Succeeded" if code == 0 and not killed else "Failed",
+        exit_code=exit_code,
+        stdout_tail=_tail(stdout_path),
+        stderr_tail=_tail(stderr_path),
+    )
     if killed:
         outcome.message = killed
     elif code != 0:
@@ -221,10 +249,8 @@ def run(pod: Pod, stop: threading.Event, grace: float = 5.0, stop_message: Calla
 
 def _terminate(process: subprocess.Popen, grace: float) -> int:
     """SIGTERM the process group, then SIGKILL after ``grace`` seconds, as the kubelet does."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     try:
         return process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
@@ -233,10 +259,8 @@ def _terminate(process: subprocess.Popen, grace: float) -> int:
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _result(path: Path) -> str:

@@ -9,8 +9,17 @@ steps in earlier groups; a task or step with a loop its ``item``. Expression tag
 
 from __future__ import annotations
 
-from workflows.executor import variables
-from workflows.executor.model import POD_KINDS, Dag, Workflow, has_loop, is_item, kind_of, node_names, template_names
+from kaleidoscope.workflows.executor import variables
+from kaleidoscope.workflows.executor.model import (
+    POD_KINDS,
+    Dag,
+    Workflow,
+    has_loop,
+    is_item,
+    kind_of,
+    node_names,
+    template_names,
+)
 
 
 def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
@@ -36,7 +45,9 @@ def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
             for index, task in enumerate(template["dag"]["tasks"]):
                 scope = set(names) | {"tasks.name"}
                 for ancestor in dag.ancestors(task["name"]):
-                    scope |= node_names("tasks", ancestor, dag.tasks[ancestor], workflow.templates.get(dag.tasks[ancestor]["template"]))
+                    scope |= node_names(
+                        "tasks", ancestor, dag.tasks[ancestor], workflow.templates.get(dag.tasks[ancestor]["template"])
+                    )
                 everything |= node_names("tasks", task["name"], task, workflow.templates.get(task["template"]))
                 hint = f"only the outputs of tasks that '{task['name']}' depends on are available to it"
                 _scan(task, f"{path}.dag.tasks[{index}]", scope, problems, has_loop(task), hint)
@@ -56,13 +67,17 @@ def _scan(value, path: str, names: set[str], problems: list[str], items: bool = 
     for where, text in variables.strings(value, path):
         for name in variables.names(text):
             if variables.is_expression(name):
-                problems.append(f"{where}: expression tag {{{{{name}}}}} is not supported by the local executor "
-                                f"(Argo's expression language); use a simple tag")
+                problems.append(
+                    f"{where}: expression tag {{{{{name}}}}} is not supported by the local executor "
+                    f"(Argo's expression language); use a simple tag"
+                )
             elif name in names or (items and is_item(name)):
                 continue
             elif is_item(name):
-                problems.append(f"{where}: unresolved variable {{{{{name}}}}}: only a task or step with "
-                                f"withItems, withParam or withSequence has an item")
+                problems.append(
+                    f"{where}: unresolved variable {{{{{name}}}}}: only a task or step with "
+                    f"withItems, withParam or withSequence has an item"
+                )
             else:
                 extra = f" ({hint})" if hint and name.split(".")[0] in ("tasks", "steps") else ""
                 problems.append(f"{where}: unresolved variable {{{{{name}}}}}{extra}")

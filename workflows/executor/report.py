@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-from workflows.executor.nodes import FAILED, Node, WorkflowResult
+from kaleidoscope.workflows.executor.nodes import FAILED, Node, WorkflowResult
 
 GLYPHS = {"Succeeded": "✔", "Failed": "✖", "Error": "⚠", "Skipped": "○", "Omitted": "○", "Running": "●", "Pending": "◷"}
 MESSAGE_WIDTH = 70
@@ -18,7 +18,7 @@ def duration(seconds: float | None) -> str:
         return ""
     if seconds < 10:
         return f"{seconds:.1f}s"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
@@ -76,8 +76,11 @@ def format_tree(result: WorkflowResult) -> str:
         lines.append("  ".join(cell.ljust(widths[column]) for column, cell in enumerate(row[:4])) + "  " + row[4])
     # Failed attempts of a node that was retried into success are history, not the failure.
     recovered = {node.id for node in result.nodes if node.type == "Retry" and node.phase == "Succeeded"}
-    failed = [node for node in pods
-              if node.phase in FAILED and node.parent not in recovered and (node.stdout_tail or node.stderr_tail)]
+    failed = [
+        node
+        for node in pods
+        if node.phase in FAILED and node.parent not in recovered and (node.stdout_tail or node.stderr_tail)
+    ]
     if failed:
         lines += ["", "Last lines of output of the failed nodes:"]
         for node in failed:
@@ -105,13 +108,15 @@ class Progress:
 
     def line(self) -> str:
         state = self.runner.progress()
-        text = (f"{self.runner.name}: {duration(time.monotonic() - self._started)}, "
-                f"nodes {state['pods_done']}/{state['pods']} done, {state['pods_running']} running")
+        text = (
+            f"{self.runner.name}: {duration(time.monotonic() - self._started)}, "
+            f"nodes {state['pods_done']}/{state['pods']} done, {state['pods_running']} running"
+        )
         if state["items_total"]:
             text += f", progress {state['items_done']}/{state['items_total']}"
         return text
 
-    def start(self) -> "Progress":
+    def start(self) -> Progress:
         self._thread.start()
         return self
 
@@ -128,7 +133,7 @@ class Progress:
         text = self.line()
         key = text.split(", ", 1)[1] if ", " in text else text  # ignore the clock when comparing
         if self.tty:
-            self.stream.write("\r\033[K" + text[: 200])
+            self.stream.write("\r\033[K" + text[:200])
         elif force or key != self._last:
             self.stream.write(text + "\n")
         else:

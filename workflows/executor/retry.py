@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from workflows.executor import expressions
+from kaleidoscope.workflows.executor import expressions
 
 POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -76,7 +76,7 @@ class Strategy:
     expression: object = field(default=None, compare=False)  # a parsed tree, or None
 
     @classmethod
-    def parse(cls, spec: dict) -> "Strategy":
+    def parse(cls, spec: dict) -> Strategy:
         """Raises ValueError naming the bad field."""
         limit = _int(spec["limit"], "limit") if spec.get("limit") is not None else None
         expression = None
@@ -99,8 +99,15 @@ class Strategy:
         if backoff and "duration" not in durations:
             raise ValueError("backoff.duration: no base duration specified for retryStrategy")
         factor = _int(backoff["factor"], "backoff.factor") if backoff.get("factor") is not None else None
-        return cls(limit, policy, durations.get("duration"), factor, durations.get("cap"), durations.get("maxDuration"),
-                   expression)
+        return cls(
+            limit,
+            policy,
+            durations.get("duration"),
+            factor,
+            durations.get("cap"),
+            durations.get("maxDuration"),
+            expression,
+        )
 
     def wait(self, attempts: int) -> float:
         """Seconds to wait after ``attempts`` attempts before the next one (no scaling)."""
@@ -121,8 +128,17 @@ class Decision:
     message: str = ""
 
 
-def decide(strategy: Strategy, attempts: int, phase: str, message: str, first_started: float,
-           last_finished: float, now: float, scale: float = 1.0, last: dict | None = None) -> Decision:
+def decide(
+    strategy: Strategy,
+    attempts: int,
+    phase: str,
+    message: str,
+    first_started: float,
+    last_finished: float,
+    now: float,
+    scale: float = 1.0,
+    last: dict | None = None,
+) -> Decision:
     """Whether to run another attempt after ``attempts`` attempts, the last ending in ``phase``.
 
     Times are seconds on one clock; ``scale`` multiplies every backoff duration (tests shorten
@@ -154,8 +170,14 @@ def decide(strategy: Strategy, attempts: int, phase: str, message: str, first_st
     if strategy.limit is not None and attempts > strategy.limit:
         return Decision(False, message="No more retries left")
     if strategy.expression is not None:
-        scope = {"lastRetry.status": phase, "lastRetry.message": message, "lastRetry.exitCode": "-1",
-                 "lastRetry.duration": "0", "retries": str(attempts - 1), **(last or {})}
+        scope = {
+            "lastRetry.status": phase,
+            "lastRetry.message": message,
+            "lastRetry.exitCode": "-1",
+            "lastRetry.duration": "0",
+            "retries": str(attempts - 1),
+            **(last or {}),
+        }
         verdict = expressions.evaluate(strategy.expression, scope)
         if not isinstance(verdict, bool):
             raise ValueError(f"retryStrategy.expression gave {verdict!r}, not a boolean")

@@ -23,17 +23,17 @@ import threading
 import time
 import traceback
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflows.executor import process, secrets, variables
-from workflows.executor.model import DISPLAY_NAME, STRFTIME_CHARS, Workflow, is_pod, kind_of, safe_name
-from workflows.executor.nodes import DONE, Node
-from workflows.executor.parallel import Boundary, Slots
-from workflows.executor.process import NodeError
-from workflows.executor.retry import Strategy, decide, parse_duration
-from workflows.executor.scope import go_json
+from kaleidoscope.workflows.executor import process, secrets, variables
+from kaleidoscope.workflows.executor.model import DISPLAY_NAME, STRFTIME_CHARS, Workflow, is_pod, kind_of, safe_name
+from kaleidoscope.workflows.executor.nodes import DONE, Node
+from kaleidoscope.workflows.executor.parallel import Boundary, Slots
+from kaleidoscope.workflows.executor.process import NodeError
+from kaleidoscope.workflows.executor.retry import Strategy, decide, parse_duration
+from kaleidoscope.workflows.executor.scope import go_json
 
 MAX_DEPTH = 100  # templates calling templates; Argo's controller stops at a similar depth
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
@@ -71,12 +71,22 @@ class Call:
 class Runner:
     """One run of a workflow: :meth:`run_entrypoint` once, then read ``nodes``."""
 
-    def __init__(self, workflow: Workflow, parameters: dict[str, str], *, secret_values, folder: Path,
-                 on_event=None, backoff_scale: float = 1.0, grace: float = 5.0):
+    def __init__(
+        self,
+        workflow: Workflow,
+        parameters: dict[str, str],
+        *,
+        secret_values,
+        folder: Path,
+        on_event=None,
+        backoff_scale: float = 1.0,
+        grace: float = 5.0,
+    ):
         self.wf = workflow
         metadata = workflow.metadata
         self.name = metadata.get("name") or (
-            (metadata.get("generateName") or "workflow-") + "".join(random.choices(_GENERATE_ALPHABET, k=5)))
+            (metadata.get("generateName") or "workflow-") + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+        )
         self.uid = str(uuid.uuid4())
         self.created = time.time()
         self.folder = folder
@@ -98,8 +108,10 @@ class Runner:
         self.globals = self._globals()
         # Parameter values may use the other workflow variables (not each other); a tag that
         # names nothing known is left as written.
-        self.parameters = {name: variables.substitute(value, self.globals, keep=lambda tag: tag not in self.globals)
-                           for name, value in self._parameters(parameters).items()}
+        self.parameters = {
+            name: variables.substitute(value, self.globals, keep=lambda tag: tag not in self.globals)
+            for name, value in self._parameters(parameters).items()
+        }
         listing = go_json([{"name": name, "value": value} for name, value in self.parameters.items()], sort_keys=False)
         self.globals["workflow.parameters"] = self.globals["workflow.parameters.json"] = listing
         self.globals.update({f"workflow.parameters.{name}": value for name, value in self.parameters.items()})
@@ -129,10 +141,8 @@ class Runner:
             "workflow.annotations.json": go_json(metadata.get("annotations") or {}),
         }
         for char in STRFTIME_CHARS:
-            try:
+            with suppress(ValueError):
                 values[f"workflow.creationTimestamp.{char}"] = time.strftime("%" + char, created)
-            except ValueError:
-                pass
         if spec.get("priority") is not None:
             values["workflow.priority"] = str(spec["priority"])
         values.update({f"workflow.labels.{k}": to_text(v) for k, v in (metadata.get("labels") or {}).items()})
@@ -162,13 +172,32 @@ class Runner:
 
     # --- nodes --------------------------------------------------------------------------------
 
-    def new_node(self, name: str, display: str, type_: str, template: str | None, parent: Node | None,
-                 phase: str = "Running", message: str = "", inputs: dict | None = None,
-                 order: int | None = None) -> Node:
+    def new_node(
+        self,
+        name: str,
+        display: str,
+        type_: str,
+        template: str | None,
+        parent: Node | None,
+        phase: str = "Running",
+        message: str = "",
+        inputs: dict | None = None,
+        order: int | None = None,
+    ) -> Node:
         with self.lock:
             node_id = self.name if parent is None else f"{self.name}-{fnv32a(name)}"
-            node = Node(node_id, name, display, type_, template, phase, message, started_at=time.time(),
-                        parent=parent.id if parent else None, inputs=dict(inputs or {}))
+            node = Node(
+                node_id,
+                name,
+                display,
+                type_,
+                template,
+                phase,
+                message,
+                started_at=time.time(),
+                parent=parent.id if parent else None,
+                inputs=dict(inputs or {}),
+            )
             if phase in DONE:
                 node.finished_at = node.started_at
             self.nodes[node_id] = node
@@ -234,23 +263,30 @@ class Runner:
         """Run a template as node ``name``; None when the run stopped before it could start."""
         node_type = _TYPES[kind_of(template)]
         if call.depth > MAX_DEPTH:
-            return self.new_node(name, display, node_type, template["name"], call.parent, "Error",
-                                 f"Maximum recursion depth exceeded ({MAX_DEPTH})", order=call.order)
+            return self.new_node(
+                name,
+                display,
+                node_type,
+                template["name"],
+                call.parent,
+                "Error",
+                f"Maximum recursion depth exceeded ({MAX_DEPTH})",
+                order=call.order,
+            )
         try:
             inputs = self._inputs(template, args)
         except NodeError as error:
-            return self.new_node(name, display, node_type, template["name"], call.parent, "Error", str(error),
-                                 order=call.order)
+            return self.new_node(
+                name, display, node_type, template["name"], call.parent, "Error", str(error), order=call.order
+            )
         values = self.values()
         values.update({f"inputs.parameters.{key}": value for key, value in inputs.items()})
         values["inputs.parameters"] = go_json([{"name": k, "value": v} for k, v in inputs.items()], sort_keys=False)
         values["node.name"] = name
         annotation = (template.get("annotations") or {}).get(DISPLAY_NAME)
         if annotation:
-            try:
+            with suppress(variables.Unresolved, variables.Absent, ValueError):
                 display = variables.substitute(str(annotation), values)
-            except (variables.Unresolved, variables.Absent, ValueError):
-                pass
         strategy = self.wf.retry_strategy(template)
         if not strategy:
             return self._attempt(name, display, template, values, inputs, call)
@@ -268,8 +304,10 @@ class Runner:
             elif param.get("default") is not None:
                 value = to_text(param["default"])
             elif given is variables.ABSENT:
-                raise NodeError(f"inputs.parameters.{name}: its argument refers to an output of a skipped or "
-                                f"omitted node, which has no default, and the input has no default either")
+                raise NodeError(
+                    f"inputs.parameters.{name}: its argument refers to an output of a skipped or "
+                    f"omitted node, which has no default, and the input has no default either"
+                )
             else:
                 raise NodeError(f"inputs.parameters.{name} was not supplied")
             from_template = given is None or given is variables.ABSENT  # arguments come substituted
@@ -279,8 +317,10 @@ class Runner:
                 raise NodeError(f"inputs.parameters.{name}: {error}") from None
             enum = param.get("enum")
             if enum is not None and value not in [to_text(item) for item in enum]:
-                raise NodeError(f"inputs.parameters.{name}: value '{value}' is not one of "
-                                f"{', '.join(to_text(item) for item in enum)}")
+                raise NodeError(
+                    f"inputs.parameters.{name}: value '{value}' is not one of "
+                    f"{', '.join(to_text(item) for item in enum)}"
+                )
             inputs[name] = value
         return inputs
 
@@ -289,8 +329,14 @@ class Runner:
         inner = Call(node, call.boundary, call.depth, call.capture_result, call.ticket)
         first_started, attempt = None, 0
         while True:
-            child = self._attempt(f"{name}({attempt})", f"{display}({attempt})", template,
-                                  {**values, "retries": str(attempt)}, inputs, inner)
+            child = self._attempt(
+                f"{name}({attempt})",
+                f"{display}({attempt})",
+                template,
+                {**values, "retries": str(attempt)},
+                inputs,
+                inner,
+            )
             if child is None:
                 return self.finish(node, "Failed", self.stop_reason)
             first_started = first_started or child.started_at
@@ -298,18 +344,32 @@ class Runner:
             if self.stop.is_set():
                 verdict = None
             else:
-                last = {"lastRetry.exitCode": "-1" if child.exit_code is None else str(child.exit_code),
-                        "lastRetry.duration": str(child.duration or 0.0)}
+                last = {
+                    "lastRetry.exitCode": "-1" if child.exit_code is None else str(child.exit_code),
+                    "lastRetry.duration": str(child.duration or 0.0),
+                }
                 try:
-                    verdict = decide(strategy, attempt, child.phase, child.message, first_started,
-                                     child.finished_at or time.time(), time.time(), self.backoff_scale, last)
+                    verdict = decide(
+                        strategy,
+                        attempt,
+                        child.phase,
+                        child.message,
+                        first_started,
+                        child.finished_at or time.time(),
+                        time.time(),
+                        self.backoff_scale,
+                        last,
+                    )
                 except ValueError as error:
                     node.outputs, node.result, node.exit_code = dict(child.outputs), child.result, child.exit_code
                     return self.finish(node, "Error", f"retryStrategy.expression: {error}")
             if verdict is None or not verdict.retry:
                 node.outputs, node.result, node.exit_code = dict(child.outputs), child.result, child.exit_code
-                message = self.stop_reason if verdict is None and child.phase != "Succeeded" else (
-                    verdict.message if verdict and verdict.message else child.message)
+                message = (
+                    self.stop_reason
+                    if verdict is None and child.phase != "Succeeded"
+                    else (verdict.message if verdict and verdict.message else child.message)
+                )
                 return self.finish(node, child.phase, message)
             with self.lock:
                 node.message = f"Backoff for {verdict.wait:.1f}s" if verdict.wait else ""
@@ -342,14 +402,15 @@ class Runner:
                 slots.release()
 
     def _attempt(self, name, display, template, values, inputs, call: Call) -> Node | None:
-        from workflows.executor import dag, steps  # they import this module
+        from kaleidoscope.workflows.executor import dag, steps  # they import this module
 
         kind = kind_of(template)
         with self._slots(call, is_pod(template)) as ok:
             if not ok:
                 return None
-            node = self.new_node(name, display, _TYPES[kind], template["name"], call.parent, inputs=inputs,
-                                 order=call.order)
+            node = self.new_node(
+                name, display, _TYPES[kind], template["name"], call.parent, inputs=inputs, order=call.order
+            )
             try:
                 if is_pod(template):
                     self._pod(node, template, values, call)
@@ -373,9 +434,15 @@ class Runner:
         pod_name = f"{self.name}-{template['name']}-{fnv32a(node.name)}"
         deadline = template.get("activeDeadlineSeconds")
         try:
-            pod = process.prepare(template, {**values, "pod.name": pod_name}, folder, self.wf.volumes(template),
-                                  self.secret, call.capture_result,
-                                  parse_duration(deadline) if deadline is not None else None)
+            pod = process.prepare(
+                template,
+                {**values, "pod.name": pod_name},
+                folder,
+                self.wf.volumes(template),
+                self.secret,
+                call.capture_result,
+                parse_duration(deadline) if deadline is not None else None,
+            )
         except NodeError as error:
             self.finish(node, "Error", str(error))
             return

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import socket
 
-from workflows.executor import variables
-from workflows.executor.nodes import Node, rfc3339
+from kaleidoscope.workflows.executor import variables
+from kaleidoscope.workflows.executor.nodes import Node, rfc3339
 
 _HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -87,8 +87,10 @@ def aggregate(prefix: str, name: str, children: list[Node]) -> dict:
             try:
                 results.append(compact(child.result))
             except ValueError:
-                broken = (f"cannot aggregate {prefix}.{name}.outputs.result: the result of {child.display_name} "
-                          f"is not JSON (Argo cannot aggregate it either: argoproj/argo-workflows#14439)")
+                broken = (
+                    f"cannot aggregate {prefix}.{name}.outputs.result: the result of {child.display_name} "
+                    f"is not JSON (Argo cannot aggregate it either: argoproj/argo-workflows#14439)"
+                )
     values = {
         f"{prefix}.{name}.outputs.parameters": go_json(maps),
         f"{prefix}.{name}.outputs.result": variables.Broken(broken) if broken else "[" + ",".join(results) + "]",
@@ -141,7 +143,6 @@ def arguments(step: dict, values: dict) -> dict[str, object]:
         else:
             resolved[param["name"]] = variables.substitute(text, values)
     return resolved
-
 
 
 def template_outputs(template: dict, values: dict) -> dict[str, str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 
-from steps.errors import InvalidInput
-from workflows.executor.model import POD_KINDS, Workflow
+from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.executor.model import POD_KINDS, Workflow
 
 
 def variable(name: str, key: str) -> str:
@@ -28,8 +28,10 @@ def lookup(secrets, name: str, key: str) -> str | None:
 
 
 def missing(name: str, key: str) -> str:
-    return (f"secret '{name}' has no key '{key}': give it in the secrets file or as the environment "
-            f"variable {variable(name, key)}")
+    return (
+        f"secret '{name}' has no key '{key}': give it in the secrets file or as the environment "
+        f"variable {variable(name, key)}"
+    )
 
 
 def check(workflow: Workflow, secrets) -> None:
@@ -46,7 +48,9 @@ def check(workflow: Workflow, secrets) -> None:
                 if not ref or ref.get("optional") or "{{" in f"{ref.get('name')}{ref.get('key')}":
                     continue  # optional, or known only at run time (checked then)
                 if lookup(secrets, str(ref["name"]), str(ref["key"])) is None:
-                    problems.append(f"{workflow.paths[name]}.{kind}.env[{index}].valueFrom.secretKeyRef: "
-                                    f"{missing(str(ref['name']), str(ref['key']))}")
+                    problems.append(
+                        f"{workflow.paths[name]}.{kind}.env[{index}].valueFrom.secretKeyRef: "
+                        f"{missing(str(ref['name']), str(ref['key']))}"
+                    )
     if problems:
         raise InvalidInput(problems)

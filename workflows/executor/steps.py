@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import queue
 
-from workflows.executor import conditions, loops, variables
-from workflows.executor.dag import continues_on
-from workflows.executor.model import LOOPS, has_loop, is_item
-from workflows.executor.nodes import FAILED, Node
-from workflows.executor.parallel import Boundary
-from workflows.executor.runner import Call
-from workflows.executor.scope import aggregate, arguments, node_values, template_outputs
+from kaleidoscope.workflows.executor import conditions, loops, variables
+from kaleidoscope.workflows.executor.dag import continues_on
+from kaleidoscope.workflows.executor.model import LOOPS, has_loop, is_item
+from kaleidoscope.workflows.executor.nodes import FAILED, Node
+from kaleidoscope.workflows.executor.parallel import Boundary
+from kaleidoscope.workflows.executor.runner import Call
+from kaleidoscope.workflows.executor.scope import aggregate, arguments, node_values, template_outputs
 
 _RESOLVE_ERRORS = (variables.Unresolved, variables.Absent, ValueError)
 
@@ -65,8 +65,9 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
 
     def start(step: dict, suffix: str, args: dict, slot: int) -> None:
         name = step["name"]
-        call = Call(group_node, boundary, depth, runner.captures_result(template, name), boundary.enqueue(),
-                    runner.next_order())
+        call = Call(
+            group_node, boundary, depth, runner.captures_result(template, name), boundary.enqueue(), runner.next_order()
+        )
 
         def body():
             child = None
@@ -79,8 +80,15 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
         runner.spawn(body)
 
     def settle(step: dict, suffix: str, phase: str, message: str) -> Node:
-        return runner.new_node(f"{group_node.name}.{step['name']}{suffix}", f"{step['name']}{suffix}", "Skipped",
-                               step["template"], group_node, phase, message)
+        return runner.new_node(
+            f"{group_node.name}.{step['name']}{suffix}",
+            f"{step['name']}{suffix}",
+            "Skipped",
+            step["template"],
+            group_node,
+            phase,
+            message,
+        )
 
     error = ""
     for step in group:
