@@ -25,3 +25,7 @@ class InvalidInput(KaleidoscopeError):
 
 class StorageError(KaleidoscopeError):
     """A location that cannot be read or written (missing folder, bucket, permission)."""
+
+
+class PreconditionFailed(StorageError):
+    """A conditional write or delete lost: the object exists, changed or is gone."""

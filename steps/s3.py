@@ -21,7 +21,7 @@ import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from kaleidoscope.steps.errors import InvalidInput, StorageError
+from kaleidoscope.steps.errors import InvalidInput, PreconditionFailed, StorageError
 from kaleidoscope.steps.storage import Storage
 
 #: Objects above this go up in parts (and are fetched in ranges); image outputs stay below it.
@@ -117,6 +117,10 @@ def describe_error(error: Exception, where: str) -> str:
     if isinstance(error, botocore.exceptions.BotoCoreError):
         return f"{where}: {error}"
     return f"{where}: {type(error).__name__}: {error}"
+
+
+def _code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class S3Storage(Storage):
@@ -220,6 +224,46 @@ class S3Storage(Storage):
             raise self._fail(error, key) from None
         except botocore.exceptions.BotoCoreError as error:
             raise self._fail(error, key) from None
+
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return answer["Body"].read(), answer["ETag"]
+        except botocore.exceptions.ClientError as error:
+            if _code(error) in ("NoSuchKey", "404"):
+                return None
+            raise self._fail(error, key) from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail(error, key) from error
+
+    def _conditional(self, call, key: str, **arguments) -> dict:
+        try:
+            return call(Bucket=self.bucket, Key=self._key(key), **arguments)
+        except botocore.exceptions.ClientError as error:
+            # 412: the condition did not hold. 409 (ConditionalRequestConflict): AWS's answer to
+            # a write racing another conditional write on the same key; the caller re-reads.
+            if _code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise PreconditionFailed(f"{self.describe(key)}: changed by another writer") from error
+            raise self._fail(error, key) from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail(error, key) from error
+
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        return self._conditional(self.client.put_object, key, Body=data, IfNoneMatch="*", **extra)["ETag"]
+
+    def replace(self, key: str, data: bytes, tag: str, content_type: str | None = None) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        return self._conditional(self.client.put_object, key, Body=data, IfMatch=tag, **extra)["ETag"]
+
+    def delete_tagged(self, key: str, tag: str) -> None:
+        self._conditional(self.client.delete_object, key, IfMatch=tag)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error, key) from error
 
     def check(self) -> None:
         """Fail early, naming the bucket, when it is missing or the credentials do not work.

@@ -8,6 +8,7 @@ so a killed process never leaves half an image or half a manifest under its fina
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kaleidoscope.steps.errors import InvalidInput, StorageError
+from kaleidoscope.steps.errors import InvalidInput, PreconditionFailed, StorageError
 
 #: Folder, under the destination, holding one run's shard lists and manifest parts.
 WORK_PREFIX = "_kaleidoscope"
@@ -59,6 +60,42 @@ class Storage(ABC):
     def check(self) -> None:
         """Fail early, naming the location, when it cannot be used at all (e.g. a missing bucket)."""
         return  # a folder needs no check before use; S3 overrides this
+
+    # Conditional writes: what a claim on a destination is built on. A tag identifies one version
+    # of an object (S3's ETag; a digest on a local disk); a write or delete that names a tag
+    # happens only if the object still has it, so of two racing writers exactly one wins.
+
+    @abstractmethod
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and tag, or None when there is no such object."""
+
+    @abstractmethod
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        """Store ``data`` under ``key`` only if no object is there; return its tag.
+
+        Raises:
+            PreconditionFailed: an object already exists (another writer won).
+        """
+
+    @abstractmethod
+    def replace(self, key: str, data: bytes, tag: str, content_type: str | None = None) -> str:
+        """Overwrite ``key`` only if it still has ``tag``; return the new tag.
+
+        Raises:
+            PreconditionFailed: the object changed or is gone since ``tag`` was read.
+        """
+
+    @abstractmethod
+    def delete_tagged(self, key: str, tag: str) -> None:
+        """Delete ``key`` only if it still has ``tag``.
+
+        Raises:
+            PreconditionFailed: the object changed since ``tag`` was read.
+        """
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete ``key``; an absent key is no error."""
 
     def describe(self, key: str) -> str:
         """The key's full URL, for messages and records."""
@@ -177,6 +214,65 @@ class LocalStorage(Storage):
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
+
+    @contextlib.contextmanager
+    def _locked(self, target: str) -> Iterator[None]:
+        # One lock file per key serialises the compare and the swap of conditional writes; the
+        # kernel drops an flock when its holder dies, so a killed writer never blocks the next.
+        folder, name = os.path.split(target)
+        os.makedirs(folder, exist_ok=True)
+        descriptor = os.open(f"{folder}/.{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
+    def _current(self, target: str) -> tuple[bytes, str] | None:
+        try:
+            with open(target, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StorageError(f"{target}: cannot read: {error.strerror or error}") from error
+        return data, hashlib.sha256(data).hexdigest()
+
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        return self._current(self._path(key))
+
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        target = self._path(key)
+        with self._locked(target):
+            if os.path.exists(target):
+                raise PreconditionFailed(f"{self.describe(key)}: already exists")
+            self._atomic(target, lambda handle: handle.write(data))
+        return hashlib.sha256(data).hexdigest()
+
+    def replace(self, key: str, data: bytes, tag: str, content_type: str | None = None) -> str:
+        target = self._path(key)
+        with self._locked(target):
+            current = self._current(target)
+            if current is None or current[1] != tag:
+                raise PreconditionFailed(f"{self.describe(key)}: changed since it was read")
+            self._atomic(target, lambda handle: handle.write(data))
+        return hashlib.sha256(data).hexdigest()
+
+    def delete_tagged(self, key: str, tag: str) -> None:
+        target = self._path(key)
+        with self._locked(target):
+            current = self._current(target)
+            if current is not None and current[1] != tag:
+                raise PreconditionFailed(f"{self.describe(key)}: changed since it was read")
+            self.delete(key)
+
+    def delete(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise StorageError(f"{self.describe(key)}: cannot delete: {error.strerror or error}") from error
 
 
 def open_storage(url: str) -> Storage:
