@@ -95,7 +95,7 @@ def test_racing_runs_one_wins_every_time(destination):
     for round_number in range(3):
         winners, busy = [], []
 
-        def contend(name):
+        def contend(name, winners=winners, busy=busy):
             try:
                 claim.acquire(destination, name, lease=600)
                 winners.append(name)
