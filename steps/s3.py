@@ -21,7 +21,7 @@ import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from kaleidoscope.steps.errors import InvalidInput, PreconditionFailed, StorageError
+from kaleidoscope.steps.errors import InvalidInput, ObjectMissing, PreconditionFailed, StorageDenied, StorageError
 from kaleidoscope.steps.storage import Storage
 
 #: Objects above this go up in parts (and are fetched in ranges); image outputs stay below it.
@@ -123,6 +123,24 @@ def _code(error: botocore.exceptions.ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+#: Answers no retry can change. An expired token is not among them: a pod identity refreshes it.
+_PERMANENT = {"NoSuchBucket", "AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
+
+
+def _error_class(error: Exception) -> type[StorageError]:
+    """What a failed request means for the step: a missing object, a permanent refusal, or an
+    outage (throttling, 5xx and network errors arrive here only after botocore's retries)."""
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
+        return StorageDenied
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = _code(error)
+        if code in ("NoSuchKey", "404"):
+            return ObjectMissing
+        if code in _PERMANENT:
+            return StorageDenied
+    return StorageError
+
+
 class S3Storage(Storage):
     """A bucket and key prefix; keys are relative to the prefix."""
 
@@ -144,7 +162,7 @@ class S3Storage(Storage):
 
     def _fail(self, error: Exception, key: str | None = None) -> StorageError:
         where = self.describe(key) if key is not None else f"s3://{self.bucket}/{self.prefix}"
-        return StorageError(describe_error(error, where))
+        return _error_class(error)(describe_error(error, where))
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -274,4 +292,4 @@ class S3Storage(Storage):
         try:
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise StorageError(describe_error(error, f"s3://{self.bucket}")) from None
+            raise _error_class(error)(describe_error(error, f"s3://{self.bucket}")) from error

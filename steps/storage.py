@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kaleidoscope.steps.errors import InvalidInput, PreconditionFailed, StorageError
+from kaleidoscope.steps.errors import InvalidInput, ObjectMissing, PreconditionFailed, StorageDenied, StorageError
 
 #: Folder, under the destination, holding one run's shard lists and manifest parts.
 WORK_PREFIX = "_kaleidoscope"
@@ -121,7 +121,7 @@ class LocalStorage(Storage):
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         if not self.root.is_dir():
-            raise StorageError(f"{self.url}: no such folder")
+            raise StorageDenied(f"{self.url}: no such folder")
         start = self.root / prefix if prefix else self.root
         if not start.exists():
             return
@@ -151,7 +151,7 @@ class LocalStorage(Storage):
             with open(self._path(key), "rb") as handle:
                 return handle.read()
         except OSError as error:
-            raise StorageError(f"{self.describe(key)}: cannot read: {error.strerror or error}") from None
+            raise _read_error(error)(f"{self.describe(key)}: cannot read: {error.strerror or error}") from error
 
     def read_lines(self, key: str) -> Iterator[bytes]:
         try:
@@ -160,7 +160,7 @@ class LocalStorage(Storage):
                     if line.strip():
                         yield line.rstrip(b"\n")
         except OSError as error:
-            raise StorageError(f"{self.describe(key)}: cannot read: {error.strerror or error}") from None
+            raise _read_error(error)(f"{self.describe(key)}: cannot read: {error.strerror or error}") from error
 
     def etags(self, prefix: str) -> dict[str, str]:
         folder, _, start = prefix.rpartition("/")
@@ -273,6 +273,14 @@ class LocalStorage(Storage):
             pass
         except OSError as error:
             raise StorageError(f"{self.describe(key)}: cannot delete: {error.strerror or error}") from error
+
+
+def _read_error(error: OSError) -> type[StorageError]:
+    if isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+        return ObjectMissing
+    if isinstance(error, PermissionError):
+        return StorageDenied
+    return StorageError
 
 
 def open_storage(url: str) -> Storage:

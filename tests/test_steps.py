@@ -170,7 +170,9 @@ def test_no_matching_image_is_an_error(spec_document, tmp_path, capsys):
 
 def test_missing_source_folder_is_an_error(spec_document, tmp_path, capsys):
     text = json.dumps({**spec_document, "source": str(tmp_path / "absent")})
-    assert main(["step", "shard", "--spec-text", text, "--run-id", "x"]) == 1
+    assert (
+        main(["step", "shard", "--spec-text", text, "--run-id", "x"]) == 3
+    )  # permanent: no retry brings the folder back
     assert "no such folder" in capsys.readouterr().err
 
 
