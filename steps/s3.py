@@ -8,9 +8,10 @@ ever prints or records a credential: errors name the bucket, key and cause only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -282,6 +283,85 @@ class S3Storage(Storage):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail(error, key) from error
+
+    def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
+        # Parts of MULTIPART_THRESHOLD bytes: one part in memory at a time, nothing on disk; a
+        # multipart upload becomes visible only when completed, so the object appears whole.
+        extra = {"ContentType": content_type} if content_type else {}
+        buffer, size, upload_id, parts = bytearray(), 0, None, []
+        try:
+            for chunk in chunks:
+                buffer += chunk
+                size += len(chunk)
+                if len(buffer) >= MULTIPART_THRESHOLD:
+                    if upload_id is None:
+                        upload_id = self.client.create_multipart_upload(
+                            Bucket=self.bucket, Key=self._key(key), **extra
+                        )["UploadId"]
+                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
+                    buffer.clear()
+            if upload_id is None:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(buffer), **extra)
+                return size
+            if buffer:
+                parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+            return size
+        except BaseException as error:
+            if upload_id is not None:
+                with contextlib.suppress(Exception):
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+            if isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
+                raise self._fail(error, key) from error
+            raise
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict:
+        answer = self.client.upload_part(
+            Bucket=self.bucket, Key=self._key(key), UploadId=upload_id, PartNumber=number, Body=data
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def move(self, key: str, target: str) -> None:
+        # Server-side copy, then delete: no byte passes through the pod.
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self._key(target), CopySource={"Bucket": self.bucket, "Key": self._key(key)}
+            )
+        except botocore.exceptions.ClientError as error:
+            if _error_class(error) is ObjectMissing and self.exists(target):
+                return  # moved by an earlier attempt
+            raise self._fail(error, key) from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail(error, key) from error
+        self.delete(key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = 0
+        batch: list[dict] = []
+        for key in self.list_keys(prefix):
+            batch.append({"Key": self._key(key)})
+            if len(batch) == 1000:  # DeleteObjects takes at most 1,000 keys
+                count += self._delete_batch(batch)
+                batch = []
+        if batch:
+            count += self._delete_batch(batch)
+        return count
+
+    def _delete_batch(self, batch: list[dict]) -> int:
+        try:
+            answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error, batch[0]["Key"][len(self.prefix) :]) from error
+        errors = answer.get("Errors") or []
+        if errors:
+            first = errors[0]
+            raise StorageError(
+                f"{self.describe(first['Key'][len(self.prefix) :])}: cannot delete: {first.get('Code')} "
+                f"({len(errors)} of {len(batch)} keys not deleted)"
+            )
+        return len(batch)
 
     def check(self) -> None:
         """Fail early, naming the bucket, when it is missing or the credentials do not work.

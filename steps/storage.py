@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -96,6 +96,22 @@ class Storage(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Delete ``key``; an absent key is no error."""
+
+    @abstractmethod
+    def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
+        """Store the concatenated ``chunks`` under ``key`` atomically, in bounded memory and with no
+        local file (an index of millions of keys must not be staged on a pod's disk); return the size."""
+
+    @abstractmethod
+    def move(self, key: str, target: str) -> None:
+        """Move an object to another key of the same location (publishing a part, say).
+
+        Repeating a finished move is no error: a retried step may find it done.
+        """
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; return how many."""
 
     def describe(self, key: str) -> str:
         """The key's full URL, for messages and records."""
@@ -273,6 +289,49 @@ class LocalStorage(Storage):
             pass
         except OSError as error:
             raise StorageError(f"{self.describe(key)}: cannot delete: {error.strerror or error}") from error
+
+    def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
+        written = 0
+
+        def fill(handle) -> None:
+            nonlocal written
+            for chunk in chunks:
+                handle.write(chunk)
+                written += len(chunk)
+
+        self._atomic(self._path(key), fill)
+        return written
+
+    def move(self, key: str, target: str) -> None:
+        source, destination = self._path(key), self._path(target)
+        try:
+            folder = os.path.dirname(destination)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
+            os.replace(source, destination)
+        except FileNotFoundError as error:
+            if os.path.isfile(destination):
+                return  # moved by an earlier attempt
+            raise ObjectMissing(f"{self.describe(key)}: cannot move: no such object") from error
+        except OSError as error:
+            raise StorageError(f"{self.describe(key)}: cannot move: {error.strerror or error}") from error
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = 0
+        for key in list(self.list_keys(prefix)):
+            self.delete(key)
+            count += 1
+        # Leave no empty folders behind: the layout is keys, folders are how a disk stores them.
+        folder = prefix.rpartition("/")[0]
+        top = self.root / folder if folder else None
+        if top is not None and top.is_dir():
+            for path in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only succeeds when empty
+            with contextlib.suppress(OSError):
+                top.rmdir()
+        return count
 
 
 def _read_error(error: OSError) -> type[StorageError]:

@@ -162,3 +162,22 @@ def test_the_stored_claim_is_readable_json(tmp_path):
     claim.acquire(destination, "run-a", lease=60)
     document = json.loads(destination.read(claim.KEY))
     assert document["run_id"] == "run-a" and document["expires"].endswith("+00:00")
+
+
+def test_streamed_writes_moves_and_prefix_deletes(destination, monkeypatch):
+    from kaleidoscope.steps import s3 as s3_module
+
+    # Small multipart parts so the S3 path uploads several parts without megabytes of data.
+    monkeypatch.setattr(s3_module, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)
+    chunks = [bytes([65 + i % 26]) * (1024 * 1024) for i in range(12)]
+    assert destination.write_stream("big/one.bin", iter(chunks)) == 12 * 1024 * 1024
+    assert destination.read("big/one.bin") == b"".join(chunks)
+    assert destination.write_stream("big/small.txt", iter([b"a\n", b"b\n"])) == 4
+    destination.move("big/small.txt", "published/small.txt")
+    destination.move("big/small.txt", "published/small.txt")  # a retried move finds it done
+    assert destination.read("published/small.txt") == b"a\nb\n" and not destination.exists("big/small.txt")
+    for index in range(3):
+        destination.write(f"work/run/{index}", b"x")
+    assert destination.delete_prefix("work/") == 3
+    assert list(destination.list_keys("work/")) == []
+    assert destination.exists("published/small.txt")
