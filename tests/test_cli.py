@@ -57,3 +57,29 @@ def test_preview_of_a_broken_image_is_invalid_input(tmp_path, photos, capsys):
     assert main(["preview", str(spec), str(photos / "corrupt.jpg"), "-o", str(tmp_path / "s.png")]) == 2
     assert "corrupt.jpg: not a decodable image" in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_an_expected_error_is_one_line_and_debug_adds_its_cause(tmp_path, capsys):
+    from kaleidoscope.workflows.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"source: {tmp_path / 'absent'}\ndestination: {tmp_path / 'out'}\ntransforms: [flip_lr]\n")
+    assert main(["step", "shard", "--spec", str(spec), "--run-id", "r"]) == 3
+    quiet = capsys.readouterr().err
+    assert quiet.count("\n") == 1 and "no such folder" in quiet and "Traceback" not in quiet
+    assert main(["step", "shard", "--spec", str(spec), "--run-id", "r", "--debug"]) == 3
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_reported_as_a_bug_with_its_traceback(monkeypatch, capsys):
+    from kaleidoscope.workflows import cli
+    from kaleidoscope.workflows.commands import ops
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(ops, "run", broken)  # the handler add_parser registers
+    assert cli.main(["ops"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kaleidoscope: internal error: ZeroDivisionError: division by zero")
+    assert "Traceback (most recent call last)" in err and "in broken" in err

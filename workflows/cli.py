@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from kaleidoscope.steps.errors import KaleidoscopeError
 
@@ -40,6 +42,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or with ``only`` that one (faster to import)."""
     parser = _Parser(prog="kaleidoscope", description=__doc__.splitlines()[0].strip("`. ") or None)
+    # Read (and removed from the line) by main; declared so that --help lists it.
+    parser.add_argument("--debug", action="store_true", help=f"print full tracebacks (pods: {DEBUG_ENV}=1)")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
         if only in (None, name):
@@ -47,18 +51,33 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: Set to 1 (how a pod is told) for what ``--debug`` does: full tracebacks of every error.
+DEBUG_ENV = "KALEIDOSCOPE_DEBUG"
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, so it can be added to any command as typed.
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes")
+    argv = [word for word in argv if word != "--debug"]
     chosen = next((word for word in argv if not word.startswith("-")), None)
     args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         return args.handler(args)
     except KaleidoscopeError as error:
+        # An expected failure: one line a user can act on; its cause chain on request.
         for line in str(error).splitlines():
             print(f"kaleidoscope: {line}", file=sys.stderr)
+        if debug:
+            traceback.print_exception(error, file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        # Not a failure Kaleidoscope knows: a bug, reported loudly with where it happened.
+        print(f"kaleidoscope: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        traceback.print_exception(error, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
