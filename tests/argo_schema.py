@@ -1,8 +1,11 @@
 """Strict validation of Argo manifests against Argo's own JSON schema (v4.1.2), for any test.
 
 The schema lives outside the project, at ``<project root>/../shared/argo/schema.json`` (CI has
-it there; a user's own checkout may not). Tests that need it call :func:`require_schema` (or
-use :func:`assert_valid`, which does), and are skipped with a message naming the missing path.
+it there; a user's own checkout may not); ``KALEIDOSCOPE_SHARED_ARGO`` points elsewhere (the tests
+of the skip-or-fail rule point it at a missing folder). Tests that need it call
+:func:`require_schema` or :func:`require_examples` (or :func:`assert_valid`, which does): without
+it they skip naming the missing path, or fail under CI (:mod:`tests.prerequisites`). Such a test
+checks only what needs the reference data, so a skip hides no other assertion.
 
 Strict mode, as kubeconform's: every object definition that lists ``properties`` and says
 nothing of ``additionalProperties`` gets ``additionalProperties: false``, so a misspelt or
@@ -22,14 +25,19 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
+
+from tests.prerequisites import missing
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGO_DIR = ROOT.parent / "shared" / "argo"
+#: Overridable so the skip-or-fail rule can be exercised without hiding the real folder.
+SHARED_ARGO_VARIABLE = "KALEIDOSCOPE_SHARED_ARGO"
+SHARED_ARGO_OVERRIDE = os.environ.get(SHARED_ARGO_VARIABLE)
+ARGO_DIR = Path(SHARED_ARGO_OVERRIDE or ROOT.parent / "shared" / "argo").absolute()
 SCHEMA_PATH = ARGO_DIR / "schema.json"
 EXAMPLES_DIR = ARGO_DIR / "examples"
 DEFINITION = "io.argoproj.workflow.v1alpha1.{kind}"
@@ -38,29 +46,36 @@ INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 
 
 def missing_reason(path: Path = SCHEMA_PATH) -> str | None:
-    """Why the Argo reference data cannot be used, or None when it is there."""
+    """Why ``path`` in Argo's reference data cannot be used, or None when it is there."""
     if path.exists():
         return None
-    return (
-        f"Argo's reference data is not at {path} (expected at <project root>/../shared/argo, "
-        "as in CI); skipping the checks that need it"
-    )
+    if SHARED_ARGO_OVERRIDE:
+        where = f"set by {SHARED_ARGO_VARIABLE}={SHARED_ARGO_OVERRIDE}"
+    else:
+        where = f"the default <project root>/../shared/argo, as in CI; {SHARED_ARGO_VARIABLE} overrides it"
+    if not ARGO_DIR.is_dir():
+        what = f"Argo's reference data folder {ARGO_DIR} does not exist ({where})"
+    else:
+        what = f"{path} is missing from Argo's reference data folder {ARGO_DIR} ({where})"
+    return f"{what}; the checks that need it cannot run"
+
+
+def require(path: Path) -> Path:
+    """``path`` in Argo's reference data; without it the calling test skips, or fails under CI."""
+    reason = missing_reason(path)
+    if reason:
+        missing(reason)
+    return path
 
 
 def require_schema() -> Path:
-    """The schema's path; skips the calling test, saying why, when it is absent."""
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    return SCHEMA_PATH
+    """The schema's path; without it the calling test skips, or fails under CI, saying why."""
+    return require(SCHEMA_PATH)
 
 
 def require_examples() -> Path:
-    """Argo's example folder; skips the calling test, saying why, when it is absent."""
-    reason = missing_reason(EXAMPLES_DIR)
-    if reason:
-        pytest.skip(reason)
-    return EXAMPLES_DIR
+    """Argo's example folder; without it the calling test skips, or fails under CI, saying why."""
+    return require(EXAMPLES_DIR)
 
 
 def make_strict(schema: Any) -> Any:
@@ -118,7 +133,7 @@ def schema_problems(document: Any) -> list[str]:
 
 
 def assert_valid(document: Any) -> None:
-    """Fail the calling test, listing every problem, unless ``document`` passes (skip if no schema)."""
+    """Fail the calling test, listing every problem, unless ``document`` passes (no schema: see :func:`require`)."""
     require_schema()
     problems = schema_problems(document)
     assert not problems, "not valid against Argo's strict schema:\n" + "\n".join(problems)
