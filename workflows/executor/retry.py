@@ -13,7 +13,8 @@ Mirrors ``processNodeRetries`` in Argo's ``workflow/controller/operator.go`` (v4
 - ``backoff``: the n-th retry waits ``duration * factor^(n-1)`` after the previous attempt
   finished, at most ``cap``; ``maxDuration`` (from the first attempt's start) stops retrying
   once passed, or when the next wait would end after it. Argo only waits when ``limit`` is
-  set; so does this.
+  set; so does this. Each duration is a whole number of seconds or a Go duration, read as Argo
+  reads it (:func:`kaleidoscope.workflows.rules.durations.parse_argo`).
 """
 
 from __future__ import annotations
