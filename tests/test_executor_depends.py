@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kaleidoscope.workflows.executor import conditions, depends
-from kaleidoscope.workflows.executor.depends import TaskResults
+from kaleidoscope.workflows.executor import conditions
+from kaleidoscope.workflows.rules import depends
+from kaleidoscope.workflows.rules.depends import TaskResults
 
 
 def _results(**phases) -> dict[str, TaskResults]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from kaleidoscope.workflows.executor import execute
-from kaleidoscope.workflows.executor.retry import Strategy, decide, parse_duration
+from kaleidoscope.workflows.executor.retry import Strategy, decide
+from kaleidoscope.workflows.rules.durations import parse_argo as parse_duration
 
 
 @pytest.fixture(autouse=True)

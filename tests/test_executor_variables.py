@@ -6,6 +6,7 @@ import pytest
 
 from kaleidoscope.workflows.executor import loops, scope, variables
 from kaleidoscope.workflows.executor.nodes import Node
+from kaleidoscope.workflows.rules.variables import is_expression, names, strings
 
 
 def test_substitute_replaces_tags_with_and_without_inner_spaces():
@@ -42,9 +43,9 @@ def test_absent_and_broken_values_fail_when_used_only():
 
 def test_names_and_strings_walk_a_yaml_value_with_paths():
     value = {"args": ["{{a}}", "b"], "env": [{"value": "{{=expr}}"}]}
-    found = {(path, name) for path, text in variables.strings(value, "t") for name in variables.names(text)}
+    found = {(path, name) for path, text in strings(value, "t") for name in names(text)}
     assert found == {("t.args[0]", "a"), ("t.env[0].value", "=expr")}
-    assert variables.is_expression("=expr")
+    assert is_expression("=expr")
 
 
 @pytest.mark.parametrize(

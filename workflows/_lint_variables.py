@@ -1,16 +1,17 @@
 """``{{...}}`` variables for the lint: finding them, and what each place lets them name.
 
 Follows Argo's ``resolveAllVariables`` (``workflow/validate/validate.go``): tags are read as
-fasttemplate reads them, ``{{=expression}}`` tags are not checked, and only variables under a
-root Argo defines are (a script may use ``{{...}}`` of its own).
+fasttemplate reads them (:mod:`kaleidoscope.workflows.rules.variables`), ``{{=expression}}``
+tags are not checked, and only variables under a root Argo defines are (a script may use
+``{{...}}`` of its own).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+
+from kaleidoscope.workflows.rules.variables import is_expression, is_item
 
 #: Roots Argo checks (common.GlobalVarValidWorkflowVariablePrefix), plus ``item`` itself.
 CHECKED_ROOTS = ("item", "steps", "inputs", "outputs", "pod", "workflow", "tasks")
@@ -23,41 +24,6 @@ RUNTIME_PREFIXES = (
     "tasks.name",
     "steps.name",
 )
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-def key_path(where: str, key: Any) -> str:
-    """``where`` extended by a key or index: ``a.b``, ``a[0]``, ``a["x.io/y"]``."""
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    key = str(key)
-    if _PLAIN_KEY.match(key):
-        return f"{where}.{key}" if where else key
-    return f'{where}["{key}"]'
-
-
-def strings(node: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every string in ``node`` with its path."""
-    if isinstance(node, str):
-        yield where, node
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            yield from strings(value, key_path(where, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from strings(value, key_path(where, index))
-
-
-def tags(text: str) -> Iterator[str | None]:
-    """The ``{{tag}}`` contents of ``text``, as fasttemplate reads them; None for an unclosed ``{{``."""
-    start = text.find("{{")
-    while start != -1:
-        end = text.find("}}", start + 2)
-        if end == -1:
-            yield None
-            return
-        yield text[start + 2 : end]
-        start = text.find("{{", end + 2)
 
 
 def listing(names: Iterable[str]) -> str:
@@ -102,9 +68,9 @@ class Scope:
         """Why ``tag`` does not resolve here, or None when it does (or is not Argo's to check)."""
         text = tag.strip()
         root = text.split(".", 1)[0]
-        if text.startswith("=") or root not in CHECKED_ROOTS:
+        if is_expression(text) or root not in CHECKED_ROOTS:
             return None
-        if root == "item":
+        if is_item(text):
             return self._item(text)
         if text in self.names or text.startswith(self.prefixes):
             return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,6 +19,8 @@ from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
 from kaleidoscope.workflows.argo_cron import cron_problems, timezone_problems
+from kaleidoscope.workflows.rules import durations, names
+from kaleidoscope.workflows.rules.quantities import QUANTITY
 
 #: The container image the steps run in (``images/`` holds its Dockerfile).
 DEFAULT_IMAGE = "ghcr.io/kaleidoscope/kaleidoscope:0.1.0"
@@ -43,17 +44,7 @@ CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 #: A CronWorkflow's runs are named ``<name>-<unix time>``, which must fit Kubernetes' 63.
-MAX_NAME = 52
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"  # optional DNS prefix/
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+MAX_NAME = names.CRON_WORKFLOW_NAME_MAX
 
 
 @dataclass(frozen=True)
@@ -175,8 +166,8 @@ def _integer(where: str, value: Any, minimum: int) -> list[str]:
     return []
 
 
-def _pattern(where: str, value: Any, pattern: re.Pattern, rule: str, *, most: int | None = None) -> list[str]:
-    if not isinstance(value, str) or not pattern.match(value) or (most is not None and len(value) > most):
+def _pattern(where: str, value: Any, pattern: str, rule: str, *, most: int | None = None) -> list[str]:
+    if not names.matches(pattern, value) or (most is not None and len(value) > most):
         return [_bad(where, value, rule)]
     return []
 
@@ -190,19 +181,23 @@ def option_problems(options: BuildOptions) -> list[str]:
     problems = _pattern(
         "name",
         options.name,
-        _DNS_LABEL,
+        names.DNS_LABEL,
         f"lowercase letters, digits and '-', at most {MAX_NAME} characters (CronWorkflow runs append a timestamp)",
         most=MAX_NAME,
     )
     if options.namespace is not None:
-        problems += _pattern("namespace", options.namespace, _DNS_LABEL, "a Kubernetes namespace name", most=63)
+        problems += _pattern(
+            "namespace", options.namespace, names.DNS_LABEL, "a Kubernetes namespace name", most=names.DNS_LABEL_MAX
+        )
     if not isinstance(options.image, str) or not options.image or any(c.isspace() for c in options.image):
         problems.append(_bad("image", options.image, "a container image reference without spaces"))
     if options.image_pull_policy is not None:
         problems += _choice("image_pull_policy", options.image_pull_policy, PULL_POLICIES)
     for where, value in (("service_account", options.service_account), ("s3_secret", options.s3_secret)):
         if value is not None:
-            problems += _pattern(where, value, _DNS_SUBDOMAIN, "a Kubernetes object name", most=253)
+            problems += _pattern(
+                where, value, names.DNS_SUBDOMAIN, "a Kubernetes object name", most=names.DNS_SUBDOMAIN_MAX
+            )
     texts = (("s3_endpoint", options.s3_endpoint), ("source", options.source), ("destination", options.destination))
     for where, value in texts:
         if not isinstance(value, str):
@@ -211,7 +206,9 @@ def option_problems(options: BuildOptions) -> list[str]:
         problems.append(_bad("incremental", options.incremental, "must be true, false or unset"))
     problems += _integer("parallelism", options.parallelism, 1)
     problems += _integer("retries", options.retries, 0)
-    problems += _pattern("retry_backoff", options.retry_backoff, _DURATION, "a Go duration such as 30s, 2m or 1h")
+    problems += _pattern(
+        "retry_backoff", options.retry_backoff, durations.UNSIGNED, "a Go duration such as 30s, 2m or 1h"
+    )
     problems += _integer("active_deadline_seconds", options.active_deadline_seconds, 1)
     problems += _integer("ttl_seconds_after_success", options.ttl_seconds_after_success, 0)
     problems += _integer("ttl_seconds_after_failure", options.ttl_seconds_after_failure, 0)
@@ -224,8 +221,10 @@ def option_problems(options: BuildOptions) -> list[str]:
     if options.threads is not None:
         problems += _integer("threads", options.threads, 1)
     for key, value in options.node_selector.items():
-        problems += _pattern("node_selector", key, _LABEL_KEY, "a Kubernetes label key", most=317)
-        problems += _pattern(f"node_selector.{key}", value, _LABEL_VALUE, "a Kubernetes label value", most=63)
+        problems += _pattern("node_selector", key, names.LABEL_KEY, "a Kubernetes label key", most=names.LABEL_KEY_MAX)
+        problems += _pattern(
+            f"node_selector.{key}", value, names.LABEL_VALUE, "a Kubernetes label value", most=names.LABEL_VALUE_MAX
+        )
     for index, toleration in enumerate(options.tolerations):
         if not isinstance(toleration, Toleration):
             problems.append(
@@ -234,7 +233,7 @@ def option_problems(options: BuildOptions) -> list[str]:
         elif toleration.effect is not None:
             problems += _choice(f"tolerations[{index}].effect", toleration.effect, TAINT_EFFECTS)
     problems += _integer("run_as_user", options.run_as_user, 1)  # 0 is root
-    problems += _pattern("tmp_size", options.tmp_size, _QUANTITY, "a Kubernetes quantity such as 512Mi or 2Gi")
+    problems += _pattern("tmp_size", options.tmp_size, QUANTITY, "a Kubernetes quantity such as 512Mi or 2Gi")
     return problems
 
 

@@ -40,6 +40,10 @@ from kaleidoscope.workflows.argo_options import (
     BuildOptions,
 )
 from kaleidoscope.workflows.argo_yaml import ordered
+from kaleidoscope.workflows.rules import durations, names
+from kaleidoscope.workflows.rules.cron import TIMEZONE
+from kaleidoscope.workflows.rules.cron import pattern as cron_pattern
+from kaleidoscope.workflows.rules.quantities import QUANTITY
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "kaleidoscope"
@@ -415,49 +419,15 @@ class _Kube(dict):
     keys are Kubernetes' own, documented by the key above it rather than one comment each."""
 
 
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN = rf"{_DNS_LABEL}(\.{_DNS_LABEL})*"
-_LABEL_KEY = rf"^({_DNS_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
-_QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+_LABEL_KEY = f"^{names.LABEL_KEY}$"
+_LABEL_VALUE = f"^{names.LABEL_VALUE}$"
+_QUANTITY = f"^{QUANTITY}$"
 _CPU = r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$"
-_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
-_TIMEZONE = r"^(UTC|Local|[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*)$"
+_DURATION = f"^{durations.UNSIGNED}$"
+_TIMEZONE = f"^{TIMEZONE}$"
 _PATH_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
 _REPOSITORY = rf"^([A-Za-z0-9.-]+(:[0-9]+)?/)?{_PATH_COMPONENT}(/{_PATH_COMPONENT})*$"
 _TAG = r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
-
-
-def _names(*names: str) -> str:
-    """Cron month or weekday names, any case (JSON schema patterns have no flags)."""
-    return "|".join("".join(f"[{c}{c.upper()}]" for c in name) for name in names)
-
-
-def _cron_field(number: str, names: str = "") -> str:
-    value = f"(0*({number}){'|' + names if names else ''})"
-    item = rf"(\*|\?|{value}(-{value})?)(/0*[1-9][0-9]*)?"
-    return f"{item}(,{item})*"
-
-
-def cron_pattern() -> str:
-    """A cron expression as Argo's controller (robfig/cron's standard parser) reads it: five
-    fields in range or a descriptor, optionally after ``CRON_TZ=<zone>``. Ranges running
-    backwards (``5-1``) pass it; the controller and ``kaleidoscope render`` refuse them."""
-    fields = (
-        _cron_field("[0-9]|[1-5][0-9]"),
-        _cron_field("[0-9]|1[0-9]|2[0-3]"),
-        _cron_field("[1-9]|[12][0-9]|3[01]"),
-        _cron_field(
-            "[1-9]|1[0-2]",
-            _names(*["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
-        ),
-        _cron_field("[0-6]", _names(*["sun", "mon", "tue", "wed", "thu", "fri", "sat"])),
-    )
-    descriptor = (
-        r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every\s*([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+"
-    )
-    zone, five = _TIMEZONE[1:-1], r"\s+".join(fields)
-    return rf"^\s*((CRON_TZ|TZ)={zone} +\s*)?({five}|{descriptor})\s*$"
 
 
 def _string(pattern: str | None = None, **more: Any) -> dict:
@@ -485,12 +455,12 @@ def _skeleton() -> dict:
     """values.schema.json without descriptions: every key of values.yaml, its type and rule."""
 
     def optional_name() -> dict:
-        return _string(f"^({_DNS_SUBDOMAIN})?$", maxLength=253)
+        return _string(f"^({names.DNS_SUBDOMAIN})?$", maxLength=names.DNS_SUBDOMAIN_MAX)
 
     return _object(
         {
-            "nameOverride": _string(f"^({_DNS_LABEL})?$", maxLength=63),
-            "fullnameOverride": _string(f"^({_DNS_LABEL})?$", maxLength=52),
+            "nameOverride": _string(f"^({names.DNS_LABEL})?$", maxLength=names.DNS_LABEL_MAX),
+            "fullnameOverride": _string(f"^({names.DNS_LABEL})?$", maxLength=names.CRON_WORKFLOW_NAME_MAX),
             "image": _object(
                 {
                     "repository": _string(_REPOSITORY),
@@ -552,8 +522,8 @@ def _skeleton() -> dict:
             "nodeSelector": _Kube(
                 {
                     "type": "object",
-                    "propertyNames": {"pattern": _LABEL_KEY, "maxLength": 317},
-                    "additionalProperties": _string(_LABEL_VALUE, maxLength=63),
+                    "propertyNames": {"pattern": _LABEL_KEY, "maxLength": names.LABEL_KEY_MAX},
+                    "additionalProperties": _string(_LABEL_VALUE, maxLength=names.LABEL_VALUE_MAX),
                 }
             ),
             "tolerations": _Kube(

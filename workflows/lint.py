@@ -30,12 +30,15 @@ from typing import Any
 import yaml
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows._lint_dag import ancestors, cycle_problems, dependencies, loops
-from kaleidoscope.workflows._lint_variables import Scope, key_path, listing, strings, tags
+from kaleidoscope.workflows._lint_dag import cycle_problems, dependencies
+from kaleidoscope.workflows._lint_variables import Scope, listing
+from kaleidoscope.workflows.rules.dag import ancestors
+from kaleidoscope.workflows.rules.loops import has_loop, loop_fields
+from kaleidoscope.workflows.rules.names import field_name_problem
+from kaleidoscope.workflows.rules.variables import key_path, node_variables, strings, tags
 
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
 POD_TYPES = ("container", "script", "resource", "containerSet", "data")
-_RESULT_TYPES = ("container", "containerSet", "script", "data", "http", "plugin")  # Argo's Template.HasOutput
 _TEMPLATE_TYPES = (
     "container",
     "containerSet",
@@ -65,7 +68,7 @@ _WORKFLOW_VARIABLES = (
 
 
 def _names(items: Any) -> list[str]:
-    return [item.get("name") for item in items or [] if isinstance(item, dict) and item.get("name")]
+    return [item["name"] for item in items or [] if isinstance(item, dict) and item.get("name")]
 
 
 def _required_inputs(template: dict) -> list[str]:
@@ -179,7 +182,7 @@ class _Linter:
         return None
 
     def parameters(self, where: str, parameters: list, value_key: str) -> None:
-        seen: set[str] = set()
+        seen: set[Any] = set()
         for index, parameter in enumerate(parameters):
             if not isinstance(parameter, dict):
                 continue
@@ -245,7 +248,7 @@ class _Linter:
 
     def call(self, where: str, call: dict, template: dict | None) -> Scope | None:
         """Checks of one task or step against the template it runs; its loop, for the scope."""
-        given_loops = [key for key in ("withItems", "withParam", "withSequence") if call.get(key) not in (None, "", [])]
+        given_loops = loop_fields(call)
         if len(given_loops) > 1:
             self.add(
                 where, f"only one of withItems, withParam, withSequence can be given (found: {', '.join(given_loops)})"
@@ -285,21 +288,17 @@ class _Linter:
                 )
 
     @staticmethod
-    def offered(prefix: str, template: dict | None, looped: bool) -> set[str]:
-        """The variables a finished task or step offers (Argo's addOutputsToScope)."""
-        names = {f"{prefix}.{key}" for key in ("id", "startedAt", "finishedAt", "hostNodeName", "status")}
-        if template is None:
-            return names | {f"{prefix}.*"}  # templateRef or inline: outputs unknown here
-        if template.get("daemon"):
-            names.add(f"{prefix}.ip")
-        if any(template.get(kind) is not None for kind in _RESULT_TYPES):
-            names |= {f"{prefix}.outputs.result", f"{prefix}.exitCode"}
-        outputs = template.get("outputs") or {}
-        names |= {f"{prefix}.outputs.parameters.{name}" for name in _names(outputs.get("parameters"))}
-        names |= {f"{prefix}.outputs.artifacts.{name}" for name in _names(outputs.get("artifacts"))}
-        if looped:
-            names.add(f"{prefix}.outputs.parameters")
-        return names
+    def offered(root: str, name: str, template: dict | None, looped: bool) -> set[str]:
+        """The variables a finished task or step offers; anything below it when its template is
+        elsewhere (templateRef, inline), whose outputs are unknown here."""
+        names = node_variables(root, name, template, looped)
+        return names if template is not None else names | {f"{root}.{name}.*"}
+
+    def field_name(self, where: str, name: Any) -> None:
+        """A task's or step's name, when it has one, as Argo's validation accepts it."""
+        why = field_name_problem(name) if name else None
+        if why:
+            self.add(where, f"bad value {name!r}: {why}")
 
     # -- DAG and steps --------------------------------------------------------------------
 
@@ -311,6 +310,7 @@ class _Linter:
         names: dict[str, int] = {}
         for index, task in enumerate(tasks):
             name = task.get("name")
+            self.field_name(f"{where}.dag.tasks[{index}].name", name)
             if not name:
                 self.add(f"{where}.dag.tasks[{index}].name", "every task needs a name")
             elif name in names:
@@ -320,7 +320,7 @@ class _Linter:
                 names[name] = index
         if any(task.get("depends") for task in tasks) and any(task.get("dependencies") for task in tasks):
             self.add(f"{where}.dag", "use depends or dependencies in one DAG, not both")
-        upstream: dict[str, list[str]] = {}
+        upstream: dict[Any, list[str]] = {}  # a nameless task (reported above) is None
         for index, task in enumerate(tasks):
             upstream[task.get("name")], problems = dependencies(f"{where}.dag.tasks[{index}]", task, names, tasks)
             self.problems += problems
@@ -328,12 +328,13 @@ class _Linter:
         callees = {
             task.get("name"): self.callee(f"{where}.dag.tasks[{index}]", task) for index, task in enumerate(tasks)
         }
-        looped = {task.get("name"): loops(task) for task in tasks}
+        looped = {task.get("name"): has_loop(task) for task in tasks}
         for index, task in enumerate(tasks):
             task_where = f"{where}.dag.tasks[{index}]"
             loop = self.call(task_where, task, callees.get(task.get("name")))
-            before = ancestors(task.get("name"), upstream)
-            offered = set().union(*(self.offered(f"tasks.{name}", callees.get(name), looped[name]) for name in before))
+            task_name: Any = task.get("name")  # None for a nameless task (reported above)
+            before = ancestors(task_name, upstream)
+            offered = set().union(*(self.offered("tasks", name, callees.get(name), looped[name]) for name in before))
             nodes = {
                 name: "" if name in before else f"task '{name}' is not upstream of this task: add it to depends"
                 for name in names
@@ -343,7 +344,7 @@ class _Linter:
         for name in target.split() if isinstance(target, str) else []:
             if "{{" not in name and name not in names:
                 self.add(f"{where}.dag.target", f"task '{name}' is not defined in this DAG (tasks: {listing(names)})")
-        everything = set().union(*(self.offered(f"tasks.{name}", callees.get(name), looped[name]) for name in names))
+        everything = set().union(*(self.offered("tasks", name, callees.get(name), looped[name]) for name in names))
         outputs_scope = scope.extended(everything, nodes=dict.fromkeys(names, ""), node_kind="tasks")
         self.variables(template.get("outputs"), f"{where}.outputs", outputs_scope)
 
@@ -360,6 +361,7 @@ class _Linter:
                 if not isinstance(step, dict):
                     continue
                 name = step.get("name")
+                self.field_name(f"{step_where}.name", name)
                 if not name:
                     self.add(f"{step_where}.name", "every step needs a name")
                 elif name in seen:
@@ -370,7 +372,7 @@ class _Linter:
                 loop = self.call(step_where, step, called)
                 offered = {f"steps.{name}.status"}  # Argo lets a step (its hooks) see its own status
                 for other, (other_template, other_looped) in earlier.items():
-                    offered |= self.offered(f"steps.{other}", other_template, other_looped)
+                    offered |= self.offered("steps", other, other_template, other_looped)
                 nodes = dict.fromkeys(earlier, "")
                 nodes.update(
                     {other: f"step '{other}' runs in the same group, at the same time" for other in this_group}

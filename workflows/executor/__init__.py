@@ -26,8 +26,8 @@ from kaleidoscope.workflows.executor.load import load
 from kaleidoscope.workflows.executor.model import Workflow
 from kaleidoscope.workflows.executor.nodes import Node, WorkflowResult
 from kaleidoscope.workflows.executor.report import Progress, format_tree
-from kaleidoscope.workflows.executor.retry import parse_duration
 from kaleidoscope.workflows.executor.runner import Runner, to_text
+from kaleidoscope.workflows.rules.durations import parse_argo
 
 __all__ = ["Node", "WorkflowResult", "execute", "format_tree", "load"]
 
@@ -83,7 +83,7 @@ def execute(
     if backoff_scale is None:
         backoff_scale = float(os.environ.get(BACKOFF_SCALE_VARIABLE) or 1.0)
     keep = workdir is not None
-    folder = Path(workdir).resolve() if keep else Path(tempfile.mkdtemp(prefix="kaleidoscope-workflow-"))
+    folder = Path(workdir).resolve() if workdir is not None else Path(tempfile.mkdtemp(prefix="kaleidoscope-workflow-"))
     folder.mkdir(parents=True, exist_ok=True)
     runner = Runner(
         workflow,
@@ -127,7 +127,7 @@ def execute(
 
 def _run(runner: Runner, workflow: Workflow) -> None:
     deadline_value = workflow.spec.get("activeDeadlineSeconds")
-    deadline = time.monotonic() + parse_duration(deadline_value) if deadline_value is not None else None
+    deadline = time.monotonic() + parse_argo(deadline_value) if deadline_value is not None else None
     thread = threading.Thread(target=runner.run_entrypoint, daemon=True)
     thread.start()
     try:

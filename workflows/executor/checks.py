@@ -7,13 +7,11 @@ Argo's own validation (``workflow/validate``) refuses the same things before a w
 
 from __future__ import annotations
 
-import re
-
-from kaleidoscope.workflows.executor import depends, references
-from kaleidoscope.workflows.executor.model import KINDS, LOOPS, POD_KINDS, Dag, Workflow, kind_of
+from kaleidoscope.workflows.executor import references
+from kaleidoscope.workflows.executor.model import KINDS, POD_KINDS, Dag, Workflow, kind_of
 from kaleidoscope.workflows.executor.retry import Strategy
-
-_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9_]*$")
+from kaleidoscope.workflows.rules import dag, depends, loops
+from kaleidoscope.workflows.rules.names import field_name_problem
 
 
 def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | None = None) -> None:
@@ -208,16 +206,16 @@ def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: lis
 def _call(workflow: Workflow, step: dict, path: str, problems: list[str]) -> None:
     """A task or step: its template exists, its loop is well-formed, required inputs are given."""
     name = step.get("name")
-    if not name or not _NAME.match(str(name)):
-        problems.append(
-            f"{path}.name: bad value {name!r}: letters, digits, '-' and '_', starting with a letter or digit"
-        )
-    called = workflow.templates.get(step.get("template"))
-    if not step.get("template"):
+    why = field_name_problem(name)
+    if why:
+        problems.append(f"{path}.name: bad value {name!r}: {why}")
+    template = step.get("template")
+    called = workflow.templates.get(template) if isinstance(template, str) else None
+    if not template:
         problems.append(f"{path}.template: required")
     elif called is None:
         problems.append(f"{path}.template: no template named '{step['template']}'")
-    present = [field for field in LOOPS if step.get(field) is not None]
+    present = loops.loop_fields(step)
     if len(present) > 1:
         problems.append(f"{path}: only one of {', '.join(present)} may be given")
     if step.get("withItems") is not None and not isinstance(step["withItems"], list):
@@ -249,11 +247,12 @@ def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> 
     if not tasks:
         problems.append(f"{path}.tasks: a dag needs at least one task")
         return
-    names: dict[str, int] = {}
+    indexes: dict[str, int] = {}
     for index, task in enumerate(tasks):
-        if task.get("name") in names:
+        if task.get("name") in indexes:
             problems.append(f"{path}.tasks[{index}].name: task name '{task['name']}' is used twice")
-        names.setdefault(task.get("name"), index)
+        indexes.setdefault(task.get("name"), index)
+    tasks_by_name = {name: tasks[index] for name, index in indexes.items()}
     for index, task in enumerate(tasks):
         where = f"{path}.tasks[{index}]"
         _call(workflow, task, where, problems)
@@ -262,55 +261,35 @@ def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> 
         if task.get("depends") is not None and task.get("continueOn") is not None:
             problems.append(f"{where}: cannot use 'continueOn' when using 'depends' (use .Failed or .Errored)")
         referenced: list[str] = []
+        item_results: list[str] = []
         if task.get("depends") is not None:
             try:
                 referenced = depends.tasks(depends.parse(str(task["depends"])))
             except ValueError as error:
                 problems.append(f"{where}.depends: {error}")
+            item_results = depends.item_result_tasks(str(task["depends"]))
             field = "depends"
         else:
             referenced = list(task.get("dependencies") or [])
             field = "dependencies"
         for dep in referenced:
-            if dep not in names:
+            if dep not in tasks_by_name:
                 problems.append(f"{where}.{field}: no task named '{dep}' in this dag")
+            elif dep in item_results and not loops.has_loop(tasks_by_name[dep]):
+                problems.append(
+                    f"{where}.depends: task '{dep}' does not loop (withItems, withParam or withSequence): "
+                    f"it has no items for .AnySucceeded or .AllFailed"
+                )
     target = template["dag"].get("target")
     for name in str(target or "").split():
-        if name not in names:
+        if name not in tasks_by_name:
             problems.append(f"{path}.target: no task named '{name}'")
     if problems:
         return
-    dag = Dag.of(template)
-    cycle = _cycle(dag.deps)
-    if cycle:
-        problems.append(f"{path}.tasks[{names[cycle[0]]}]: dependency cycle {' -> '.join(cycle)}")
-
-
-def _cycle(deps: dict[str, list[str]]) -> list[str] | None:
-    """One dependency cycle, as a list of names ending where it starts, or None."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    stack: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        stack.append(name)
-        for dep in deps.get(name, ()):
-            if state.get(dep) == 1:
-                return stack[stack.index(dep) :] + [dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[name] = 2
-        return None
-
-    for name in deps:
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
-    return None
+    cycles = dag.cycles(Dag.of(template).deps)
+    if cycles:
+        cycle = cycles[0]
+        problems.append(f"{path}.tasks[{indexes[cycle[0]]}]: dependency cycle {' -> '.join(cycle)}")
 
 
 def _steps(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import queue
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from kaleidoscope.workflows.executor import conditions, depends, loops, variables
-from kaleidoscope.workflows.executor.model import LOOPS, Dag, has_loop, is_item
+from kaleidoscope.workflows.executor import conditions, loops, variables
+from kaleidoscope.workflows.executor.calls import Call
+from kaleidoscope.workflows.executor.model import Dag
 from kaleidoscope.workflows.executor.nodes import FAILED, Node
 from kaleidoscope.workflows.executor.parallel import Boundary
-from kaleidoscope.workflows.executor.runner import Call
 from kaleidoscope.workflows.executor.scope import arguments, node_values, template_outputs
+from kaleidoscope.workflows.rules import depends
+from kaleidoscope.workflows.rules.loops import has_loop
+from kaleidoscope.workflows.rules.variables import is_item
 
 _COMPLETED = ("Succeeded", "Failed", "Error")
 _RESOLVE_ERRORS = (variables.Unresolved, variables.Absent, ValueError)
@@ -38,11 +41,21 @@ _RESOLVE_ERRORS = (variables.Unresolved, variables.Absent, ValueError)
 class _Task:
     node: Node | None = None
     started: bool = False
-    items: list | None = None  # a fan-out's item nodes, in item order
-    descriptions: list | None = None
+    items: list[Node | None] | None = None  # a fan-out's item nodes, in item order
+    descriptions: list[str] = field(default_factory=list)  # a fan-out's items, for node names
     pending: int = 0
     done: bool = False
     abandoned: bool = False  # the run stopped before it could start
+
+    def item_nodes(self) -> list[Node | None]:
+        """A fan-out's item nodes (the task is one)."""
+        assert self.items is not None, "not a fan-out"
+        return self.items
+
+    def results(self) -> depends.TaskResults:
+        """What this finished task offers to a depends expression."""
+        assert self.node is not None, "not finished"
+        return depends.TaskResults(self.node.phase, tuple(item.phase for item in self.items or () if item is not None))
 
 
 def continues_on(continue_on: dict | None, phase: str) -> bool:
@@ -90,7 +103,7 @@ class _DagRun:
         if index is None:
             state.node, state.done, state.abandoned = child, child is not None, child is None
         else:
-            state.items[index] = child
+            state.item_nodes()[index] = child
             state.pending -= 1
             if state.pending == 0:
                 self.finish_group(name)
@@ -106,7 +119,7 @@ class _DagRun:
             failed = [
                 name
                 for name in self.dag.targets
-                if self.states[name].node is not None and self.states[name].node.phase in FAILED
+                if (target := self.states[name].node) is not None and target.phase in FAILED
             ]
             runner.finish(node, phase, f"task '{failed[0]}' {phase.lower()}" if failed else runner.stop_reason)
             return
@@ -147,13 +160,7 @@ class _DagRun:
         dag, task, state = self.dag, self.dag.tasks[name], self.states[name]
         state.started = True
         if dag.logic[name] is not None:
-            results = {
-                dep: depends.TaskResults(
-                    self.states[dep].node.phase,
-                    tuple(item.phase for item in self.states[dep].items or () if item is not None),
-                )
-                for dep in dag.deps[name]
-            }
+            results = {dep: self.states[dep].results() for dep in dag.deps[name]}
             if not depends.evaluate(dag.logic[name], results, dag.continue_on):
                 self.settle(name, "Omitted", "omitted: depends condition not met")
                 return
@@ -166,17 +173,17 @@ class _DagRun:
                 else:
                     self.start(name, "", task, arguments(task, scope), self.node, None)
                 return
-            items = loops.items(variables.substitute_all({k: task[k] for k in LOOPS if k in task}, scope, keep=is_item))
+            items = loops.items(variables.substitute_all(loops.loop_of(task), scope, keep=is_item))
         except _RESOLVE_ERRORS as error:
             self.settle(name, "Error", str(error))
             return
         self.fan_out(name, task, scope, when, items)
 
-    def fan_out(self, name: str, task: dict, scope: dict, when: str, items: list) -> None:
+    def fan_out(self, name: str, task: dict, scope: dict, when: str, items: list | None) -> None:
         """A TaskGroup node with one child per item (Argo's expandTask)."""
         state = self.states[name]
         group = self.runner.new_node(f"{self.node.name}.{name}", name, "TaskGroup", task["template"], self.node)
-        state.node, state.items, state.descriptions = group, [None] * len(items), []
+        state.node, state.items, state.descriptions = group, [None] * len(items or ()), []
         if not items:
             group.type = "Skipped"
             self.runner.finish(group, "Skipped", "Skipped, empty params")
@@ -239,18 +246,19 @@ class _DagRun:
         if index is None:
             state.node, state.done = child, True
         else:
-            state.items[index] = child
+            state.item_nodes()[index] = child
 
     def finish_group(self, name: str) -> None:
         """A fan-out ends Succeeded, or as its last Failed/Errored item (Argo's executeDAGTask)."""
         state = self.states[name]
-        phase = "Succeeded"
-        for item in state.items:
+        phase, items = "Succeeded", state.item_nodes()
+        for item in items:
             if item is None:
                 phase = "Failed"
             elif item.phase in FAILED:
                 phase = item.phase
-        self.runner.finish(state.node, phase, self.runner.stop_reason if None in state.items else "")
+        assert state.node is not None  # the TaskGroup node
+        self.runner.finish(state.node, phase, self.runner.stop_reason if None in items else "")
         state.done = True
 
 

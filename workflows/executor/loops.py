@@ -13,6 +13,7 @@ import json
 import re
 
 from kaleidoscope.workflows.executor.scope import go_json
+from kaleidoscope.workflows.rules.loops import loop_fields
 
 
 class Number:
@@ -66,6 +67,15 @@ def _text(value) -> str:
     if value is None:
         return "null"
     return _json(value)
+
+
+def loop_of(step: dict) -> dict:
+    """The one field that makes a task or step loop, as ``{field: value}`` for :func:`items`.
+
+    Which field counts is Argo's rule (:mod:`kaleidoscope.workflows.rules.loops`): an empty
+    ``withItems`` or ``withParam`` beside it is as good as absent.
+    """
+    return {field: step[field] for field in loop_fields(step)[:1]}
 
 
 def items(step: dict) -> list | None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 
-from kaleidoscope.workflows.executor import depends
+from kaleidoscope.workflows.rules import dag, depends
 
 POD_KINDS = ("container", "script")
 KINDS = ("container", "script", "dag", "steps")
-LOOPS = ("withItems", "withParam", "withSequence")
-#: Node fields a DAG task or step may refer to (docs/variables.md, "Steps/DAG Templates").
-NODE_FIELDS = ("id", "status", "exitCode", "startedAt", "finishedAt", "hostNodeName")  # not ip: daemons only
 #: strftime characters available as ``{{workflow.creationTimestamp.<char>}}``.
 STRFTIME_CHARS = "aAbBcCdDeFgGhHIjklmMnpRrsStTuUVwWxXyYzZ"
 DISPLAY_NAME = "workflows.argoproj.io/display-name"
@@ -24,10 +21,6 @@ def kind_of(template: dict) -> str:
 
 def is_pod(template: dict) -> bool:
     return kind_of(template) in POD_KINDS
-
-
-def has_loop(step: dict) -> bool:
-    return any(step.get(field) is not None for field in LOOPS)
 
 
 @dataclass
@@ -53,25 +46,14 @@ class Dag:
                 logic[name] = depends.from_dependencies(list(task.get("dependencies") or []))
         deps = {name: depends.tasks(tree) for name, tree in logic.items()}
         target = template["dag"].get("target")
-        if target:
-            targets = str(target).split()
-        else:  # Argo's findLeafTaskNames: tasks nothing depends on, sorted
-            needed = {dep for names in deps.values() for dep in names}
-            targets = sorted(name for name in tasks if name not in needed)
+        targets = str(target).split() if target else dag.leaves(deps)
         return cls(
             tasks, list(tasks), logic, deps, {name: task.get("continueOn") for name, task in tasks.items()}, targets
         )
 
     def ancestors(self, name: str) -> list[str]:
-        """Every task ``name`` depends on, directly or not (no cycles: checked at load)."""
-        found: list[str] = []
-        pending = list(self.deps.get(name, ()))
-        while pending:
-            dep = pending.pop()
-            if dep not in found and dep in self.tasks:
-                found.append(dep)
-                pending.extend(self.deps.get(dep, ()))
-        return found
+        """Every task ``name`` depends on, directly or not."""
+        return dag.ancestors(name, self.deps)
 
     def needed(self) -> set[str]:
         """The targets and their ancestors: the tasks a run creates."""
@@ -169,24 +151,6 @@ def template_names(workflow: Workflow, template: dict, globals_: set[str]) -> se
             f"outputs.parameters.{out['name']}.path" for out in (template.get("outputs") or {}).get("parameters") or []
         )
     return names
-
-
-def node_names(prefix: str, name: str, step: dict, called: dict | None) -> set[str]:
-    """Variables a later task or step may use about ``name`` (``prefix`` is tasks or steps)."""
-    names = {f"{prefix}.{name}.{field}" for field in NODE_FIELDS}
-    if called is None:
-        return names
-    outputs = (called.get("outputs") or {}).get("parameters") or []
-    names.update(f"{prefix}.{name}.outputs.parameters.{out['name']}" for out in outputs)
-    if has_loop(step):
-        names.add(f"{prefix}.{name}.outputs.parameters")
-    if is_pod(called) or has_loop(step):
-        names.add(f"{prefix}.{name}.outputs.result")
-    return names
-
-
-def is_item(name: str) -> bool:
-    return name == "item" or name.startswith("item.")
 
 
 def safe_name(text: str) -> str:

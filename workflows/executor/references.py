@@ -3,23 +3,16 @@
 Argo validates the same way (``workflow/validate``): a template sees the workflow's variables,
 its own inputs and ``node.name``; a pod also ``pod.name``, ``retries`` and its outputs' paths; a
 DAG task sees the outputs of the tasks it depends on (directly or not); a step those of the
-steps in earlier groups; a task or step with a loop its ``item``. Expression tags
-(``{{=...}}``) need Argo's expression language and are refused.
+steps in earlier groups; a task or step with a loop its ``item``. What a task or step offers,
+and how tags are read, are :mod:`kaleidoscope.workflows.rules.variables`. Expression tags
+(``{{=...}}``) need Argo's expression language and are refused; so is a ``{{`` never closed.
 """
 
 from __future__ import annotations
 
-from kaleidoscope.workflows.executor import variables
-from kaleidoscope.workflows.executor.model import (
-    POD_KINDS,
-    Dag,
-    Workflow,
-    has_loop,
-    is_item,
-    kind_of,
-    node_names,
-    template_names,
-)
+from kaleidoscope.workflows.executor.model import POD_KINDS, Dag, Workflow, kind_of, template_names
+from kaleidoscope.workflows.rules.loops import has_loop
+from kaleidoscope.workflows.rules.variables import is_expression, is_item, node_variables, strings, tags
 
 
 def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
@@ -45,10 +38,8 @@ def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
             for index, task in enumerate(template["dag"]["tasks"]):
                 scope = set(names) | {"tasks.name"}
                 for ancestor in dag.ancestors(task["name"]):
-                    scope |= node_names(
-                        "tasks", ancestor, dag.tasks[ancestor], workflow.templates.get(dag.tasks[ancestor]["template"])
-                    )
-                everything |= node_names("tasks", task["name"], task, workflow.templates.get(task["template"]))
+                    scope |= _offered("tasks", dag.tasks[ancestor], workflow)
+                everything |= _offered("tasks", task, workflow)
                 hint = f"only the outputs of tasks that '{task['name']}' depends on are available to it"
                 _scan(task, f"{path}.dag.tasks[{index}]", scope, problems, has_loop(task), hint)
             _scan(outputs, f"{path}.outputs", everything, problems)
@@ -59,14 +50,23 @@ def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
                     hint = "only the outputs of steps in earlier groups are available"
                     _scan(step, f"{path}.steps[{group_index}][{index}]", scope, problems, has_loop(step), hint)
                 for step in group:
-                    scope |= node_names("steps", step["name"], step, workflow.templates.get(step["template"]))
+                    scope |= _offered("steps", step, workflow)
             _scan(outputs, f"{path}.outputs", scope, problems)
 
 
+def _offered(root: str, call: dict, workflow: Workflow) -> set[str]:
+    """What a finished task or step offers to those after it."""
+    return node_variables(root, call["name"], workflow.templates.get(call["template"]), has_loop(call))
+
+
 def _scan(value, path: str, names: set[str], problems: list[str], items: bool = False, hint: str = "") -> None:
-    for where, text in variables.strings(value, path):
-        for name in variables.names(text):
-            if variables.is_expression(name):
+    for where, text in strings(value, path):
+        for tag in tags(text):
+            if tag is None:
+                problems.append(f"{where}: '{{{{' is never closed by '}}}}'")
+                continue
+            name = tag.strip()
+            if is_expression(name):
                 problems.append(
                     f"{where}: expression tag {{{{{name}}}}} is not supported by the local executor "
                     f"(Argo's expression language); use a simple tag"

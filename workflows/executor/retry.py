@@ -13,47 +13,18 @@ Mirrors ``processNodeRetries`` in Argo's ``workflow/controller/operator.go`` (v4
 - ``backoff``: the n-th retry waits ``duration * factor^(n-1)`` after the previous attempt
   finished, at most ``cap``; ``maxDuration`` (from the first attempt's start) stops retrying
   once passed, or when the next wait would end after it. Argo only waits when ``limit`` is
-  set; so does this.
+  set; so does this. Each duration is a whole number of seconds or a Go duration, read as Argo
+  reads it (:func:`kaleidoscope.workflows.rules.durations.parse_argo`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from kaleidoscope.workflows.executor import expressions
+from kaleidoscope.workflows.rules.durations import parse_argo
 
 POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_duration(value) -> float:
-    """Seconds in an Argo duration: an integer (seconds) or a Go duration such as ``1m30s``.
-
-    Raises:
-        ValueError: not a duration.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"bad duration {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if re.fullmatch(r"\d+", text):
-        return float(text)  # Argo's ParseStringToDuration: a bare number is seconds
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
-    if body == "0":
-        return 0.0
-    total, position = 0.0, 0
-    for match in _PART.finditer(body):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if not body or position != len(body):
-        raise ValueError(f"bad duration {value!r}: expected e.g. 30s, 1m30s, 2h")
-    return sign * total
 
 
 def _int(value, field: str) -> int:
@@ -93,7 +64,7 @@ class Strategy:
         for name in ("duration", "cap", "maxDuration"):
             if backoff.get(name) not in (None, ""):
                 try:
-                    durations[name] = parse_duration(backoff[name])
+                    durations[name] = parse_argo(backoff[name])
                 except ValueError as error:
                     raise ValueError(f"backoff.{name}: {error}") from None
         if backoff and "duration" not in durations:

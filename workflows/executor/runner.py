@@ -24,16 +24,17 @@ import time
 import traceback
 import uuid
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
-from kaleidoscope.workflows.executor import process, secrets, variables
+from kaleidoscope.workflows.executor import dag, process, secrets, steps, variables
+from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import DISPLAY_NAME, STRFTIME_CHARS, Workflow, is_pod, kind_of, safe_name
 from kaleidoscope.workflows.executor.nodes import DONE, Node
-from kaleidoscope.workflows.executor.parallel import Boundary, Slots
+from kaleidoscope.workflows.executor.parallel import Slots
 from kaleidoscope.workflows.executor.process import NodeError
-from kaleidoscope.workflows.executor.retry import Strategy, decide, parse_duration
+from kaleidoscope.workflows.executor.retry import Strategy, decide
 from kaleidoscope.workflows.executor.scope import go_json
+from kaleidoscope.workflows.rules.durations import parse_argo
 
 MAX_DEPTH = 100  # templates calling templates; Argo's controller stops at a similar depth
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
@@ -54,18 +55,6 @@ def fnv32a(text: str) -> int:
     for byte in text.encode():
         value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
     return value
-
-
-@dataclass
-class Call:
-    """Where a template is invoked from."""
-
-    parent: Node | None
-    boundary: Boundary | None
-    depth: int
-    capture_result: bool = False
-    ticket: object | None = None  # the place reserved in the boundary's parallelism queue
-    order: int | None = None  # the place in the parent's children (see Runner.next_order)
 
 
 class Runner:
@@ -100,7 +89,7 @@ class Runner:
         self.nodes: dict[str, Node] = {}
         self.order: dict[str, int] = {}  # node id -> when its parent decided to start it
         self._counter = itertools.count()
-        self.progress_files: dict[str, Path] = {}
+        self.progress_files: dict[str, Path | None] = {}
         self.global_outputs: dict[str, str] = {}
         self.event_error: BaseException | None = None
         limit = workflow.spec.get("parallelism")
@@ -339,7 +328,7 @@ class Runner:
             )
             if child is None:
                 return self.finish(node, "Failed", self.stop_reason)
-            first_started = first_started or child.started_at
+            first_started = first_started or child.started_at or time.time()  # new_node sets started_at
             attempt += 1
             if self.stop.is_set():
                 verdict = None
@@ -402,8 +391,6 @@ class Runner:
                 slots.release()
 
     def _attempt(self, name, display, template, values, inputs, call: Call) -> Node | None:
-        from kaleidoscope.workflows.executor import dag, steps  # they import this module
-
         kind = kind_of(template)
         with self._slots(call, is_pod(template)) as ok:
             if not ok:
@@ -441,7 +428,7 @@ class Runner:
                 self.wf.volumes(template),
                 self.secret,
                 call.capture_result,
-                parse_duration(deadline) if deadline is not None else None,
+                parse_argo(deadline) if deadline is not None else None,
             )
         except NodeError as error:
             self.finish(node, "Error", str(error))

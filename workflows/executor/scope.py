@@ -15,6 +15,7 @@ import socket
 
 from kaleidoscope.workflows.executor import variables
 from kaleidoscope.workflows.executor.nodes import Node, rfc3339
+from kaleidoscope.workflows.rules.variables import TAG
 
 _HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -77,7 +78,8 @@ def _value_list(values: list[str]) -> str:
 def aggregate(prefix: str, name: str, children: list[Node]) -> dict:
     """The aggregated outputs of a fan-out's items (``children`` in item order)."""
     succeeded = [child for child in children if child.phase == "Succeeded"]
-    maps, by_name, results, broken = [], {}, [], None
+    maps, results, broken = [], [], None
+    by_name: dict[str, list[str]] = {}
     for child in succeeded:
         if child.outputs:
             maps.append(dict(child.outputs))
@@ -103,7 +105,7 @@ def aggregate(prefix: str, name: str, children: list[Node]) -> dict:
 def node_values(prefix: str, name: str, node: Node, called: dict | None, children: list[Node] | None = None) -> dict:
     """``<prefix>.<name>.*`` for a finished task or step (``children``: a fan-out's items)."""
     base = f"{prefix}.{name}"
-    values = {
+    values: dict[str, object] = {
         f"{base}.id": node.id,
         f"{base}.status": node.phase,
         f"{base}.startedAt": rfc3339(node.started_at),
@@ -137,7 +139,7 @@ def arguments(step: dict, values: dict) -> dict[str, object]:
     resolved: dict[str, object] = {}
     for param in (step.get("arguments") or {}).get("parameters") or []:
         text = str(param.get("value"))
-        whole = variables.TAG.fullmatch(text.strip())
+        whole = TAG.fullmatch(text.strip())
         if whole and values.get(whole.group(1).strip()) is variables.ABSENT:
             resolved[param["name"]] = variables.ABSENT
         else:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import queue
 
 from kaleidoscope.workflows.executor import conditions, loops, variables
+from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.dag import continues_on
-from kaleidoscope.workflows.executor.model import LOOPS, has_loop, is_item
 from kaleidoscope.workflows.executor.nodes import FAILED, Node
 from kaleidoscope.workflows.executor.parallel import Boundary
-from kaleidoscope.workflows.executor.runner import Call
 from kaleidoscope.workflows.executor.scope import aggregate, arguments, node_values, template_outputs
+from kaleidoscope.workflows.rules.loops import has_loop
+from kaleidoscope.workflows.rules.variables import is_item
 
 _RESOLVE_ERRORS = (variables.Unresolved, variables.Absent, ValueError)
 
@@ -96,9 +97,9 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
         step_scope = {**scope, "steps.name": name}
         try:
             if has_loop(step):
-                fields = variables.substitute_all({k: step[k] for k in LOOPS if k in step}, step_scope, keep=is_item)
+                fields = variables.substitute_all(loops.loop_of(step), step_scope, keep=is_item)
                 entries = []
-                for index, item in enumerate(loops.items(fields)):
+                for index, item in enumerate(loops.items(fields) or []):
                     item_values, description = loops.item_values(item)
                     entries.append((loops.node_suffix(index, description), {**step_scope, **item_values}))
             else:

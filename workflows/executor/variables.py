@@ -1,8 +1,9 @@
 """Argo's simple template tags, ``{{name}}``, and their substitution.
 
-Argo substitutes tags in one pass over the text of a field (``util/template`` in Argo); a tag may
-carry white-space inside its braces. Expression tags (``{{=...}}``) need Argo's expression
-language and are refused when the manifest is loaded, so they never reach this module.
+Argo substitutes tags in one pass over the text of a field (``util/template`` in Argo); how a
+tag is read is :mod:`kaleidoscope.workflows.rules.variables`. Expression tags (``{{=...}}``) need
+Argo's expression language and are refused when the manifest is loaded, so they never reach this
+module.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+from kaleidoscope.workflows.rules.variables import TAG
 
 
 class Unresolved(Exception):
@@ -43,16 +44,6 @@ class Broken:
 
 #: The value of an absent output (see :class:`Absent`).
 ABSENT = object()
-
-
-def names(text: str) -> list[str]:
-    """The variable names of the tags in ``text``, white-space stripped, in order."""
-    return [match.group(1).strip() for match in TAG.finditer(text)]
-
-
-def is_expression(name: str) -> bool:
-    """Whether a tag is an expression tag (``{{=...}}``), which the executor refuses."""
-    return name.startswith("=")
 
 
 def substitute(text: str, values: Mapping[str, Any], keep: Callable[[str], bool] | None = None) -> str:
@@ -94,15 +85,3 @@ def substitute_all(value: Any, values: Mapping[str, Any], keep: Callable[[str], 
     if isinstance(value, dict):
         return {key: substitute_all(item, values, keep) for key, item in value.items()}
     return value
-
-
-def strings(value: Any, path: str):
-    """Yield ``(path, text)`` for every string in a YAML value, with JSON-style paths."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from strings(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from strings(item, f"{path}.{key}" if path else str(key))
