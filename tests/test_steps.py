@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import subprocess
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from kaleidoscope.steps import augment, imageio, registry
+from kaleidoscope.steps import augment, imageio, ops
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.shard import plan, shard
 from kaleidoscope.workflows.cli import main
@@ -192,12 +191,11 @@ def test_operation_calls_per_image_follow_the_tree(spec_document, tmp_path, monk
     """Counted through the real augment path: 2^N - 1 calls per decoded image."""
     calls = []
     for name in ("flip_lr", "rotate_zoom", "brightness"):
-        operation = registry.REGISTRY[name]
 
-        def counted(image, params, apply=operation.apply, name=name):
+        def counted(image, params, apply=ops.FUNCTIONS[name], name=name):
             return calls.append(name) or apply(image, params)
 
-        monkeypatch.setitem(registry.REGISTRY, name, dataclasses.replace(operation, apply=counted))
+        monkeypatch.setitem(ops.FUNCTIONS, name, counted)
     parsed = spec_module.parse(spec_document)
     shard(parsed, "count")
     results = [augment.augment_shard(parsed, "count", index, threads=1) for index in range(3)]
