@@ -25,9 +25,9 @@ from typing import TypeVar
 
 import cv2
 
-from kaleidoscope.steps import formats, imageio, naming, ops, samplers, seeding, tree
+from kaleidoscope.steps import formats, imageio, naming, ops, run_layout, samplers, seeding, tree
 from kaleidoscope.steps.errors import KaleidoscopeError, StorageError
-from kaleidoscope.steps.shard import read_shard, run_prefix
+from kaleidoscope.steps.shard import read_shard
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.steps.storage import LocalStorage, Storage, open_storage
 
@@ -37,10 +37,6 @@ Result = TypeVar("Result")
 
 class DestinationError(KaleidoscopeError):
     """Writing an output failed: fatal for the step, unlike a per-image read or decode failure."""
-
-
-def part_key(run_id: str, index: int) -> str:
-    return f"{run_prefix(run_id)}/parts/{index:05d}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -191,7 +187,7 @@ def augment_shard(
     keys = read_shard(destination, run_id, index)
     progress = ProgressFile(progress_file, len(keys))
     # The first attempt leaves a marker; only a retry pays for comparing against what is stored.
-    marker = f"{run_prefix(run_id)}/attempts/{index:05d}"
+    marker = run_layout.attempt_key(run_id, index)
     retry = destination.exists(marker)
     if not retry:
         destination.write(marker, b"", "text/plain")
@@ -252,7 +248,7 @@ def augment_shard(
                         outputs += "error" not in record
                         part.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
                 part.close()
-                destination.write_file(part_key(run_id, index), Path(part.name), "application/x-ndjson")
+                destination.write_file(run_layout.part_key(run_id, index), Path(part.name), "application/x-ndjson")
             finally:
                 Path(part.name).unlink(missing_ok=True)
     return {"index": index, "inputs": len(keys), "outputs": outputs, "failed": failed, "skipped": skipped}

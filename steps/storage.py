@@ -18,9 +18,6 @@ from urllib.parse import unquote, urlparse
 
 from kaleidoscope.steps.errors import InvalidInput, StorageError
 
-#: Folder, under the destination, holding one run's shard lists and manifest parts.
-WORK_PREFIX = "_kaleidoscope"
-
 
 class Storage(ABC):
     """A place that holds keys; one instance per source or destination location."""

@@ -71,7 +71,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kaleidoscope.steps import augment, imageio, ops, tree
+from kaleidoscope.steps import augment, imageio, ops, run_layout, tree
 from kaleidoscope.steps import shard as shard_module
 from kaleidoscope.steps import spec as spec_module
 from tests.benchmarks._common import environment, filesystem, make_workdir, rotated, table, verdict
@@ -163,8 +163,8 @@ def make_shard(document: dict) -> spec_module.Spec:
 def clean_destination(destination: Path) -> None:
     """Remove outputs and manifest parts; keep the run's shard lists and run.json."""
     for entry in destination.iterdir():
-        if entry.name == "_kaleidoscope":
-            shutil.rmtree(entry / RUN_ID / "parts", ignore_errors=True)
+        if entry.name == run_layout.WORK_PREFIX:
+            (destination / run_layout.part_key(RUN_ID, 0)).unlink(missing_ok=True)
         elif entry.is_dir():
             shutil.rmtree(entry)
         else:
