@@ -27,9 +27,10 @@ import cv2
 
 from kaleidoscope.steps import formats, imageio, naming, ops, run_layout, samplers, seeding, tree
 from kaleidoscope.steps.errors import KaleidoscopeError, StorageError
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.shard import read_shard
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import LocalStorage, Storage, open_storage
+from kaleidoscope.steps.storage import LocalStorage, Storage
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

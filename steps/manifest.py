@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.run_layout import MANIFEST, RECORDED, SUMMARY, part_key, run_prefix, run_record_key
 from kaleidoscope.steps.shard import read_shard, recorded_sources
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import Storage, open_storage
+from kaleidoscope.steps.storage import Storage
 
 
 @contextmanager

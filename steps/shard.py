@@ -18,8 +18,9 @@ from pathlib import Path
 from kaleidoscope.steps import run_layout
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import Storage, open_storage
+from kaleidoscope.steps.storage import Storage
 
 
 def matcher(patterns: Iterable[str]):
@@ -42,6 +43,8 @@ def plan(total: int, shards: int | None, shard_size: int | None) -> list[int]:
     if total == 0:
         return []
     if shards is None:
+        if shard_size is None:
+            raise ValueError("plan: give shards or shard_size")
         shards = -(-total // shard_size)
     count = max(1, min(shards, total, spec_module.MAX_SHARDS))
     base, extra = divmod(total, count)

@@ -18,7 +18,7 @@ import yaml
 from kaleidoscope.steps import run_layout
 from kaleidoscope.steps import s3 as s3_module
 from kaleidoscope.steps.errors import StorageError
-from kaleidoscope.steps.storage import open_storage
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.workflows.cli import main
 from tests import s3server
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image

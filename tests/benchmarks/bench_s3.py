@@ -60,7 +60,7 @@ from kaleidoscope.steps import augment, run_layout
 from kaleidoscope.steps import s3 as s3_module
 from kaleidoscope.steps import shard as shard_module
 from kaleidoscope.steps import spec as spec_module
-from kaleidoscope.steps.storage import open_storage
+from kaleidoscope.steps.locations import open_storage
 from tests.benchmarks import _common
 from tests.benchmarks.bench_augment import (
     HEIGHT,

@@ -96,8 +96,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.run_layout import RECORDED
-from kaleidoscope.steps.storage import open_storage
 from tests import s3server
 from tests.benchmarks import _common
 
