@@ -19,39 +19,45 @@ import yaml
 ROOT = Path(__file__).parents[1]
 IMAGE_LIBRARIES = {"cv2", "numpy"}
 
-# Runs the command line's main in a fresh interpreter, once per argument list given as JSON, then
-# prints the exit codes and which of the watched top-level packages ended up in sys.modules.
-PROBE = """
+# Appended to the code a fresh interpreter runs: which watched top-level packages it loaded.
+REPORT = """
+import json, sys
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & {"cv2", "numpy", "hera"})))
+"""
+# The command line's main, once per argument list (given as JSON), each expected to exit 0.
+RUN_COMMANDS = """
 import contextlib, io, json, sys
 from kaleidoscope.workflows.cli import main
-codes = []
 for argv in json.loads(sys.argv[1]):
     with contextlib.redirect_stdout(io.StringIO()):
-        codes.append(main(argv))
-watched = {"cv2", "numpy", "hera"}
-print(json.dumps({"codes": codes, "loaded": sorted({name.split(".")[0] for name in sys.modules} & watched)}))
+        if main(argv) != 0:
+            sys.exit(f"{argv} failed")
 """
 
 
-def loaded_by(*commands: list[str], cwd: Path) -> set[str]:
-    """The watched packages that running ``commands`` one after another in a fresh process loads."""
+def loaded_after(code: str, *args: str, cwd: Path = ROOT) -> set[str]:
+    """The watched packages that running ``code`` with ``args`` in a fresh interpreter loads."""
     process = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(commands))],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
+        [sys.executable, "-c", code + REPORT, *args], capture_output=True, text=True, cwd=cwd, timeout=300
     )
     assert process.returncode == 0, process.stderr
-    result = json.loads(process.stdout.splitlines()[-1])
-    assert result["codes"] == [0] * len(commands), process.stderr
-    return set(result["loaded"])
+    return set(json.loads(process.stdout.splitlines()[-1]))
+
+
+def loaded_by_commands(*commands: list[str], cwd: Path) -> set[str]:
+    """The watched packages that running ``commands`` one after another in one process loads."""
+    return loaded_after(RUN_COMMANDS, json.dumps(list(commands)), cwd=cwd)
 
 
 def test_the_import_contracts_are_kept():
     lint_imports = Path(sys.executable).parent / "lint-imports"
     process = subprocess.run([str(lint_imports)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert process.returncode == 0, process.stdout + process.stderr
+
+
+def test_importing_the_builder_lint_and_submit_loads_no_image_library():
+    code = "import kaleidoscope.workflows.builder, kaleidoscope.workflows.lint, kaleidoscope.workflows.argo_submit"
+    assert loaded_after(code) & IMAGE_LIBRARIES == set()
 
 
 @pytest.fixture
@@ -76,12 +82,12 @@ def spec_file(spec_document, tmp_path) -> Path:
 )
 def test_spec_commands_load_no_image_library(command, spec_file, tmp_path):
     argv = [word.format(spec=spec_file) for word in command]
-    assert loaded_by(argv, cwd=tmp_path) & IMAGE_LIBRARIES == set()
+    assert loaded_by_commands(argv, cwd=tmp_path) & IMAGE_LIBRARIES == set()
 
 
 def test_the_steps_a_pod_runs_load_no_hera(spec_file, spec_document, tmp_path):
     common = ["--spec", str(spec_file), "--run-id", "layers"]
-    loaded = loaded_by(
+    loaded = loaded_by_commands(
         ["step", "shard", *common],
         *(
             ["step", "augment", *common, "--shard", str(index), "--threads", "1"]
