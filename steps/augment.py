@@ -25,11 +25,12 @@ from typing import TypeVar
 
 import cv2
 
-from kaleidoscope.steps import imageio, naming, ops, registry, seeding, tree
+from kaleidoscope.steps import formats, imageio, naming, ops, run_layout, samplers, seeding, tree
 from kaleidoscope.steps.errors import KaleidoscopeError, StorageError
-from kaleidoscope.steps.shard import read_shard, run_prefix
+from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.shard import read_shard
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import LocalStorage, Storage, open_storage
+from kaleidoscope.steps.storage import LocalStorage, Storage
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -37,10 +38,6 @@ Result = TypeVar("Result")
 
 class DestinationError(KaleidoscopeError):
     """Writing an output failed: fatal for the step, unlike a per-image read or decode failure."""
-
-
-def part_key(run_id: str, index: int) -> str:
-    return f"{run_prefix(run_id)}/parts/{index:05d}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -61,9 +58,9 @@ def sample_parameters(spec: Spec, source_key: str, height: int, width: int) -> t
     crop = None
     if spec.normalize_size is not None:
         rng = seeding.generator(spec.seed, source_key, seeding.NORMALIZE_POSITION)
-        crop = ops.sample_normalize(rng, height, width, spec.normalize_size)
+        crop = samplers.sample_normalize(rng, height, width, spec.normalize_size)
     parameters = [
-        registry.get(t.op).sample(seeding.generator(spec.seed, source_key, t.position), t.options)
+        samplers.SAMPLERS[t.op](seeding.generator(spec.seed, source_key, t.position), t.options)
         for t in spec.transforms
     ]
     return crop, parameters
@@ -90,7 +87,7 @@ def images(spec: Spec, source_key: str, data: bytes):
     if crop is not None:
         image = ops.normalize(image, crop)
     operations = [
-        functools.partial(_apply, apply=registry.get(t.op).apply, params=params)
+        functools.partial(_apply, apply=ops.FUNCTIONS[t.op], params=params)
         for t, params in zip(spec.transforms, parameters, strict=True)
     ]
     return crop, parameters, tree.walk(image, operations, min_ops=spec.min_ops, max_ops=spec.max_ops)
@@ -102,9 +99,10 @@ def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
     for subset, result in walk:
         encoded = imageio.encode(result, spec.output_format, quality=spec.quality, background=spec.background)
         labels = [spec.transforms[index].label for index in subset]
+        output = naming.output_key(source_key, labels, spec.output_format, spec.layout)
         record = {
             "source": source_key,
-            "output": naming.output_key(source_key, labels, spec.output_format, spec.layout),
+            "output": output,
             "ops": labels,
             "params": {spec.transforms[index].label: parameters[index] for index in subset},
             "width": int(result.shape[1]),
@@ -114,7 +112,7 @@ def variants(spec: Spec, source_key: str, data: bytes) -> Iterator[Variant]:
         }
         if crop is not None:
             record["normalize"] = crop
-        yield Variant(record["output"], encoded, record)
+        yield Variant(output, encoded, record)
 
 
 def ordered_map(function: Callable[[Item], Result], items: Iterable[Item], threads: int) -> Iterator[Result]:
@@ -190,13 +188,13 @@ def augment_shard(
     keys = read_shard(destination, run_id, index)
     progress = ProgressFile(progress_file, len(keys))
     # The first attempt leaves a marker; only a retry pays for comparing against what is stored.
-    marker = f"{run_prefix(run_id)}/attempts/{index:05d}"
+    marker = run_layout.attempt_key(run_id, index)
     retry = destination.exists(marker)
     if not retry:
         destination.write(marker, b"", "text/plain")
     skipped = 0
     count_lock = threading.Lock()
-    content_type = imageio.CONTENT_TYPES[spec.output_format]
+    content_type = formats.CONTENT_TYPES[spec.output_format]
 
     # An S3 PUT waits milliseconds on the network and gains from many in flight, so it always
     # goes to the I/O threads. A local write is cheap CPU work (create, write, rename): handing it
@@ -224,7 +222,7 @@ def augment_shard(
             try:
                 data = download.result()
                 stored = destination.etags(naming.output_prefix(key, spec.layout)) if retry else {}
-                uploads = []
+                uploads: list[tuple[Future | None, dict]] = []
                 for variant in variants(spec, key, data):
                     waiting.acquire()
                     if inline_writes:
@@ -251,7 +249,7 @@ def augment_shard(
                         outputs += "error" not in record
                         part.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
                 part.close()
-                destination.write_file(part_key(run_id, index), Path(part.name), "application/x-ndjson")
+                destination.write_file(run_layout.part_key(run_id, index), Path(part.name), "application/x-ndjson")
             finally:
                 Path(part.name).unlink(missing_ok=True)
     return {"index": index, "inputs": len(keys), "outputs": outputs, "failed": failed, "skipped": skipped}

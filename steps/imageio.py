@@ -51,15 +51,14 @@ import struct
 import cv2
 import numpy as np
 
+from kaleidoscope.steps.formats import EXTENSIONS
+
 
 class ImageError(ValueError):
     """An input that cannot become an image; str(e) is a one-line reason recorded in the manifest."""
 
 
 DEFAULT_MAX_PIXELS = 100_000_000
-
-CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-EXTENSIONS = {"jpg": ".jpg", "png": ".png", "webp": ".webp"}
 
 # zlib levels above ~3 cost several times the CPU for a few percent smaller
 # files; augmentation writes many outputs per input, so encode time dominates.
@@ -84,7 +83,9 @@ def _tiff_ifd0(tiff: bytes, tags: set[int]) -> dict[int, int]:
     never an exception.
     """
     order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    head = order and _unpack(order + "HI", tiff, 2)
+    if order is None:
+        return {}
+    head = _unpack(order + "HI", tiff, 2)
     if not head or head[0] != 42:
         return {}
     ifd = head[1]

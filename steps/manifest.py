@@ -15,11 +15,12 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kaleidoscope.steps.augment import part_key
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
-from kaleidoscope.steps.shard import MANIFEST, RECORDED, SUMMARY, read_shard, recorded_sources, run_prefix
+from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.run_layout import MANIFEST, RECORDED, SUMMARY, part_key, run_prefix, run_record_key
+from kaleidoscope.steps.shard import read_shard, recorded_sources
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import Storage, open_storage
+from kaleidoscope.steps.storage import Storage
 
 
 @contextmanager
@@ -35,7 +36,7 @@ def _scratch():
 
 def read_run(destination: Storage, run_id: str) -> dict:
     """The record the shard step wrote for ``run_id``."""
-    key = f"{run_prefix(run_id)}/run.json"
+    key = run_record_key(run_id)
     if not destination.exists(key):
         raise KaleidoscopeError(f"{destination.describe(key)}: no such run (was the shard step run with this run id?)")
     return json.loads(destination.read(key))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from kaleidoscope.steps.imageio import EXTENSIONS
+from kaleidoscope.steps.formats import EXTENSIONS
 
 ORIGINAL = "original"
 

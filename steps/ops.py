@@ -1,8 +1,9 @@
 """Pure image operations used by the transform tree.
 
 Every operation has the signature ``fn(image, params) -> new_image`` and
-obeys the same contract (see ``steps/registry.py`` for the options users set
-and the samplers that turn them into ``params``):
+obeys the same contract (``steps/operations.py`` declares the options users
+set, ``steps/samplers.py`` turns them into ``params``; :data:`FUNCTIONS` maps
+each operation's name to its function here):
 
 * ``image`` is ``uint8`` or ``uint16`` with shape ``(H, W)`` (grey),
   ``(H, W, 3)`` (BGR) or ``(H, W, 4)`` (BGRA). The result has the same dtype
@@ -30,7 +31,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from kaleidoscope.steps.operations import NOISE_KINDS
+
 Params = Mapping[str, Any]
+ImageFunction = Callable[[np.ndarray, Params], np.ndarray]
 
 _BORDERS = {
     # REFLECT_101 (gfedcb|abcdefg) rather than REFLECT (fedcba|abcdefg): it
@@ -39,7 +43,6 @@ _BORDERS = {
     "replicate": cv2.BORDER_REPLICATE,
     "constant": cv2.BORDER_CONSTANT,
 }
-NOISE_KINDS = ("gauss", "salt_pepper", "speckle")
 
 
 # --------------------------------------------------------------------------
@@ -88,7 +91,7 @@ def _apply_curve(colour: np.ndarray, curve: Callable[[np.ndarray], np.ndarray]) 
     return np.take(lut, colour)
 
 
-def _colour_only(fn: Callable[[np.ndarray, Params], np.ndarray]) -> Callable[[np.ndarray, Params], np.ndarray]:
+def _colour_only(fn: ImageFunction) -> ImageFunction:
     """Wraps a colour op so that it sees only the colour planes.
 
     The wrapped function receives ``(H, W)`` or ``(H, W, 3)`` and must return
@@ -468,6 +471,8 @@ def jpeg_quality(image: np.ndarray, params: Params) -> np.ndarray:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
     if image.dtype == np.uint8:
         return decoded
     return decoded.astype(np.uint16) * np.uint16(257)
@@ -499,22 +504,23 @@ def normalize(image: np.ndarray, params: Params) -> np.ndarray:
     return _resize_to(image[y0 : y0 + side, x0 : x0 + side], size, size)
 
 
-def sample_normalize(rng: np.random.Generator, height: int, width: int, size: int) -> dict:
-    """Samples ``normalize`` params: the largest square at a random position.
-
-    Always draws exactly two uniforms (x then y), even when the image is
-    already square, so the rng stream does not depend on the image shape.
-
-    Args:
-        rng: Random generator.
-        height: Source image height (kept for the signature; the params are
-            fractions and do not depend on it).
-        width: Source image width (likewise).
-        size: Output side in pixels.
-
-    Returns:
-        ``{"x": float, "y": float, "side": 1.0, "size": int}``.
-    """
-    del height, width
-    x, y = float(rng.random()), float(rng.random())
-    return {"x": x, "y": y, "side": 1.0, "size": int(size)}
+#: Operation name -> its image function, for every operation of ``operations.OPERATIONS``.
+FUNCTIONS: dict[str, ImageFunction] = {
+    "rotate_zoom": rotate_zoom,
+    "contrast": contrast,
+    "brightness": brightness,
+    "saturation": saturation,
+    "flip_lr": flip_lr,
+    "noise": noise,
+    "rotate": rotate,
+    "hue": hue,
+    "flip_ud": flip_ud,
+    "crop": crop,
+    "resize": resize,
+    "blur": blur,
+    "sharpen": sharpen,
+    "grayscale": grayscale,
+    "gamma": gamma,
+    "cutout": cutout,
+    "jpeg_quality": jpeg_quality,
+}

@@ -4,13 +4,16 @@ sees what a chain does before paying for a million images."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from kaleidoscope.steps import naming
+from kaleidoscope.steps import imageio, naming
 from kaleidoscope.steps.augment import images
+from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.steps.spec import Spec
+from kaleidoscope.steps.storage import LocalStorage
 
 TILE = 192
 CAPTION = 34
@@ -47,7 +50,7 @@ def _caption(tile: np.ndarray, text: str) -> None:
 def contact_sheet(spec: Spec, data: bytes, source_key: str, *, max_tiles: int = 64) -> np.ndarray:
     """Render the variants of one image (same parameters a run would sample for ``source_key``)."""
     _crop, _parameters, walk = images(spec, source_key, data)
-    tiles = []
+    tiles: list[np.ndarray] = []
     for subset, variant in walk:
         if len(tiles) == max_tiles:
             break
@@ -66,3 +69,27 @@ def contact_sheet(spec: Spec, data: bytes, source_key: str, *, max_tiles: int = 
         top, left = 4 + row * (TILE + CAPTION + 4), 4 + column * (TILE + 4)
         sheet[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
     return sheet
+
+
+def write_contact_sheet(spec: Spec, image_path: Path, output: Path, *, max_tiles: int = 64) -> None:
+    """Draw the contact sheet of a local image file and write it to ``output`` as a PNG.
+
+    Args:
+        spec: The transforms and their options.
+        image_path: The image; its file name stands in for the source key that seeds the samplers.
+        output: The PNG file to write (atomically).
+        max_tiles: Most variants shown.
+
+    Raises:
+        InvalidInput: the image cannot be read or decoded.
+    """
+    try:
+        data = image_path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"{image_path}: cannot read the image: {error.strerror or error}") from None
+    try:
+        sheet = contact_sheet(spec, data, image_path.name, max_tiles=max_tiles)
+    except imageio.ImageError as error:
+        raise InvalidInput(f"{image_path}: {error}") from None
+    output = output.resolve()
+    LocalStorage(output.parent).write(output.name, imageio.encode(sheet, "png"))

@@ -1,12 +1,9 @@
 """Step 1: list the source, split the matching keys into shards, and write the shard lists.
 
-Writes under ``<destination>/_kaleidoscope/<run-id>/``:
-  ``run.json``              run id, start time, spec digest, shard count, input count
-  ``shards/<NNNNN>.jsonl``  one JSON string (a source key) per line
-
-and returns the small list of shard references that Argo fans out over (``withParam``). Keys
-never travel through parameters or stdout. The listing is streamed to a local spool file, so
-memory holds one shard at a time however many keys the source has.
+Writes the run's record and one key list per shard (where: :mod:`steps.run_layout`) and returns
+the small list of shard references that Argo fans out over (``withParam``). Keys never travel
+through parameters or stdout. The listing is streamed to a local spool file, so memory holds
+one shard at a time however many keys the source has.
 """
 
 from __future__ import annotations
@@ -18,25 +15,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kaleidoscope.steps import run_layout
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import WORK_PREFIX, Storage, open_storage
-
-MANIFEST = "manifest.jsonl"
-SUMMARY = "summary.json"
-#: Sorted source keys with records in manifest.jsonl, one JSON string a line (kept by the
-#: manifest step; incremental runs merge it against the listing).
-RECORDED = f"{WORK_PREFIX}/recorded-sources.jsonl"
-
-
-def run_prefix(run_id: str) -> str:
-    """The work folder of one run, relative to the destination."""
-    return f"{WORK_PREFIX}/{run_id}"
-
-
-def shard_key(run_id: str, index: int) -> str:
-    return f"{run_prefix(run_id)}/shards/{index:05d}.jsonl"
+from kaleidoscope.steps.storage import Storage
 
 
 def matcher(patterns: Iterable[str]):
@@ -59,6 +43,8 @@ def plan(total: int, shards: int | None, shard_size: int | None) -> list[int]:
     if total == 0:
         return []
     if shards is None:
+        if shard_size is None:
+            raise ValueError("plan: give shards or shard_size")
         shards = -(-total // shard_size)
     count = max(1, min(shards, total, spec_module.MAX_SHARDS))
     base, extra = divmod(total, count)
@@ -80,9 +66,9 @@ def recorded_sources(destination: Storage) -> Iterator[str]:
     listing equally sorted, skipping them is a merge in constant memory, however many millions
     of images earlier runs recorded.
     """
-    if not destination.exists(RECORDED):
+    if not destination.exists(run_layout.RECORDED):
         return iter(())
-    return (json.loads(line) for line in destination.read_lines(RECORDED))
+    return (json.loads(line) for line in destination.read_lines(run_layout.RECORDED))
 
 
 def _new_keys(keys: Iterator[str], recorded: Iterator[str], counts: dict) -> Iterator[str]:
@@ -133,7 +119,7 @@ def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str
         references = []
         for index, size in enumerate(sizes):
             lines = "".join(spool.readline() for _ in range(size))
-            destination.write(shard_key(run_id, index), lines.encode("utf-8"), "application/x-ndjson")
+            destination.write(run_layout.shard_key(run_id, index), lines.encode("utf-8"), "application/x-ndjson")
             references.append({"index": index, "of": len(sizes), "images": size})
 
     record = {
@@ -147,13 +133,13 @@ def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str
         "incremental": incremental,
         "shards": len(sizes),
     }
-    destination.write(f"{run_prefix(run_id)}/run.json", json.dumps(record, indent=2).encode(), "application/json")
+    destination.write(run_layout.run_record_key(run_id), json.dumps(record, indent=2).encode(), "application/json")
     return references
 
 
 def read_shard(destination: Storage, run_id: str, index: int) -> list[str]:
     """The source keys of one shard."""
-    text = destination.read(shard_key(run_id, index)).decode("utf-8")
+    text = destination.read(run_layout.shard_key(run_id, index)).decode("utf-8")
     return [json.loads(line) for line in text.splitlines() if line]
 
 

@@ -1,4 +1,4 @@
-"""The augmentation spec: its JSON schema (assembled from the operation registry), loading,
+"""The augmentation spec: its JSON schema (assembled from the table of operations), loading,
 validation with path-named errors, and the normalised :class:`Spec` the steps work from.
 
 Defaults live in the schema (one place); :func:`parse` fills them in, so code downstream never
@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import jsonschema
 import yaml
 
-from kaleidoscope.steps import registry
+from kaleidoscope.steps import formats, operations
 from kaleidoscope.steps.errors import InvalidInput
 
 SPEC_VERSION = 1
@@ -34,9 +34,9 @@ RESERVED_LABELS = frozenset({"original"})
 
 
 def _transform_item_schema() -> dict:
-    names = list(registry.REGISTRY)
+    names = list(operations.OPERATIONS)
     per_op = []
-    for name, operation in registry.REGISTRY.items():
+    for name, operation in operations.OPERATIONS.items():
         per_op.append(
             {
                 "if": {"properties": {"op": {"const": name}}, "required": ["op"]},
@@ -73,7 +73,7 @@ def _transform_item_schema() -> dict:
 
 
 def build_schema() -> dict:
-    """Assemble the spec's JSON schema (draft 2020-12) from the operation registry."""
+    """Assemble the spec's JSON schema (draft 2020-12) from the table of operations."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:kaleidoscope:spec:1",
@@ -155,7 +155,7 @@ def build_schema() -> dict:
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
-                    "format": {"enum": ["jpg", "png", "webp"], "default": "jpg", "description": "Encoding."},
+                    "format": {"enum": list(formats.EXTENSIONS), "default": "jpg", "description": "Encoding."},
                     "quality": {
                         "type": "integer",
                         "minimum": 1,
@@ -217,7 +217,7 @@ DEFAULT_SHARDS = 8
 
 @dataclass(frozen=True)
 class Transform:
-    """One entry of ``transforms`` with its options completed from the registry's defaults."""
+    """One entry of ``transforms`` with its options completed from the operation's defaults."""
 
     position: int  # 1-based, part of the seed
     op: str
@@ -319,7 +319,7 @@ def _semantic_problems(document: Mapping[str, Any]) -> list[str]:
             )
         labels.setdefault(label, index)
         if isinstance(item, dict):
-            options = registry.get(op).options
+            options = operations.get(op).options
             for option, value in item.items():
                 if option in options:
                     problems += _range_problems(f"transforms[{index}].{option}", value, options[option])
@@ -382,7 +382,7 @@ def parse(document: Any) -> Spec:
         entry = {"op": item} if isinstance(item, str) else dict(item)
         op = entry.pop("op")
         label = entry.pop("name", op)
-        transforms.append(Transform(index + 1, op, label, {**registry.defaults(op), **entry}))
+        transforms.append(Transform(index + 1, op, label, {**operations.defaults(op), **entry}))
     combinations = document.get("combinations", {})
     output = document.get("output", {})
     shards, shard_size = document.get("shards"), document.get("shard_size")

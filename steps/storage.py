@@ -1,5 +1,6 @@
-"""Storage addressed by URL: a local folder (a path or ``file://``) now, S3 behind the same
-interface. Keys are relative to the location's root and always use ``/``.
+"""Storage: the interface every location offers, and its implementation for a local folder (S3's
+is :mod:`steps.s3`; :func:`steps.locations.open_storage` picks one for a URL). Keys are relative
+to the location's root and always use ``/``.
 
 Every write is atomic: bytes go to a temporary name beside the target and are renamed over it,
 so a killed process never leaves half an image or half a manifest under its final name.
@@ -15,12 +16,8 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from kaleidoscope.steps.errors import InvalidInput, ObjectMissing, PreconditionFailed, StorageDenied, StorageError
-
-#: Folder, under the destination, holding one run's shard lists and manifest parts.
-WORK_PREFIX = "_kaleidoscope"
+from kaleidoscope.steps.errors import ObjectMissing, PreconditionFailed, StorageDenied, StorageError
 
 
 class Storage(ABC):
@@ -149,18 +146,18 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"{folder}: cannot list: {error.strerror}") from None
         # A sorted merge of files and sub-folders gives the same order S3 listings use.
-        pending = []
+        pending: list[tuple[str, os.DirEntry[str] | None]] = []
         for entry in entries:
             key = f"{relative}/{entry.name}" if relative else entry.name
             if entry.is_dir(follow_symlinks=False):
                 pending.append((key + "/", entry))
             elif entry.is_file():
                 pending.append((key, None))
-        for key, entry in sorted(pending, key=lambda item: item[0]):
-            if entry is None:
+        for key, subfolder in sorted(pending, key=lambda item: item[0]):
+            if subfolder is None:
                 yield key
             else:
-                yield from self._walk(Path(entry.path), key.rstrip("/"))
+                yield from self._walk(Path(subfolder.path), key.rstrip("/"))
 
     def read(self, key: str) -> bytes:
         try:
@@ -181,7 +178,7 @@ class LocalStorage(Storage):
     def etags(self, prefix: str) -> dict[str, str]:
         folder, _, start = prefix.rpartition("/")
         base = self.root / folder if folder else self.root
-        result = {}
+        result: dict[str, str] = {}
         try:
             entries = [entry for entry in os.scandir(base) if entry.name.startswith(start) and entry.is_file()]
         except FileNotFoundError:
@@ -341,15 +338,3 @@ def _read_error(error: OSError) -> type[StorageError]:
         return StorageDenied
     return StorageError
 
-
-def open_storage(url: str) -> Storage:
-    """The storage for a location URL: a path, ``file://...`` or ``s3://bucket/prefix``."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("", "file"):
-        path = Path(unquote(parsed.path) if parsed.scheme == "file" else url).expanduser()
-        return LocalStorage(path.resolve(), url)
-    if parsed.scheme == "s3":
-        from kaleidoscope.steps.s3 import S3Storage  # boto3 is only imported when S3 is used
-
-        return S3Storage.from_url(url)
-    raise InvalidInput(f"location: bad value {url!r}: use a folder, file:// or s3://bucket/prefix")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -511,17 +509,6 @@ def test_a_schedule_for_a_workflow_or_an_unknown_kind_is_refused():
     assert problems_of(kind="cron") == [
         "kind: bad value 'cron': must be one of workflow, workflowtemplate, cronworkflow"
     ]
-
-
-# -- architecture ----------------------------------------------------------------------------
-
-
-def test_importing_the_builder_and_lint_loads_no_opencv():
-    code = "import sys, workflows.builder, workflows.lint, workflows.argo_submit; print(json.dumps(sorted(m for m in ('cv2', 'numpy') if m in sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", "import json; " + code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert json.loads(result.stdout) == []
 
 
 def test_argo_page_parameters_table_is_the_generated_one():

@@ -12,7 +12,8 @@ import pytest
 
 from kaleidoscope.steps import claim
 from kaleidoscope.steps.errors import PreconditionFailed
-from kaleidoscope.steps.storage import LocalStorage, Storage, open_storage
+from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.storage import LocalStorage, Storage
 
 
 class Clock:

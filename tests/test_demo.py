@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kaleidoscope.steps import imageio
+from kaleidoscope.steps import imageio, run_layout
 
 pytest.importorskip("skimage", reason="the demo needs scikit-image (pip install -e '.[demo]')")
 
@@ -23,10 +23,10 @@ def test_demo_job_runs_end_to_end(tmp_path):
         timeout=600,
     )
     assert process.returncode == 0, process.stderr
-    summary = json.loads((tmp_path / "demo/augmented/summary.json").read_text())
+    summary = json.loads((tmp_path / "demo/augmented" / run_layout.SUMMARY).read_text())
     assert summary["inputs"] == 7 and summary["failed"] == []
     assert summary["outputs"] == 7 * 64
-    manifest = (tmp_path / "demo/augmented/manifest.jsonl").read_text().splitlines()
+    manifest = (tmp_path / "demo/augmented" / run_layout.MANIFEST).read_text().splitlines()
     assert len(manifest) == 7 * 64
     sheet = imageio.decode((tmp_path / "demo/preview.png").read_bytes())
     assert sheet.shape[0] > 1000 and sheet.shape[1] > 1000  # 64 captioned tiles, 8 x 8

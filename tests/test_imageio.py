@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kaleidoscope.steps import imageio
+from kaleidoscope.steps import formats, imageio
 from kaleidoscope.steps.imageio import ImageError, decode, encode, read_dimensions
 
 # --------------------------------------------------------------------------- helpers
@@ -531,6 +531,6 @@ def test_encode_rejects_bad_arguments():
 
 
 def test_format_tables_agree():
-    assert set(imageio.CONTENT_TYPES) == set(imageio.EXTENSIONS) == {"jpg", "png", "webp"}
-    for fmt, ext in imageio.EXTENSIONS.items():
+    assert set(formats.CONTENT_TYPES) == set(formats.EXTENSIONS) == {"jpg", "png", "webp"}
+    for fmt, ext in formats.EXTENSIONS.items():
         assert read_dimensions(encode(BGR8, fmt)) == (40, 24), ext

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import yaml
 
+from kaleidoscope.steps import run_layout
 from tests.conftest import synthetic_image
 
 ROOT = Path(__file__).parents[1]
@@ -38,7 +39,7 @@ def augment_processes(marker: str) -> list[int]:
 
 
 def outputs_in(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*.jpg") if "_kaleidoscope" not in p.parts] if folder.exists() else []
+    return [p for p in folder.rglob("*.jpg") if run_layout.WORK_PREFIX not in p.parts] if folder.exists() else []
 
 
 def test_killed_augment_pod_is_retried_and_nothing_is_lost_or_duplicated(tmp_path):
@@ -94,13 +95,15 @@ def test_killed_augment_pod_is_retried_and_nothing_is_lost_or_duplicated(tmp_pat
     # (node folders are named <display name>_<attempt>_<id>: attempt 1 is the retry)
     attempts = sorted(p.name.rsplit("_", 1)[0] for p in (tmp_path / "nodes").rglob("shard-*-of-2_*") if p.is_dir())
     assert stdout.startswith(f"{10 * 64} images from 10 inputs (0 failed)"), stdout
-    records = [json.loads(line) for line in (destination / "manifest.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (destination / run_layout.MANIFEST).read_text().splitlines()]
     assert len(records) == 10 * 64 == len({r["output"] for r in records})
     on_disk = {p.relative_to(destination).as_posix() for p in outputs_in(destination)}
     assert on_disk == {r["output"] for r in records}, "an output is missing or one is left over"
     for record in records:
         assert hashlib.sha256((destination / record["output"]).read_bytes()).hexdigest() == record["sha256"]
-    parts = sorted((destination / "_kaleidoscope").rglob("parts/*.jsonl"))
-    assert len(parts) == 2
+    run_id = json.loads((destination / run_layout.SUMMARY).read_text())["run_id"]
+    parts = [destination / run_layout.part_key(run_id, index) for index in range(2)]
+    assert all(part.exists() for part in parts) and not (destination / run_layout.part_key(run_id, 2)).exists()
+    assert [run_id] == [p.name for p in (destination / run_layout.WORK_PREFIX).iterdir() if p.is_dir()]
     assert sum(len(p.read_text().splitlines()) for p in parts) == 10 * 64
     assert len(attempts) == 3 and any(name.endswith("_1") for name in attempts), attempts

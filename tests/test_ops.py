@@ -1,7 +1,8 @@
-"""Tests for steps/ops.py and steps/registry.py.
+"""Tests for steps/operations.py, steps/samplers.py and steps/ops.py.
 
-Generic cases are built from REGISTRY, so a new operation is tested as soon
-as it is registered; BEHAVIOUR_CASES must also get an op-specific check.
+Generic cases are built from OPERATIONS, so a new operation is tested as soon
+as it is declared; it must also get a sampler, an image function and an
+op-specific check in BEHAVIOUR_CASES (test_one_row_per_operation_in_every_table).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from kaleidoscope.steps import ops
-from kaleidoscope.steps.registry import REGISTRY, defaults, get, integers, uniform
+from kaleidoscope.steps.operations import OPERATIONS, defaults, get
+from kaleidoscope.steps.samplers import SAMPLERS, integers, sample_normalize, uniform
 
 DTYPES = [np.uint8, np.uint16]
 LAYOUTS = ["gray", "bgr", "bgra"]
@@ -47,8 +49,7 @@ def constant(value, dtype=np.uint8, layout="bgr", height=H, width=W):
 
 
 def sampled(name, seed=3):
-    op = get(name)
-    return op.sample(np.random.default_rng(seed), defaults(name))
+    return SAMPLERS[name](np.random.default_rng(seed), defaults(name))
 
 
 def full(dtype):
@@ -59,7 +60,7 @@ def full(dtype):
 # Generic contract, for every registered operation
 # --------------------------------------------------------------------------
 
-CASES = [(n, d, lay) for n in REGISTRY for d in DTYPES for lay in LAYOUTS]
+CASES = [(n, d, lay) for n in OPERATIONS for d in DTYPES for lay in LAYOUTS]
 IDS = [f"{n}-{np.dtype(d).name}-{lay}" for n, d, lay in CASES]
 
 
@@ -68,7 +69,7 @@ def test_contract(name, dtype, layout):
     image = make_image(dtype, layout)
     before = image.copy()
     params = sampled(name)
-    out = get(name).apply(image, params)
+    out = ops.FUNCTIONS[name](image, params)
 
     assert out.dtype == image.dtype
     assert out.ndim == image.ndim
@@ -79,26 +80,26 @@ def test_contract(name, dtype, layout):
     np.testing.assert_array_equal(image, before, err_msg="input modified in place")
     assert not np.shares_memory(out, image), "output aliases the input"
 
-    again = get(name).apply(image, json.loads(json.dumps(params)))
+    again = ops.FUNCTIONS[name](image, json.loads(json.dumps(params)))
     assert again.tobytes() == out.tobytes() and again.shape == out.shape, "not deterministic"
 
     if not (layout == "gray" and name in IDENTITY_ON_GRAY):
         assert out.shape != image.shape or not np.array_equal(out, image), "op did not change the image"
 
 
-@pytest.mark.parametrize(("name", "dtype"), [(n, d) for n in REGISTRY for d in DTYPES])
+@pytest.mark.parametrize(("name", "dtype"), [(n, d) for n in OPERATIONS for d in DTYPES])
 def test_channels_handled_alike(name, dtype):
     """BGRA colour equals the BGR result; alpha is kept (colour ops) or moved like grey (geometric)."""
     bgra = make_image(dtype, "bgra")
     params = sampled(name)
-    out = get(name).apply(bgra, params)
-    np.testing.assert_array_equal(out[..., :3], get(name).apply(np.ascontiguousarray(bgra[..., :3]), params))
+    out = ops.FUNCTIONS[name](bgra, params)
+    np.testing.assert_array_equal(out[..., :3], ops.FUNCTIONS[name](np.ascontiguousarray(bgra[..., :3]), params))
     alpha = np.ascontiguousarray(bgra[..., 3])
-    expected_alpha = get(name).apply(alpha, params) if name in GEOMETRIC else alpha
+    expected_alpha = ops.FUNCTIONS[name](alpha, params) if name in GEOMETRIC else alpha
     np.testing.assert_array_equal(out[..., 3], expected_alpha)
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", list(OPERATIONS))
 def test_sampler_reproducible_and_plain(name):
     def plain(value):
         if isinstance(value, dict):
@@ -117,7 +118,7 @@ def test_sampler_reproducible_and_plain(name):
 # Option fragments
 # --------------------------------------------------------------------------
 
-FRAGMENTS = [(n, key, frag) for n, op in REGISTRY.items() for key, frag in op.options.items()]
+FRAGMENTS = [(n, key, frag) for n, op in OPERATIONS.items() for key, frag in op.options.items()]
 
 
 @pytest.mark.parametrize(("name", "key", "fragment"), FRAGMENTS, ids=[f"{n}.{k}" for n, k, _ in FRAGMENTS])
@@ -143,11 +144,11 @@ def test_range_fragments_accept_number_or_pair():
     assert holes.is_valid([1, 4]) and not holes.is_valid([1.5, 4])
 
 
-def test_registry_table():
-    assert list(REGISTRY)[:6] == ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"]
-    for name, op in REGISTRY.items():
+def test_operations_table():
+    assert list(OPERATIONS)[:6] == ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"]
+    for name, op in OPERATIONS.items():
         assert op.name == name and op.summary and "\n" not in op.summary
-        assert op.apply.__doc__, f"{name} has no docstring"
+        assert ops.FUNCTIONS[name].__doc__, f"{name} has no docstring"
     with pytest.raises(KeyError, match="known operations: rotate_zoom"):
         get("swirl")
     assert defaults("rotate") == {"angle": [-15, 15], "border": "reflect"}
@@ -416,8 +417,12 @@ BEHAVIOUR_CASES = {
 }
 
 
-def test_every_op_has_a_behaviour_case():
-    assert set(BEHAVIOUR_CASES) == set(REGISTRY), "add a check_<op> to BEHAVIOUR_CASES for every registered op"
+def test_one_row_per_operation_in_every_table():
+    """An operation declared in OPERATIONS has a sampler, an image function and a test case."""
+    declared = set(OPERATIONS)
+    assert set(SAMPLERS) == declared, "steps/samplers.py SAMPLERS must have one sampler per operation"
+    assert set(ops.FUNCTIONS) == declared, "steps/ops.py FUNCTIONS must have one image function per operation"
+    assert set(BEHAVIOUR_CASES) == declared, "add a check_<op> to BEHAVIOUR_CASES for every operation"
 
 
 @pytest.mark.parametrize("name", sorted(BEHAVIOUR_CASES))
@@ -436,8 +441,8 @@ def test_behaviour(name):
 def test_normalize(dtype, layout, height, width, size):
     image = make_image(dtype, layout, height, width)
     before = image.copy()
-    params = ops.sample_normalize(np.random.default_rng(9), height, width, size)
-    assert params == ops.sample_normalize(np.random.default_rng(9), height, width, size)
+    params = sample_normalize(np.random.default_rng(9), height, width, size)
+    assert params == sample_normalize(np.random.default_rng(9), height, width, size)
     json.dumps(params)
     out = ops.normalize(image, params)
     assert out.shape[:2] == (size, size) and out.dtype == image.dtype and out.ndim == image.ndim

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kaleidoscope.steps import run_layout
 from kaleidoscope.steps import s3 as s3_module
 from kaleidoscope.steps.errors import StorageError
-from kaleidoscope.steps.storage import open_storage
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.workflows.cli import main
 from tests import s3server
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, synthetic_image
@@ -117,7 +118,7 @@ def test_run_s3_to_s3_end_to_end(s3, buckets, photos, tmp_path):
     process = run_cli("run", str(spec), "--workers", "2")
     assert process.returncode == 0, process.stderr
     objects = all_objects(s3, destination, "aug/")
-    records = [json.loads(line) for line in objects["aug/manifest.jsonl"].splitlines()]
+    records = [json.loads(line) for line in objects[f"aug/{run_layout.MANIFEST}"].splitlines()]
     assert len(records) == GOOD_IMAGES * 8
     for record in records:
         # spread layout (default for S3): two hex digits of the source key's SHA-256 first
@@ -125,7 +126,7 @@ def test_run_s3_to_s3_end_to_end(s3, buckets, photos, tmp_path):
         assert hashlib.sha256(objects["aug/" + record["output"]]).hexdigest() == record["sha256"]
     head = s3.client().head_object(Bucket=destination, Key="aug/" + records[0]["output"])
     assert head["ContentType"] == "image/png"
-    summary = json.loads(objects["aug/summary.json"])
+    summary = json.loads(objects[f"aug/{run_layout.SUMMARY}"])
     assert summary["outputs"] == len(records) and len(summary["failed"]) == BAD_IMAGES
     assert {f["source"] for f in summary["failed"]} == {"corrupt.jpg", "empty.png"}
     assert any(r["source"] == "nested/ça va/c d.jpeg" for r in records)
@@ -140,8 +141,10 @@ def test_s3_and_local_runs_give_identical_bytes(s3, buckets, photos, tmp_path):
     local = write_spec(tmp_path, str(photos), str(tmp_path / "local-out"))
     assert main(["run", str(remote)]) == 0
     assert main(["run", str(local)]) == 0
-    local_records = (tmp_path / "local-out/manifest.jsonl").read_text().splitlines()
-    remote_records = all_objects(s3, destination, "o/manifest.jsonl")["o/manifest.jsonl"].decode().splitlines()
+    local_records = (tmp_path / f"local-out/{run_layout.MANIFEST}").read_text().splitlines()
+    remote_records = (
+        all_objects(s3, destination, f"o/{run_layout.MANIFEST}")[f"o/{run_layout.MANIFEST}"].decode().splitlines()
+    )
     assert sorted(local_records) == sorted(remote_records)
 
 
@@ -197,7 +200,7 @@ def test_unreadable_object_is_a_recorded_failure(s3, buckets, photos, tmp_path, 
     for index in (0, 1):
         assert main(["step", "augment", "--spec", str(spec), "--run-id", "r1", "--shard", str(index)]) == 0
     assert main(["step", "manifest", "--spec", str(spec), "--run-id", "r1"]) == 0
-    summary = json.loads(all_objects(s3, destination, "aug/summary.json")["aug/summary.json"])
+    summary = json.loads(all_objects(s3, destination, f"aug/{run_layout.SUMMARY}")[f"aug/{run_layout.SUMMARY}"])
     failure = next(f for f in summary["failed"] if f["source"] == "a.jpg")
     assert "a.jpg: no such key" in failure["error"]
 
@@ -247,7 +250,11 @@ def test_killed_augment_rerun_loses_and_duplicates_nothing(s3, buckets, tmp_path
     victim = subprocess.Popen(augment, cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while (
-        len(all_keys := [k for k in all_objects(s3, destination, "out/") if not k.startswith("out/_kaleidoscope")])
+        len(
+            all_keys := [
+                k for k in all_objects(s3, destination, "out/") if not k.startswith(f"out/{run_layout.WORK_PREFIX}/")
+            ]
+        )
         < 100
     ):
         assert victim.poll() is None, victim.stderr.read()
@@ -256,7 +263,7 @@ def test_killed_augment_rerun_loses_and_duplicates_nothing(s3, buckets, tmp_path
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert 0 < len(all_keys) < 12 * 32
-    assert not any(k.startswith("out/_kaleidoscope/k/parts/") for k in all_objects(s3, destination, "out/"))
+    assert f"out/{run_layout.part_key('k', 0)}" not in all_objects(s3, destination, "out/")
 
     rerun = subprocess.run(augment, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
@@ -265,14 +272,16 @@ def test_killed_augment_rerun_loses_and_duplicates_nothing(s3, buckets, tmp_path
     assert main(["step", "manifest", "--spec", str(spec), "--run-id", "k"]) == 0
 
     objects = all_objects(s3, destination)
-    records = [json.loads(line) for line in objects["out/manifest.jsonl"].splitlines()]
-    reference = [json.loads(line) for line in objects["reference/manifest.jsonl"].splitlines()]
+    records = [json.loads(line) for line in objects[f"out/{run_layout.MANIFEST}"].splitlines()]
+    reference = [json.loads(line) for line in objects[f"reference/{run_layout.MANIFEST}"].splitlines()]
     assert len(records) == len({r["output"] for r in records}) == 12 * 32
     assert [(r["output"], r["sha256"]) for r in records] == [(r["output"], r["sha256"]) for r in reference]
     outputs = {
         k
         for k in objects
-        if k.startswith("out/") and not k.startswith("out/_kaleidoscope") and "manifest" not in k and "summary" not in k
+        if k.startswith("out/")
+        and not k.startswith(f"out/{run_layout.WORK_PREFIX}/")
+        and k not in (f"out/{run_layout.MANIFEST}", f"out/{run_layout.SUMMARY}")
     }
     assert outputs == {"out/" + r["output"] for r in records}
     for record in records:
@@ -284,17 +293,17 @@ def test_incremental_run_processes_only_new_images(s3, buckets, photos, tmp_path
     upload_folder(s3, photos, source, "photos")
     spec = write_spec(tmp_path, f"s3://{source}/photos", f"s3://{destination}/aug")
     assert main(["run", str(spec)]) == 0
-    first = all_objects(s3, destination, "aug/manifest.jsonl")["aug/manifest.jsonl"].splitlines()
+    first = all_objects(s3, destination, f"aug/{run_layout.MANIFEST}")[f"aug/{run_layout.MANIFEST}"].splitlines()
 
     _ok, data = __import__("cv2").imencode(".jpg", synthetic_image(50, 50, seed=42))
     s3.client().put_object(Bucket=source, Key="photos/new/fresh.jpg", Body=data.tobytes())
     process = run_cli("run", str(spec), "--incremental")
     assert process.returncode == 0, process.stderr
     objects = all_objects(s3, destination, "aug/")
-    summary = json.loads(objects["aug/summary.json"])
+    summary = json.loads(objects[f"aug/{run_layout.SUMMARY}"])
     # failed inputs are not in the manifest, so they are tried again; recorded ones are not
     assert summary["inputs"] == 1 + BAD_IMAGES and summary["already_done"] == GOOD_IMAGES
-    records = objects["aug/manifest.jsonl"].splitlines()
+    records = objects[f"aug/{run_layout.MANIFEST}"].splitlines()
     assert records[: len(first)] == first
     assert len(records) == len(first) + 8
     assert len({json.loads(r)["output"] for r in records}) == len(records)
@@ -307,10 +316,10 @@ def test_incremental_with_nothing_new_keeps_the_manifest(s3, buckets, tmp_path):
     s3.client().put_object(Bucket=source, Key="p/one.png", Body=data.tobytes())
     spec = write_spec(tmp_path, f"s3://{source}/p", f"s3://{destination}/a")
     assert main(["run", str(spec)]) == 0
-    before = all_objects(s3, destination, "a/manifest.jsonl")
+    before = all_objects(s3, destination, f"a/{run_layout.MANIFEST}")
     assert main(["run", str(spec), "--incremental"]) == 0
-    assert all_objects(s3, destination, "a/manifest.jsonl") == before
-    assert json.loads(all_objects(s3, destination, "a/summary.json")["a/summary.json"])["inputs"] == 0
+    assert all_objects(s3, destination, f"a/{run_layout.MANIFEST}") == before
+    assert json.loads(all_objects(s3, destination, f"a/{run_layout.SUMMARY}")[f"a/{run_layout.SUMMARY}"])["inputs"] == 0
 
 
 def test_upload_command_puts_a_folder_into_a_bucket(s3, photos):

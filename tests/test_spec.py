@@ -1,4 +1,4 @@
-"""The spec: schema assembled from the registry, path-named errors, defaults, locations."""
+"""The spec: schema assembled from the table of operations, path-named errors, defaults, locations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from kaleidoscope.steps import registry, spec
+from kaleidoscope.steps import operations, spec
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.cli import main
 
@@ -39,12 +39,12 @@ def test_documented_example_parses_with_defaults_filled():
     parsed = spec.parse(yaml.safe_load(ISSUE_EXAMPLE))
     assert [t.label for t in parsed.transforms] == ["flip_lr", "rotate_zoom", "brightness"]
     assert [t.position for t in parsed.transforms] == [1, 2, 3]
-    assert parsed.transforms[1].options == registry.defaults("rotate_zoom")
+    assert parsed.transforms[1].options == operations.defaults("rotate_zoom")
     assert (parsed.min_ops, parsed.max_ops, parsed.outputs_per_image) == (0, 2, 7)
     assert (parsed.output_format, parsed.quality, parsed.shards, parsed.normalize_size) == ("jpg", 90, 8, 400)
 
 
-def test_shipped_schema_file_is_the_one_assembled_from_the_registry():
+def test_shipped_schema_file_is_the_one_assembled_from_the_operations():
     shipped = json.loads((Path(spec.__file__).parent / "spec.schema.json").read_text())
     assert shipped == spec.build_schema(), "run: kaleidoscope schema > steps/spec.schema.json"
 
@@ -54,9 +54,9 @@ def test_schema_is_a_valid_draft_2020_12_schema():
 
 
 def test_every_registered_operation_is_accepted_bare_and_with_its_defaults():
-    for name in registry.REGISTRY:
+    for name in operations.OPERATIONS:
         spec.parse({"source": "s", "destination": "d", "transforms": [name]})
-        spec.parse({"source": "s", "destination": "d", "transforms": [{"op": name, **registry.defaults(name)}]})
+        spec.parse({"source": "s", "destination": "d", "transforms": [{"op": name, **operations.defaults(name)}]})
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import subprocess
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from kaleidoscope.steps import augment, imageio, registry
+from kaleidoscope.steps import augment, imageio, ops, run_layout
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.shard import plan, shard
 from kaleidoscope.workflows.cli import main
@@ -77,7 +76,7 @@ def spec_path(spec_document, tmp_path) -> Path:
 
 
 def read_manifest(destination: Path) -> list[dict]:
-    return [json.loads(line) for line in (destination / "manifest.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (destination / run_layout.MANIFEST).read_text().splitlines()]
 
 
 def test_three_steps_end_to_end(spec_path, spec_document, tmp_path):
@@ -88,7 +87,7 @@ def test_three_steps_end_to_end(spec_path, spec_document, tmp_path):
     assert [r["images"] for r in run["references"]] == [3, 3, 2]
     assert run["result"]["outputs"] == GOOD_IMAGES * per_image
     assert run["result"]["failed"] == BAD_IMAGES
-    assert run["result"]["manifest"].endswith("manifest.jsonl")
+    assert run["result"]["manifest"].endswith(run_layout.MANIFEST)
     assert (run["folder"] / "progress-0").read_text().strip() == "3/3"
 
     records = read_manifest(destination)
@@ -105,7 +104,7 @@ def test_three_steps_end_to_end(spec_path, spec_document, tmp_path):
     assert imageio.decode((destination / "deep16.png__brightness.png").read_bytes()).dtype == np.uint16
     assert imageio.decode((destination / "alpha.png__original.png").read_bytes()).shape[2] == 4
 
-    summary = json.loads((destination / "summary.json").read_text())
+    summary = json.loads((destination / run_layout.SUMMARY).read_text())
     assert summary["inputs"] == GOOD_IMAGES + BAD_IMAGES
     assert summary["outputs"] == len(records)
     assert {f["source"] for f in summary["failed"]} == {"corrupt.jpg", "empty.png"}
@@ -131,7 +130,7 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(spec_document,
 def test_rerunning_a_shard_reproduces_the_same_bytes(spec_path, spec_document, tmp_path):
     run_steps(spec_path, "run-1", tmp_path)
     destination = Path(spec_document["destination"])
-    part = destination / "_kaleidoscope/run-1/parts/00001.jsonl"
+    part = destination / run_layout.part_key("run-1", 1)
     first = part.read_bytes()
     before = {r["output"]: r["sha256"] for r in read_manifest(destination)}
     part.unlink()
@@ -151,7 +150,7 @@ def test_missing_part_fails_the_manifest_step_naming_the_shard(spec_path, spec_d
     capsys.readouterr()
     assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "r"]) == 1
     assert "shard(s) 1, 2 of 3" in capsys.readouterr().err
-    assert not (Path(spec_document["destination"]) / "manifest.jsonl").exists()
+    assert not (Path(spec_document["destination"]) / run_layout.MANIFEST).exists()
 
 
 def test_spec_text_is_accepted_as_argo_passes_it(spec_document, tmp_path):
@@ -194,12 +193,11 @@ def test_operation_calls_per_image_follow_the_tree(spec_document, tmp_path, monk
     """Counted through the real augment path: 2^N - 1 calls per decoded image."""
     calls = []
     for name in ("flip_lr", "rotate_zoom", "brightness"):
-        operation = registry.REGISTRY[name]
 
-        def counted(image, params, apply=operation.apply, name=name):
+        def counted(image, params, apply=ops.FUNCTIONS[name], name=name):
             return calls.append(name) or apply(image, params)
 
-        monkeypatch.setitem(registry.REGISTRY, name, dataclasses.replace(operation, apply=counted))
+        monkeypatch.setitem(ops.FUNCTIONS, name, counted)
     parsed = spec_module.parse(spec_document)
     shard(parsed, "count")
     results = [augment.augment_shard(parsed, "count", index, threads=1) for index in range(3)]
@@ -239,9 +237,9 @@ def test_a_retried_incremental_manifest_step_duplicates_nothing(spec_path, spec_
     for index in range(read_run_shards(destination, "second")):
         assert main(["step", "augment", "--spec", str(spec_path), "--run-id", "second", "--shard", str(index)]) == 0
     assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "second", "--incremental", "true"]) == 0
-    once = (destination / "manifest.jsonl").read_bytes()
+    once = (destination / run_layout.MANIFEST).read_bytes()
     assert main(["step", "manifest", "--spec", str(spec_path), "--run-id", "second", "--incremental", "true"]) == 0
-    assert (destination / "manifest.jsonl").read_bytes() == once
+    assert (destination / run_layout.MANIFEST).read_bytes() == once
     records = read_manifest(destination)
     assert len(records) == (GOOD_IMAGES + 1) * 8 == len({r["output"] for r in records})
     # the flag must agree with what the shard step did
@@ -249,15 +247,13 @@ def test_a_retried_incremental_manifest_step_duplicates_nothing(spec_path, spec_
 
 
 def read_run_shards(destination: Path, run_id: str) -> int:
-    return json.loads((destination / "_kaleidoscope" / run_id / "run.json").read_text())["shards"]
+    return json.loads((destination / run_layout.run_record_key(run_id)).read_text())["shards"]
 
 
 def test_recorded_sources_index_is_sorted_and_lists_only_recorded_images(spec_path, spec_document, tmp_path):
     run_steps(spec_path, "idx", tmp_path)
     destination = Path(spec_document["destination"])
-    index = [
-        json.loads(line) for line in (destination / "_kaleidoscope/recorded-sources.jsonl").read_text().splitlines()
-    ]
+    index = [json.loads(line) for line in (destination / run_layout.RECORDED).read_text().splitlines()]
     assert index == sorted({r["source"] for r in read_manifest(destination)})
     assert "corrupt.jpg" not in index and len(index) == GOOD_IMAGES
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kaleidoscope.steps.errors import InvalidInput, StorageError
-from kaleidoscope.steps.storage import LocalStorage, open_storage
+from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.storage import LocalStorage
 
 
 def test_listing_is_recursive_sorted_and_relative(tmp_path):

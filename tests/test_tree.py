@@ -8,7 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from kaleidoscope.steps import registry, tree
+from kaleidoscope.steps import ops, samplers, tree
+from kaleidoscope.steps.operations import defaults
 from tests.conftest import synthetic_image
 
 
@@ -90,9 +91,9 @@ def test_tree_results_equal_recomputing_every_subset_from_the_original():
     """Reusing the parent must give exactly what applying the subset from scratch gives."""
     names = ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"]
     rng = np.random.default_rng(3)
-    params = [registry.get(name).sample(rng, registry.defaults(name)) for name in names]
+    params = [samplers.SAMPLERS[name](rng, defaults(name)) for name in names]
     operations = [
-        functools.partial(lambda image, apply, p: apply(image, p), apply=registry.get(name).apply, p=p)
+        functools.partial(lambda image, apply, p: apply(image, p), apply=ops.FUNCTIONS[name], p=p)
         for name, p in zip(names, params, strict=True)
     ]
     original = synthetic_image(40, 40, seed=9)

@@ -13,20 +13,21 @@ Example:
     >>> print(builder.render(open("spec.yaml").read(), "cronworkflow",
     ...                      schedule=builder.CronSchedule(schedules=["0 3 * * *"])))
 
-This module imports no OpenCV: the spec is validated through ``steps.spec`` only when a
-workflow is built (``steps.spec`` reaches OpenCV through the operation registry).
+Neither this module nor ``steps.spec``, which validates the spec, imports OpenCV or numpy
+(pyproject's import contracts hold it), so rendering and submitting never load an image library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
-from hera.workflows import DAG, CronWorkflow, Workflow, WorkflowTemplate
+from hera.workflows import DAG, CronWorkflow, Task, Workflow, WorkflowTemplate
 from hera.workflows.models import PodGC, PodSecurityContext, SeccompProfile, TTLStrategy, WorkflowMetadata
 
+from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.argo_options import (
     DEFAULT_IMAGE,
@@ -80,8 +81,6 @@ def _spec_text(spec: SpecInput) -> str:
 
 def _check(spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None):
     """The spec's text and its validated form; every problem of spec, options and schedule at once."""
-    from kaleidoscope.steps import spec as spec_module  # here, not at import: it reaches OpenCV
-
     problems = option_problems(options) + (schedule_problems(schedule) if schedule is not None else [])
     parsed = None
     try:
@@ -122,7 +121,12 @@ def _describe(parsed, schedule: CronSchedule | None, incremental: bool) -> dict[
     return {TITLE: title, DESCRIPTION: text}
 
 
-def _build(cls, spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None, **identity) -> Workflow:
+AnyWorkflow = TypeVar("AnyWorkflow", bound=Workflow)
+
+
+def _build(
+    cls: type[AnyWorkflow], spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None, **identity
+) -> AnyWorkflow:
     text, parsed = _check(spec, options, schedule)
     incremental = options.incremental if options.incremental is not None else schedule is not None
     annotations = _describe(parsed, schedule, incremental)
@@ -166,14 +170,19 @@ def _build(cls, spec: SpecInput, options: BuildOptions, schedule: CronSchedule |
     with cls(**kwargs) as w:
         shard, augment, manifest_step = shard_template(options), augment_template(options), manifest_template(options)
         with DAG(name=ENTRYPOINT):
-            shards = shard(name="shard")
-            parts = augment(
-                name="augment",
-                arguments={"index": "{{item.index}}", "of": "{{item.of}}"},
-                with_param="{{tasks.shard.outputs.parameters.shards}}",
+            # Inside a DAG Hera returns a Task; its signature also admits a Step or None.
+            shards = cast(Task, shard(name="shard"))
+            parts = cast(
+                Task,
+                augment(
+                    name="augment",
+                    arguments={"index": "{{item.index}}", "of": "{{item.of}}"},
+                    with_param="{{tasks.shard.outputs.parameters.shards}}",
+                ),
             )
-            merged = manifest_step(name="manifest")
-            shards >> parts >> merged
+            merged = cast(Task, manifest_step(name="manifest"))
+            shards >> parts
+            parts >> merged
     # The entrypoint first, so the YAML reads from the DAG down to the steps it runs.
     w.templates.sort(key=lambda template: template.name != ENTRYPOINT)
     return w

@@ -15,7 +15,9 @@ import traceback
 from kaleidoscope.steps.errors import KaleidoscopeError
 
 #: Subcommand -> its module in workflows.commands. Only the module of the command being run is
-#: imported: a pod running ``kaleidoscope step`` never pays for Hera, nor ``render`` for OpenCV.
+#: imported, so a pod running ``kaleidoscope step`` never loads Hera, and ``validate``, ``render``,
+#: ``lint``, ``submit``, ``schema`` and ``ops`` never load OpenCV or numpy: pyproject's import
+#: contracts forbid those imports and tests/test_layers.py checks what each command loads.
 COMMANDS = {
     "validate": "validate",
     "run": "run",

@@ -71,7 +71,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kaleidoscope.steps import augment, imageio, ops, registry, tree
+from kaleidoscope.steps import augment, imageio, ops, run_layout, tree
 from kaleidoscope.steps import shard as shard_module
 from kaleidoscope.steps import spec as spec_module
 from tests.benchmarks._common import environment, filesystem, make_workdir, rotated, table, verdict
@@ -163,8 +163,8 @@ def make_shard(document: dict) -> spec_module.Spec:
 def clean_destination(destination: Path) -> None:
     """Remove outputs and manifest parts; keep the run's shard lists and run.json."""
     for entry in destination.iterdir():
-        if entry.name == "_kaleidoscope":
-            shutil.rmtree(entry / RUN_ID / "parts", ignore_errors=True)
+        if entry.name == run_layout.WORK_PREFIX:
+            (destination / run_layout.part_key(RUN_ID, 0)).unlink(missing_ok=True)
         elif entry.is_dir():
             shutil.rmtree(entry)
         else:
@@ -180,7 +180,7 @@ class Prepared:
         self.crop, self.parameters = augment.sample_parameters(spec, key, decoded.shape[0], decoded.shape[1])
         self.normalized = ops.normalize(decoded, self.crop) if self.crop is not None else decoded
         self.operations = [
-            functools.partial(_apply, registry.get(t.op).apply, params=params)
+            functools.partial(_apply, ops.FUNCTIONS[t.op], params=params)
             for t, params in zip(spec.transforms, self.parameters, strict=False)
         ]
 

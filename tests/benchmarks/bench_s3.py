@@ -56,11 +56,11 @@ import boto3
 import cv2
 import numpy as np
 
-from kaleidoscope.steps import augment
+from kaleidoscope.steps import augment, run_layout
 from kaleidoscope.steps import s3 as s3_module
 from kaleidoscope.steps import shard as shard_module
 from kaleidoscope.steps import spec as spec_module
-from kaleidoscope.steps.storage import open_storage
+from kaleidoscope.steps.locations import open_storage
 from tests.benchmarks import _common
 from tests.benchmarks.bench_augment import (
     HEIGHT,
@@ -143,7 +143,7 @@ def run_once(layouts: Layouts, kind: str, threads: int, counter: _common.Request
         raise RuntimeError(f"{kind} augment_shard(threads={threads}) gave {result}")
     if result["skipped"]:
         raise RuntimeError(f"{kind}: {result['skipped']} outputs skipped: the destination was not fresh")
-    part = open_storage(spec.destination).read(augment.part_key(run_id, 0))
+    part = open_storage(spec.destination).read(run_layout.part_key(run_id, 0))
     layouts.clean(kind, document)
     return {
         "seconds": seconds,

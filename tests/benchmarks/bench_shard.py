@@ -18,7 +18,7 @@ and ``set/b/``, as ``set/<a|b>/d<NN>/s<N>/img_<NNNNNNN>.jpg``, by ``--upload-thr
 one keep-alive ``http.client`` connection per thread; ``--uploader boto3``: ``put_object`` on a
 shared boto3 client, the same requests at about 3x the client CPU (~2.5 ms per PUT), which on 2
 cores makes the upload GIL-bound at ~300 PUT/s instead of 550-950 depending on the load). And a
-synthetic recorded-sources index (``steps.shard.RECORDED``, what the manifest step keeps) in one
+synthetic recorded-sources index (``steps.run_layout.RECORDED``, what the manifest step keeps) in one
 destination: all but ``--new-fraction`` of the source's keys (the highest-numbered ones, spread
 over the listing, are the new ones), relative to the source prefix, one JSON string a line,
 sorted in Python's string order (S3's UTF-8 byte order), uploaded with ``write_file``.
@@ -96,8 +96,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from kaleidoscope.steps.shard import RECORDED
-from kaleidoscope.steps.storage import open_storage
+from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.run_layout import RECORDED
 from tests import s3server
 from tests.benchmarks import _common
 

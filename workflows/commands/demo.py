@@ -13,8 +13,7 @@ import yaml
 
 from kaleidoscope.steps.errors import KaleidoscopeError
 from kaleidoscope.steps.spec import load
-from kaleidoscope.workflows.commands.preview import write_preview
-from kaleidoscope.workflows.commands.run import execute
+from kaleidoscope.workflows.local import run_locally
 
 #: scikit-image sample names: colour photographs of different sizes and aspect ratios.
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "immunohistochemistry")
@@ -54,14 +53,16 @@ def write_photos(folder: Path) -> list[Path]:
 
 
 def run(args) -> int:
+    from kaleidoscope.steps.preview import write_contact_sheet  # OpenCV, like write_photos: not at import
+
     folder = Path(args.folder).resolve()
     photos = write_photos(folder / "photos")
     spec_path = folder / "demo-spec.yaml"
     document = {**DEMO_SPEC, "source": str(folder / "photos"), "destination": str(folder / "augmented")}
     spec_path.write_text(yaml.safe_dump(document, sort_keys=False))
     spec = load(str(spec_path))
-    result = execute(spec)
-    write_preview(spec, photos[0], folder / "preview.png")
+    result = run_locally(spec)
+    write_contact_sheet(spec, photos[0], folder / "preview.png")
     print(
         f"{result['outputs']} images from {result['inputs']} photos in {result['seconds']} s\n"
         f"spec:     {spec_path}\nimages:   {folder / 'augmented'}\nmanifest: {result['manifest']}\n"

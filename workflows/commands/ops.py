@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from kaleidoscope.steps import registry
+from kaleidoscope.steps.operations import OPERATIONS
 
 
 def add_parser(subparsers) -> None:
@@ -21,9 +21,9 @@ def _default(fragment: dict) -> str:
 
 
 def markdown() -> str:
-    """The operations table, generated from the registry."""
+    """The operations table, generated from the table of operations."""
     lines = ["| operation | what it does | options (default) |", "|---|---|---|"]
-    for name, operation in registry.REGISTRY.items():
+    for name, operation in OPERATIONS.items():
         options = "<br>".join(
             f"`{option}` ({_default(fragment)}): {fragment['description']}"
             for option, fragment in operation.options.items()
@@ -36,7 +36,7 @@ def run(args) -> int:
     if args.markdown:
         print(markdown())
         return 0
-    for name, operation in registry.REGISTRY.items():
+    for name, operation in OPERATIONS.items():
         print(f"{name:13} {operation.summary}")
         for option, fragment in operation.options.items():
             print(f"{'':13}   {option} = {_default(fragment)}  {fragment['description']}")

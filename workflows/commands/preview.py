@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec, positive_int
 
 
@@ -17,25 +16,9 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def write_preview(spec, image_path: Path, output: Path, max_tiles: int = 64) -> int:
-    from kaleidoscope.steps import imageio, preview  # OpenCV only when a sheet is drawn
-    from kaleidoscope.steps.storage import LocalStorage
-
-    try:
-        data = image_path.read_bytes()
-    except OSError as error:
-        raise InvalidInput(f"{image_path}: cannot read the image: {error.strerror or error}") from None
-    try:
-        sheet = preview.contact_sheet(spec, data, image_path.name, max_tiles=max_tiles)
-    except imageio.ImageError as error:
-        raise InvalidInput(f"{image_path}: {error}") from None
-    output = output.resolve()
-    LocalStorage(output.parent).write(output.name, imageio.encode(sheet, "png"))
-    return len(sheet)
-
-
 def run(args) -> int:
-    spec = load_spec(args)
-    write_preview(spec, Path(args.image), Path(args.output), args.max_tiles)
+    from kaleidoscope.steps.preview import write_contact_sheet  # OpenCV only when a sheet is drawn
+
+    write_contact_sheet(load_spec(args), Path(args.image), Path(args.output), max_tiles=args.max_tiles)
     print(f"wrote {args.output}")
     return 0

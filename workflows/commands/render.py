@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
 from kaleidoscope.workflows import builder
-from kaleidoscope.workflows.argo_cli import (
+from kaleidoscope.workflows.commands._build_flags import (
     add_build_arguments,
     add_schedule_arguments,
     build_options,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows import builder
-from kaleidoscope.workflows.argo_cli import add_build_arguments, build_options, with_flags
 from kaleidoscope.workflows.argo_submit import DEFAULT_TIMEOUT, ArgoServer, submit
+from kaleidoscope.workflows.commands._build_flags import add_build_arguments, build_options, with_flags
 
 
 def _seconds(text: str) -> float:

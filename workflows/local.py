@@ -1,0 +1,102 @@
+"""Run a spec on this machine: render its Workflow and run that very manifest with the local
+executor.
+
+The same object ``argo submit`` would take goes through :mod:`workflows.executor`: the shard,
+augment and manifest pods become local processes (shards in parallel), wired by the workflow's
+own parameters, ``withParam`` fan-out, output parameters and retries. What ``kaleidoscope run``
+and ``kaleidoscope demo`` call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.spec import Spec
+from kaleidoscope.workflows import builder, executor
+from kaleidoscope.workflows.argo_options import BuildOptions
+
+
+def _absolute(location: str) -> str:
+    # Nodes run in private working folders, so a relative folder must be made absolute here.
+    if urlparse(location).scheme in ("s3", "file"):
+        return location
+    return str(Path(location).expanduser().resolve())
+
+
+def run_locally(
+    spec: Spec,
+    *,
+    workers: int | None = None,
+    incremental: bool = False,
+    s3_endpoint: str = "",
+    workdir: str | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Render the Workflow for ``spec`` and run it on this machine.
+
+    Args:
+        spec: The validated spec; a relative source or destination folder is taken from the
+            current folder.
+        workers: Shards augmented at once (default: the cores).
+        incremental: Process only sources not yet in the destination's manifest.
+        s3_endpoint: An S3-compatible endpoint URL (empty: AWS, or ``$AWS_ENDPOINT_URL_S3``).
+        workdir: Keep every node's folder (logs, outputs) here instead of a temporary folder.
+        show_progress: Report the nodes' progress on stderr.
+
+    Returns:
+        The manifest step's outputs (``inputs``, ``outputs``, ``failed``, ``manifest``,
+        ``summary``) plus ``run_id`` and ``seconds``.
+
+    Raises:
+        KaleidoscopeError: the workflow failed; the message names the failed nodes and their
+            last lines of output.
+    """
+    cores = os.cpu_count() or 1
+    workers = workers or cores
+    document = {**spec.document, "source": _absolute(spec.source), "destination": _absolute(spec.destination)}
+    options = BuildOptions(
+        # Credentials on this machine come from its own environment (as IRSA would in a pod).
+        s3_secret=None,
+        # Retries as on a cluster, with a short backoff: nobody waits minutes at a terminal.
+        retries=2,
+        retry_backoff="1s",
+        parallelism=workers,
+        threads=max(1, cores // workers),
+    )
+    manifest = builder.manifest(builder.workflow(json.dumps(document, ensure_ascii=False), options))
+    started = time.monotonic()
+    result = executor.execute(
+        manifest,
+        {"incremental": str(incremental).lower(), "s3-endpoint": s3_endpoint},
+        workdir=workdir,
+        show_progress=show_progress,
+    )
+    if result.phase != "Succeeded":
+        raise KaleidoscopeError(_failure(result))
+    counts = {name: int(result.outputs[name]) for name in ("inputs", "outputs", "failed")}
+    return {
+        **counts,
+        "manifest": result.outputs["manifest"],
+        "summary": result.outputs["summary"],
+        "run_id": result.uid,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _failure(result: executor.WorkflowResult) -> str:
+    """One line: the failed step's own error message (what `kaleidoscope step` printed)."""
+    failed = [node for node in result.nodes if node.type == "Pod" and node.phase in ("Failed", "Error")]
+    reason = result.message or result.phase
+    if failed:
+        last = failed[-1]
+        own = [line.removeprefix("kaleidoscope: ") for line in last.stderr_tail if line.startswith("kaleidoscope: ")]
+        reason = "; ".join(own) or (last.stderr_tail or last.stdout_tail or [last.message or last.phase])[-1]
+        reason += f" (step {last.template}, {len(failed)} failed attempt{'s' if len(failed) > 1 else ''})"
+    if result.folder:
+        reason += f"; node logs in {result.folder}"
+    return reason
