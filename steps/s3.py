@@ -288,7 +288,8 @@ class S3Storage(Storage):
         # Parts of MULTIPART_THRESHOLD bytes: one part in memory at a time, nothing on disk; a
         # multipart upload becomes visible only when completed, so the object appears whole.
         extra = {"ContentType": content_type} if content_type else {}
-        buffer, size, upload_id, parts = bytearray(), 0, None, []
+        buffer, size, upload_id = bytearray(), 0, None
+        parts: list[dict] = []
         try:
             for chunk in chunks:
                 buffer += chunk

@@ -337,4 +337,3 @@ def _read_error(error: OSError) -> type[StorageError]:
     if isinstance(error, PermissionError):
         return StorageDenied
     return StorageError
-

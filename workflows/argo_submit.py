@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import requests
 from hera.exceptions import HeraException
 from hera.workflows import Workflow, WorkflowsService
+from hera.workflows.models import Workflow as WorkflowModel
 from hera.workflows.models import WorkflowCreateRequest
 
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
@@ -102,7 +103,7 @@ class _Session(requests.Session):
         super().__init__()
         self._timeout = timeout
 
-    def request(self, method, url, **kwargs):
+    def request(self, method, url, **kwargs):  # type: ignore[override]  # forwards every argument as given
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, **kwargs)
 
@@ -138,7 +139,12 @@ def submit(workflow: Workflow, server: ArgoServer) -> Submitted:
         session=_Session(server.timeout),
     )
     try:
-        created = service.create_workflow(WorkflowCreateRequest(workflow=workflow.build()), namespace=server.namespace)
+        built = workflow.build()
+        if not isinstance(built, WorkflowModel):
+            raise InvalidInput(
+                f"submit: a {type(built).__name__} is not a Workflow (install templates with kubectl or Helm)"
+            )
+        created = service.create_workflow(WorkflowCreateRequest(workflow=built), namespace=server.namespace)
     except requests.exceptions.ConnectTimeout:
         raise KaleidoscopeError(
             f"cannot reach the Argo server at {server.shown}: no connection within {server.timeout:g} s"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
-from hera.workflows.models import Backoff, Capabilities, SecurityContext, Template, ValueFrom
+from hera.workflows.models import Backoff, Capabilities, IntOrString, Quantity, SecurityContext, Template, ValueFrom
 
 from kaleidoscope.workflows.argo_options import BuildOptions
 from kaleidoscope.workflows.argo_params import reference
@@ -89,7 +89,7 @@ def _container(step: str, options: BuildOptions, args: list[str], **kwargs) -> S
         args=args,
         env=_credentials(options),
         resources=options.resources_for(step),
-        volumes=[EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit=options.tmp_size)],
+        volumes=[EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit=Quantity(options.tmp_size))],
         security_context=SecurityContext(
             allow_privilege_escalation=False,
             read_only_root_filesystem=True,
@@ -128,7 +128,7 @@ def _retry(options: BuildOptions) -> RetryStrategy | None:
         limit=options.retries,
         retry_policy="Always",  # also pods lost to eviction or a drained node
         expression=RETRY_UNLESS_INVALID,
-        backoff=Backoff(duration=options.retry_backoff, factor=2),
+        backoff=Backoff(duration=options.retry_backoff, factor=IntOrString(2)),
     )
 
 

@@ -292,7 +292,7 @@ def _fill_values(lines: list[str], marks: _Marks) -> list[str]:
             helm = marks.values[int(number)]
             result += [f"{indent}{key}:", f"{indent}  {{{{- {helm.expression} | nindent {len(indent) + 2} }}}}"]
             continue
-        result.append(_VALUE.sub(lambda m: "{{ " + marks.values[int(m.group(1))].expression + " }}", line))
+        result.append(_VALUE.sub(lambda m: "{{ " + str(marks.values[int(m.group(1))].expression) + " }}", line))
     return result
 
 
@@ -349,10 +349,12 @@ def _checked(text: str, name: str, cron: bool) -> str:
         line = next(line for line in text.splitlines() if SENTINEL in line)
         raise ValueError(f"{name}: a value the user sets is left unsubstituted: {line.strip()}")
     expected = _EXPECTED + (
-        (_CRON_DESCRIPTION, *(helm.expression for helm in _CRON_FIELDS.values())) if cron else (_WT_DESCRIPTION,)
+        (_CRON_DESCRIPTION, *(str(helm.expression) for helm in _CRON_FIELDS.values())) if cron else (_WT_DESCRIPTION,)
     )
     missing = [
-        expression for expression in expected if "{{ " + expression not in text and "{{- " + expression not in text
+        str(expression)
+        for expression in expected
+        if "{{ " + str(expression) not in text and "{{- " + str(expression) not in text
     ]
     if missing:
         raise ValueError(f"{name}: the builder's output no longer has the fields of: {', '.join(missing)}")
@@ -598,7 +600,9 @@ def value_comments(text: str) -> dict[tuple[str, ...], str]:
                     comments[path + (key.value,)] = comment
                 walk(value, path + (key.value,))
 
-    walk(yaml.compose(text), ())
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, ())
     return comments
 
 

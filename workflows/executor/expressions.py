@@ -53,13 +53,14 @@ FUNCTIONS = {
 
 
 def _tokens(text: str) -> list[tuple[str, object]]:
-    tokens, position = [], 0
+    tokens: list[tuple[str, object]] = []
+    position = 0
     text = text.strip()
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
             raise ValueError(f"unexpected {text[position:]!r}")
-        kind = match.lastgroup
+        kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "number":
             tokens.append(("literal", float(value) if "." in value else int(value)))

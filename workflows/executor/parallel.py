@@ -70,5 +70,5 @@ class Boundary:
         return self.slots.enqueue() if self.slots else None
 
     def discard(self, ticket: object | None) -> None:
-        if ticket is not None:
+        if ticket is not None and self.slots is not None:
             self.slots.discard(ticket)
