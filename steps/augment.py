@@ -213,7 +213,7 @@ def augment_shard(
                     return
                 destination.write(variant.key, variant.data, content_type)
             except StorageError as error:
-                raise DestinationError(str(error)) from None
+                raise DestinationError(str(error)) from error
             finally:
                 waiting.release()
 

@@ -280,7 +280,7 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     try:
         image, exif = _imdecode(data)
     except cv2.error as exc:  # e.g. OpenCV's own pixel limit
-        raise ImageError(f"not a decodable image (OpenCV: {' '.join(str(exc).split())})") from None
+        raise ImageError(f"not a decodable image (OpenCV: {' '.join(str(exc).split())})") from exc
     if image is None or image.size == 0:
         kind = _sniff(data)
         what = f"{kind.upper()} data OpenCV cannot decode" if kind else "unrecognised format"

@@ -86,10 +86,10 @@ def write_contact_sheet(spec: Spec, image_path: Path, output: Path, *, max_tiles
     try:
         data = image_path.read_bytes()
     except OSError as error:
-        raise InvalidInput(f"{image_path}: cannot read the image: {error.strerror or error}") from None
+        raise InvalidInput(f"{image_path}: cannot read the image: {error.strerror or error}") from error
     try:
         sheet = contact_sheet(spec, data, image_path.name, max_tiles=max_tiles)
     except imageio.ImageError as error:
-        raise InvalidInput(f"{image_path}: {error}") from None
+        raise InvalidInput(f"{image_path}: {error}") from error
     output = output.resolve()
     LocalStorage(output.parent).write(output.name, imageio.encode(sheet, "png"))

@@ -179,7 +179,7 @@ class S3Storage(Storage):
                 for item in page.get("Contents", ()):
                     yield item["Key"][skip:]
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise self._fail(error) from None
+            raise self._fail(error) from error
 
     def etags(self, prefix: str) -> dict[str, str]:
         result = {}
@@ -190,14 +190,14 @@ class S3Storage(Storage):
                 for item in page.get("Contents", ()):
                     result[item["Key"][len(self.prefix) :]] = item["ETag"].strip('"')
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise self._fail(error) from None
+            raise self._fail(error) from error
         return result
 
     def read(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise self._fail(error, key) from None
+            raise self._fail(error, key) from error
 
     def read_lines(self, key: str) -> Iterator[bytes]:
         try:
@@ -207,7 +207,7 @@ class S3Storage(Storage):
                 if line:
                     yield line
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise self._fail(error, key) from None
+            raise self._fail(error, key) from error
 
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
         # A PUT is atomic in S3: readers see the old object or the new one, never a mix.
@@ -215,7 +215,7 @@ class S3Storage(Storage):
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise self._fail(error, key) from None
+            raise self._fail(error, key) from error
 
     def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
         # A multipart upload becomes visible only when completed, so large files stay atomic.
@@ -229,7 +229,7 @@ class S3Storage(Storage):
             boto3.exceptions.S3UploadFailedError,
         ) as error:
             cause = getattr(error, "last_exception", None) or error
-            raise self._fail(cause if isinstance(cause, Exception) else error, key) from None
+            raise self._fail(cause if isinstance(cause, Exception) else error, key) from error
 
     def exists(self, key: str) -> bool:
         try:
@@ -240,9 +240,9 @@ class S3Storage(Storage):
                 "Code"
             ] in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise self._fail(error, key) from None
+            raise self._fail(error, key) from error
         except botocore.exceptions.BotoCoreError as error:
-            raise self._fail(error, key) from None
+            raise self._fail(error, key) from error
 
     def read_tagged(self, key: str) -> tuple[bytes, str] | None:
         try:

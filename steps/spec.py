@@ -422,7 +422,7 @@ def load_document(text: str, origin: str = "<spec>") -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        raise InvalidInput(f"{where}: not valid YAML or JSON: {getattr(error, 'problem', error)}") from None
+        raise InvalidInput(f"{where}: not valid YAML or JSON: {getattr(error, 'problem', error)}") from error
 
 
 def load(
@@ -446,7 +446,7 @@ def load(
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as error:
-            raise InvalidInput(f"{path}: cannot read the spec: {error.strerror or error}") from None
+            raise InvalidInput(f"{path}: cannot read the spec: {error.strerror or error}") from error
     document = load_document(text, path or "<spec>")
     if isinstance(document, dict):
         document = dict(document)

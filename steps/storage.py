@@ -144,7 +144,7 @@ class LocalStorage(Storage):
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as error:
-            raise StorageError(f"{folder}: cannot list: {error.strerror}") from None
+            raise StorageError(f"{folder}: cannot list: {error.strerror}") from error
         # A sorted merge of files and sub-folders gives the same order S3 listings use.
         pending: list[tuple[str, os.DirEntry[str] | None]] = []
         for entry in entries:
@@ -213,7 +213,7 @@ class LocalStorage(Storage):
                 self._folders.add(folder)
             handle = open(temporary, "wb")  # noqa: SIM115 - entered just below, after the error mapping
         except OSError as error:
-            raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
+            raise StorageError(f"{target}: cannot write: {error.strerror or error}") from error
         try:
             with handle:
                 fill(handle)
@@ -222,7 +222,7 @@ class LocalStorage(Storage):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
             if isinstance(error, OSError):
-                raise StorageError(f"{target}: cannot write: {error.strerror or error}") from None
+                raise StorageError(f"{target}: cannot write: {error.strerror or error}") from error
             raise
 
     def exists(self, key: str) -> bool:

@@ -145,20 +145,20 @@ def submit(workflow: Workflow, server: ArgoServer) -> Submitted:
                 f"submit: a {type(built).__name__} is not a Workflow (install templates with kubectl or Helm)"
             )
         created = service.create_workflow(WorkflowCreateRequest(workflow=built), namespace=server.namespace)
-    except requests.exceptions.ConnectTimeout:
+    except requests.exceptions.ConnectTimeout as error:
         raise KaleidoscopeError(
             f"cannot reach the Argo server at {server.shown}: no connection within {server.timeout:g} s"
-        ) from None
+        ) from error
     except requests.exceptions.ConnectionError as error:
-        raise KaleidoscopeError(f"cannot reach the Argo server at {server.shown}: {_cause(error)}") from None
-    except requests.exceptions.Timeout:
+        raise KaleidoscopeError(f"cannot reach the Argo server at {server.shown}: {_cause(error)}") from error
+    except requests.exceptions.Timeout as error:
         raise KaleidoscopeError(
             f"the Argo server at {server.shown} did not answer within {server.timeout:g} s"
-        ) from None
+        ) from error
     except requests.exceptions.RequestException as error:
-        raise KaleidoscopeError(f"cannot submit to the Argo server at {server.shown}: {_cause(error)}") from None
+        raise KaleidoscopeError(f"cannot submit to the Argo server at {server.shown}: {_cause(error)}") from error
     except HeraException as error:
-        raise KaleidoscopeError(f"the Argo server at {server.shown} refused the workflow: {error}") from None
+        raise KaleidoscopeError(f"the Argo server at {server.shown} refused the workflow: {error}") from error
     except (KeyError, ValueError) as error:  # an error body without "message", or not a workflow
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise KaleidoscopeError(f"the Argo server at {server.shown} gave an unexpected answer: {first_line}") from None

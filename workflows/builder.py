@@ -71,7 +71,7 @@ def _spec_text(spec: SpecInput) -> str:
         try:
             return spec.read_text(encoding="utf-8")
         except OSError as error:
-            raise InvalidInput(f"{spec}: cannot read the spec: {error.strerror or error}") from None
+            raise InvalidInput(f"{spec}: cannot read the spec: {error.strerror or error}") from error
     if isinstance(spec, Mapping):
         return yaml.safe_dump(dict(spec), sort_keys=False, allow_unicode=True)
     if isinstance(spec, str):

@@ -402,7 +402,7 @@ def lint_text(text: str, origin: str = "<manifest>") -> list[str]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        raise InvalidInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+        raise InvalidInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from error
     if not documents:
         raise InvalidInput(f"{origin}: holds no manifest")
     problems = []
@@ -417,5 +417,5 @@ def lint_file(path: str | Path) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise InvalidInput(f"{path}: cannot read: {error.strerror or error}") from None
+        raise InvalidInput(f"{path}: cannot read: {error.strerror or error}") from error
     return lint_text(text, str(path))

@@ -38,8 +38,8 @@ def add_parser(subparsers) -> None:
 def write_photos(folder: Path) -> list[Path]:
     try:
         import skimage.data
-    except ImportError:
-        raise KaleidoscopeError("the demo needs scikit-image: pip install 'kaleidoscope[demo]'") from None
+    except ImportError as error:
+        raise KaleidoscopeError("the demo needs scikit-image: pip install 'kaleidoscope[demo]'") from error
     import cv2
 
     folder.mkdir(parents=True, exist_ok=True)

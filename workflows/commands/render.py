@@ -41,7 +41,7 @@ def run(args) -> int:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as error:
-            raise KaleidoscopeError(f"{args.output}: cannot write: {error.strerror or error}") from None
+            raise KaleidoscopeError(f"{args.output}: cannot write: {error.strerror or error}") from error
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

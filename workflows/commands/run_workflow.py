@@ -66,9 +66,9 @@ def read_secrets(path: str) -> dict[str, dict[str, str]]:
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
-        raise InvalidInput(f"{path}: cannot read the secrets file: {error.strerror or error}") from None
-    except yaml.YAMLError:
-        raise InvalidInput(f"{path}: the secrets file is not valid YAML or JSON") from None
+        raise InvalidInput(f"{path}: cannot read the secrets file: {error.strerror or error}") from error
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"{path}: the secrets file is not valid YAML or JSON") from error
     if not isinstance(document, dict) or not all(isinstance(keys, dict) for keys in document.values()):
         raise InvalidInput(f"{path}: expected a mapping of secret name -> key -> value")
     return {str(name): {str(key): str(value) for key, value in keys.items()} for name, keys in document.items()}

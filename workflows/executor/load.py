@@ -69,7 +69,7 @@ def _read(source) -> tuple[object, str]:
         except (OSError, UnicodeDecodeError) as error:
             raise InvalidInput(
                 f"{path}: cannot read the manifest: {getattr(error, 'strerror', None) or error}"
-            ) from None
+            ) from error
         origin = str(path)
     elif isinstance(source, str):
         text, origin = source, "manifest"
@@ -81,7 +81,7 @@ def _read(source) -> tuple[object, str]:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InvalidInput(f"{origin}: not valid YAML{where}: {problem}") from None
+        raise InvalidInput(f"{origin}: not valid YAML{where}: {problem}") from error
     if len(documents) != 1:
         raise InvalidInput(f"{origin}: expected one YAML document, found {len(documents)}")
     return documents[0], origin
