@@ -1,7 +1,7 @@
 """The workflow's parameters: what a user sets with ``argo submit -p`` or edits in the Argo UI.
 
 One table, :data:`PARAMETERS`, feeds the rendered manifests (names, descriptions, enums) and the
-README's parameters table (:func:`markdown`), so the two cannot drift apart.
+parameters table in docs/argo.md (:func:`markdown`), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class WorkflowParameter:
     Attributes:
         name: As in ``-p name=value`` and ``{{workflow.parameters.<name>}}``.
         description: Shown in the Argo UI's submit dialog.
-        default: Shown in the README; the rendered default comes from the spec and options.
+        default: Shown in docs/argo.md; the rendered default comes from the spec and options.
         enum: The allowed values (the UI offers a drop-down), or None for free text.
     """
 
@@ -83,7 +83,7 @@ def reference(name: str) -> str:
 
 
 def markdown() -> str:
-    """The README's parameters table."""
+    """The parameters table of docs/argo.md."""
     lines = ["| parameter | default | values | what it does |", "|---|---|---|---|"]
     for parameter in PARAMETERS:
         values = ", ".join(f"`{value}`" for value in parameter.enum) if parameter.enum else "text"

@@ -69,7 +69,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="spec file (YAML or JSON)")
     parser.add_argument("--source", help="default of the source parameter (empty keeps the spec's)")
     parser.add_argument("--destination", help="default of the destination parameter (empty keeps the spec's)")
-    group = parser.add_argument_group("workflow options (defaults: the builder's, see the README)")
+    group = parser.add_argument_group("workflow options (defaults: the builder's, see docs/argo.md)")
     group.add_argument("--name", help="WorkflowTemplate/CronWorkflow name, Workflow name prefix")
     group.add_argument("--namespace", help="metadata.namespace (render) / where to create it (submit)")
     group.add_argument("--image", help="container image of the steps")

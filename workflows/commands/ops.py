@@ -1,6 +1,6 @@
 """``kaleidoscope ops``: the operations a spec can use, with their options and defaults.
 
-The README's list of operations is this command's ``--markdown`` output (a test keeps them equal).
+The operations table of docs/operations.md is this command's ``--markdown`` output (a test keeps them equal).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from kaleidoscope.steps.operations import OPERATIONS
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("ops", help="list the operations, their options and defaults")
-    parser.add_argument("--markdown", action="store_true", help="print the README's markdown table")
+    parser.add_argument("--markdown", action="store_true", help="print the markdown table of docs/operations.md")
     parser.set_defaults(handler=run)
 
 

@@ -89,7 +89,9 @@ def upload(
         with ThreadPoolExecutor(threads) as pool:
             sizes = list(pool.map(put, files))
     except S3Error as error:
-        raise KaleidoscopeError(f"s3://{bucket}/{error.object_name or prefix}: {error.code}: {error.message}") from error
+        raise KaleidoscopeError(
+            f"s3://{bucket}/{error.object_name or prefix}: {error.code}: {error.message}"
+        ) from error
     except OSError as error:  # connection refused, DNS, TLS: urllib3 errors derive from OSError
         raise KaleidoscopeError(f"{client._base_url.host}: cannot reach the S3 endpoint: {error}") from error
     return len(sizes), sum(sizes)
