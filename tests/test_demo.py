@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from kaleidoscope.steps import imageio, run_layout
+from tests.prerequisites import require_module
 
-pytest.importorskip("skimage", reason="the demo needs scikit-image (pip install -e '.[demo]')")
+require_module("skimage", "the demo needs scikit-image (pip install -e '.[demo]')")
 
 
 def test_demo_job_runs_end_to_end(tmp_path):

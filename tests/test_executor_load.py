@@ -171,7 +171,7 @@ def test_the_projects_committed_workflows_load():
     # The manifests `argo submit` takes (workflows/*.yaml) must run locally too.
     committed = sorted((Path(__file__).resolve().parents[1] / "workflows").glob("*.yaml"))
     if not committed:
-        pytest.skip("no committed workflow manifests in workflows/")
+        pytest.fail("no committed workflow manifests in workflows/")
     for path in committed:
         assert load(path)["kind"] == "Workflow", path
 

@@ -11,6 +11,7 @@ import pytest
 
 from kaleidoscope.steps import formats, imageio
 from kaleidoscope.steps.imageio import ImageError, decode, encode, read_dimensions
+from tests.prerequisites import missing
 
 # --------------------------------------------------------------------------- helpers
 
@@ -112,7 +113,7 @@ def exif_path(request, monkeypatch):
     if request.param == "app1-parser":
         monkeypatch.delattr(cv2, "imdecodeWithMetadata", raising=False)
     elif not hasattr(cv2, "imdecodeWithMetadata"):
-        pytest.skip("OpenCV without imdecodeWithMetadata")
+        missing("OpenCV without imdecodeWithMetadata")
     return request.param
 
 
@@ -216,7 +217,7 @@ def test_gif_decodes_first_frame():
 @pytest.mark.parametrize("ext", [".gif", ".webp"])
 def test_animation_decodes_first_frame(ext):
     if not hasattr(cv2, "imencodeanimation"):
-        pytest.skip("OpenCV cannot write animations")
+        missing("OpenCV cannot write animations")
     animation = cv2.Animation()
     animation.frames = [np.full((10, 12, 3), (0, 0, 255), np.uint8), np.full((10, 12, 3), (255, 0, 0), np.uint8)]
     animation.durations = [100, 100]
@@ -392,7 +393,7 @@ def test_exif_orientation_all_eight(exif_path, orientation, order):
 
 def test_exif_orientation_keeps_gray_and_16_bit_png():
     if not hasattr(cv2, "imencodeWithMetadata"):
-        pytest.skip("OpenCV cannot write EXIF")
+        missing("OpenCV cannot write EXIF")
     exif = [np.frombuffer(_exif_tiff(6), np.uint8)]
     for image in (GRAY16, BGRA8):
         ok, buf = cv2.imencodeWithMetadata(".png", image, [cv2.IMAGE_METADATA_EXIF], exif)
@@ -402,7 +403,7 @@ def test_exif_orientation_keeps_gray_and_16_bit_png():
 
 def test_exif_orientation_in_webp():
     if not hasattr(cv2, "imencodeWithMetadata"):
-        pytest.skip("OpenCV cannot write EXIF")
+        missing("OpenCV cannot write EXIF")
     exif = [np.frombuffer(_exif_tiff(8), np.uint8)]
     ok, buf = cv2.imencodeWithMetadata(".webp", BGR8, [cv2.IMAGE_METADATA_EXIF], exif, [cv2.IMWRITE_WEBP_QUALITY, 101])
     assert ok
