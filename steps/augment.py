@@ -2,19 +2,24 @@
 
 Images are processed by a pool of threads (OpenCV releases the GIL, so threads use every
 core) with a bounded window of images in flight, results taken back in key order: peak memory
-depends on the thread count and the number of transforms, never on the shard's size, and the
-manifest part comes out byte-identical on a rerun. A per-image failure (unreadable object,
-undecodable bytes, over the pixel limit) becomes a record with its reason and the shard goes
-on; a failure to write the destination stops the step, since every later write would fail too.
+depends on the thread count and the number of transforms, never on the shard's size. Records
+are committed a chunk of images at a time, after the chunk's outputs are stored, so a retry
+resumes where the last attempt committed and everything it writes is byte-identical.
+
+Failures are classified. An image's own fault (vanished or unreadable object, undecodable bytes,
+over the pixel limit, an unsupported sample type) becomes a failure record and the shard goes
+on. Anything else — an exception inside an operation or the encoder, a source or destination
+that cannot be read or written — stops the step with its cause: it is a bug or an outage, and
+recording it as "this image failed" would turn a broken run green.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -25,10 +30,10 @@ from typing import TypeVar
 
 import cv2
 
-from kaleidoscope.steps import formats, imageio, naming, ops, run_layout, samplers, seeding, tree
-from kaleidoscope.steps.errors import KaleidoscopeError, StorageError
+from kaleidoscope.steps import claim, formats, imageio, naming, ops, run_layout, samplers, seeding, tree
+from kaleidoscope.steps.errors import KaleidoscopeError, ObjectMissing, StorageDenied, StorageError
 from kaleidoscope.steps.locations import open_storage
-from kaleidoscope.steps.shard import read_shard
+from kaleidoscope.steps.shard import read_run, read_shard
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.steps.storage import LocalStorage, Storage
 
@@ -134,8 +139,8 @@ def ordered_map(function: Callable[[Item], Result], items: Iterable[Item], threa
 class ProgressFile:
     """Argo's ``ARGO_PROGRESS_FILE`` protocol: the file holds ``done/total``."""
 
-    def __init__(self, path: str | None, total: int):
-        self.path, self.total, self.done = path, total, 0
+    def __init__(self, path: str | None, total: int, done: int = 0):
+        self.path, self.total, self.done = path, total, done
         self._lock = threading.Lock()
         self._write()
 
@@ -158,6 +163,34 @@ def default_io_threads(destination: Storage) -> int:
     return 4 if isinstance(destination, LocalStorage) else 16
 
 
+def chunk_images(spec: Spec) -> int:
+    """Images per committed chunk: about 8 MB of records, at most 256 images, at least one.
+
+    It depends on the spec alone, so a retried shard cuts its chunks where the first attempt did
+    and rewrites byte-identical objects.
+    """
+    return max(1, min(256, 16_000 // spec.outputs_per_image))
+
+
+def _commits(destination: Storage, run_id: str, index: int) -> list[dict]:
+    """The chunks of shard ``index`` an earlier attempt committed, in order, up to the first gap."""
+    numbers = sorted(
+        number
+        for key in destination.list_keys(run_layout.chunks_prefix(run_id, index))
+        if (number := run_layout.chunk_of_commit(key)) is not None
+    )
+    commits = []
+    for expected, number in enumerate(numbers):
+        if number != expected:
+            break
+        commits.append(json.loads(destination.read(run_layout.chunk_commit_key(run_id, index, number))))
+    return commits
+
+
+def _jsonl(records: list[dict]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode("utf-8")
+
+
 def augment_shard(
     spec: Spec,
     run_id: str,
@@ -167,16 +200,22 @@ def augment_shard(
     io_threads: int | None = None,
     progress_file: str | None = None,
 ) -> dict:
-    """Augment shard ``index`` of run ``run_id``; write outputs and the shard's manifest part.
+    """Augment shard ``index`` of run ``run_id``: write its outputs and its manifest records.
 
     Downloads, computing and uploads overlap: source objects are fetched ahead by the I/O
     threads, ``threads`` images are computed at once, and each encoded output is handed to the
     I/O threads as soon as it exists (at most ``4 * io_threads`` waiting, so memory stays
-    bounded). On a retried attempt, outputs already stored with the same bytes are not
-    uploaded again.
+    bounded). Records are committed a chunk of images at a time (:func:`chunk_images`), once
+    every output of those images is stored: a retried attempt resumes after the last committed
+    chunk and rewrites only the outputs of the chunk that was cut short, byte for byte.
+
+    Raises:
+        ClaimLost: another run took the destination over; nothing more is written.
+        DestinationError, StorageError: writing the destination, or reading the source, failed
+            for a reason that is not the image's own (an outage): the step fails and is retried.
 
     Returns:
-        ``{"index", "inputs", "outputs", "failed", "skipped"}`` — the step's small JSON result.
+        ``{"index", "inputs", "outputs", "failed", "resumed"}`` — the step's small JSON result.
     """
     threads = threads or os.cpu_count() or 1
     # Parallelism comes from our threads, one image each; OpenCV's own pool would oversubscribe
@@ -185,74 +224,107 @@ def augment_shard(
     source: Storage = open_storage(spec.source)
     destination: Storage = open_storage(spec.destination)
     io_threads = io_threads or default_io_threads(destination)
-    keys = read_shard(destination, run_id, index)
-    progress = ProgressFile(progress_file, len(keys))
-    # The first attempt leaves a marker; only a retry pays for comparing against what is stored.
-    marker = run_layout.attempt_key(run_id, index)
-    retry = destination.exists(marker)
-    if not retry:
-        destination.write(marker, b"", "text/plain")
-    skipped = 0
-    count_lock = threading.Lock()
-    content_type = formats.CONTENT_TYPES[spec.output_format]
+    with claim.Heartbeat(destination, run_id) as heartbeat:
+        keys = read_shard(destination, read_run(destination, run_id), index)
+        per_chunk = chunk_images(spec)
+        commits = _commits(destination, run_id, index)
+        resumed = min(len(keys), len(commits) * per_chunk)
+        progress = ProgressFile(progress_file, len(keys), done=resumed)
+        content_type = formats.CONTENT_TYPES[spec.output_format]
 
-    # An S3 PUT waits milliseconds on the network and gains from many in flight, so it always
-    # goes to the I/O threads. A local write is cheap CPU work (create, write, rename): handing it
-    # over pays only while a core is left without an image thread to run it; when image threads
-    # fill every core, the hand-off (submit, wake-up, GIL) costs more than the write itself.
-    inline_writes = isinstance(destination, LocalStorage) and threads >= (os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="io") as io:
-        waiting = threading.BoundedSemaphore(4 * io_threads)
+        # An S3 PUT waits milliseconds on the network and gains from many in flight, so it always
+        # goes to the I/O threads. A local write is cheap CPU work (create, write, rename): handing
+        # it over pays only while a core is left without an image thread to run it; when image
+        # threads fill every core, the hand-off (submit, wake-up, GIL) costs more than the write.
+        inline_writes = isinstance(destination, LocalStorage) and threads >= (os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="io") as io:
+            waiting = threading.BoundedSemaphore(4 * io_threads)
 
-        def upload(variant: Variant, stored: dict[str, str]) -> None:
-            nonlocal skipped
-            try:
-                if stored.get(variant.key) == hashlib.md5(variant.data).hexdigest():
-                    with count_lock:
-                        skipped += 1
-                    return
-                destination.write(variant.key, variant.data, content_type)
-            except StorageError as error:
-                raise DestinationError(str(error)) from error
-            finally:
-                waiting.release()
+            def upload(variant: Variant) -> None:
+                try:
+                    destination.write(variant.key, variant.data, content_type)
+                except StorageError as error:
+                    raise DestinationError(str(error)) from error
+                finally:
+                    waiting.release()
 
-        def process(item: tuple[str, Future]) -> list[dict]:
-            key, download = item
-            try:
-                data = download.result()
-                stored = destination.etags(naming.output_prefix(key, spec.layout)) if retry else {}
-                uploads: list[tuple[Future | None, dict]] = []
-                for variant in variants(spec, key, data):
-                    waiting.acquire()
-                    if inline_writes:
-                        upload(variant, stored)
-                        uploads.append((None, variant.record))
-                    else:
-                        uploads.append((io.submit(upload, variant, stored), variant.record))
-                # DestinationError is no per-image failure: it propagates and stops the step.
-                return [record for future, record in uploads if future is None or future.result() is None]
-            except (StorageError, imageio.ImageError, cv2.error, ValueError) as error:
-                # Outputs written before a mid-tree failure stay, unrecorded: the image is reported
-                # failed as a whole, so a consumer of the manifest never sees half a tree.
-                return [{"source": key, "error": _one_line(error)}]
-            finally:
-                progress.advance()
+            def process(item: tuple[str, Future]) -> list[dict]:
+                key, download = item
+                try:
+                    try:
+                        data = download.result()
+                    except (ObjectMissing, StorageDenied) as error:
+                        # The object itself: vanished since the listing, or not readable by us.
+                        return [_failure(key, "unreadable", error)]
+                    try:
+                        produced = variants(spec, key, data)
+                        first = next(produced, None)
+                    except imageio.ImageError as error:
+                        # Undecodable, over the pixel limit, an unsupported sample type: the
+                        # image's own fault. Anything else raised here is a bug and stops the step.
+                        return [_failure(key, "image", error)]
+                    uploads: list[tuple[Future | None, dict]] = []
+                    for variant in itertools.chain([first] if first else [], produced):
+                        waiting.acquire()
+                        if inline_writes:
+                            upload(variant)
+                            uploads.append((None, variant.record))
+                        else:
+                            uploads.append((io.submit(upload, variant), variant.record))
+                    # A record is returned only once its output is stored: DestinationError propagates.
+                    return [record for future, record in uploads if future is None or future.result() is None]
+                finally:
+                    progress.advance()
 
-        prefetched = ((key, io.submit(source.read, key)) for key in keys)
-        outputs = failed = 0
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as part:
-            try:
-                for records in ordered_map(process, prefetched, threads):
-                    for record in records:
-                        failed += "error" in record
-                        outputs += "error" not in record
-                        part.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-                part.close()
-                destination.write_file(run_layout.part_key(run_id, index), Path(part.name), "application/x-ndjson")
-            finally:
-                Path(part.name).unlink(missing_ok=True)
-    return {"index": index, "inputs": len(keys), "outputs": outputs, "failed": failed, "skipped": skipped}
+            prefetched = ((key, io.submit(source.read, key)) for key in keys[resumed:])
+            records: list[dict] = []
+            failures: list[dict] = []
+            images_in_chunk = 0
+            chunk = len(commits)
+
+            def commit() -> None:
+                nonlocal records, failures, images_in_chunk, chunk
+                heartbeat.check()  # fencing: never commit into a destination another run holds
+                if failures:
+                    destination.write(
+                        run_layout.chunk_failures_key(run_id, index, chunk), _jsonl(failures), "application/x-ndjson"
+                    )
+                if records:
+                    destination.write(
+                        run_layout.chunk_records_key(run_id, index, chunk), _jsonl(records), "application/x-ndjson"
+                    )
+                document = {"images": images_in_chunk, "records": len(records), "failed": len(failures)}
+                destination.write(
+                    run_layout.chunk_commit_key(run_id, index, chunk), json.dumps(document).encode(), "application/json"
+                )
+                commits.append(document)
+                records, failures, images_in_chunk, chunk = [], [], 0, chunk + 1
+
+            for results in ordered_map(process, prefetched, threads):
+                records.extend(record for record in results if "error" not in record)
+                failures.extend(record for record in results if "error" in record)
+                images_in_chunk += 1
+                if images_in_chunk == per_chunk:
+                    commit()
+            if images_in_chunk:
+                commit()
+
+        done = {
+            "index": index,
+            "inputs": len(keys),
+            "outputs": sum(c["records"] for c in commits),
+            "failed": sum(c["failed"] for c in commits),
+            "chunks": len(commits),
+            "record_chunks": [number for number, c in enumerate(commits) if c["records"]],
+            "failure_chunks": [number for number, c in enumerate(commits) if c["failed"]],
+        }
+        heartbeat.check()
+        destination.write(run_layout.shard_done_key(run_id, index), json.dumps(done).encode(), "application/json")
+    return {key: done[key] for key in ("index", "inputs", "outputs", "failed")} | {"resumed": resumed}
+
+
+def _failure(key: str, kind: str, error: BaseException) -> dict:
+    return {"source": key, "error": _one_line(error), "kind": kind}
 
 
 def _one_line(error: BaseException) -> str:

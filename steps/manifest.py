@@ -1,133 +1,255 @@
-"""Step 3: merge the shards' manifest parts into ``manifest.jsonl`` and ``summary.json``.
+"""Step 3: publish the run's manifest parts, update the index, write ``summary.json``, clean up.
 
-``manifest.jsonl`` holds one record per generated image, in shard then key then tree order;
-failed source images are listed in ``summary.json`` under ``failed``. Both files are written
-atomically, and only once every shard's part is present: a run with a missing shard fails
-here, naming the shard, instead of publishing a manifest that silently lacks images.
+The augment steps wrote each shard's records in chunks outside the published prefix. This step
+checks that every shard finished, applies the failure limits, and then publishes without reading
+or rewriting a single earlier record: each chunk is moved (a server-side copy on S3) to
+``manifest/<generation>/<run-id>/``, the run's sources join the recorded-sources index, the head
+names the run, and a full run removes the generation it replaces. What it reads is this run's
+bookkeeping (one small object per shard) and a bounded part of the index, however many runs and
+records came before. Every step of publication is idempotent, so a retried manifest step finishes
+what a killed one started.
+
+Also here: :func:`records`, which streams every current record in constant memory (what
+``kaleidoscope manifest DEST`` prints).
 """
 
 from __future__ import annotations
 
-import heapq
 import json
-import tempfile
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
-from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.steps import claim, head, recorded, run_layout
+from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError, PermanentFailure
 from kaleidoscope.steps.locations import open_storage
-from kaleidoscope.steps.run_layout import MANIFEST, RECORDED, SUMMARY, part_key, run_prefix, run_record_key
-from kaleidoscope.steps.shard import read_shard, recorded_sources
-from kaleidoscope.steps.spec import Spec
+from kaleidoscope.steps.shard import listed_keys, read_run
+from kaleidoscope.steps.spec import ENGINE_VERSION, Spec
 from kaleidoscope.steps.storage import Storage
 
-
-@contextmanager
-def _scratch():
-    """A local temporary file, deleted afterwards, for streaming a large object together."""
-    handle = tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False)  # noqa: SIM115 - closed below
-    try:
-        yield handle
-    finally:
-        handle.close()
-        Path(handle.name).unlink(missing_ok=True)
+#: Failures listed in summary.json itself; all of them are in the published failure parts.
+FAILURE_SAMPLE = 20
+#: Concurrent moves while publishing (each a server-side copy and a delete on S3).
+PUBLISH_THREADS = 16
 
 
-def read_run(destination: Storage, run_id: str) -> dict:
-    """The record the shard step wrote for ``run_id``."""
-    key = run_record_key(run_id)
-    if not destination.exists(key):
-        raise KaleidoscopeError(f"{destination.describe(key)}: no such run (was the shard step run with this run id?)")
-    return json.loads(destination.read(key))
+class TooManyFailed(PermanentFailure):
+    """More inputs failed than the spec's limits allow: the run is red (exit 3, not retried:
+    another try reads the same images)."""
+
+
+def _shard_reports(destination: Storage, run: dict) -> list[dict]:
+    reports, missing = [], []
+    for index in range(run["shards"]):
+        found = destination.read_tagged(run_layout.shard_done_key(run["run_id"], index))
+        if found is None:
+            missing.append(index)
+        else:
+            reports.append(json.loads(found[0]))
+    if missing:
+        raise KaleidoscopeError(
+            f"{destination.describe(run_layout.work_prefix(run['run_id']))}: shard(s) "
+            f"{', '.join(map(str, missing))} of {run['shards']} did not finish; rerun those augment steps"
+        )
+    return reports
+
+
+def _too_many(spec: Spec, inputs: int, failed: int) -> str | None:
+    if spec.max_failed is not None and failed > spec.max_failed:
+        return f"{failed} of {inputs} inputs failed, more than limits.max_failed ({spec.max_failed})"
+    if inputs and failed / inputs > spec.max_failed_fraction:
+        return (
+            f"{failed} of {inputs} inputs failed ({failed / inputs:.1%}), more than "
+            f"limits.max_failed_fraction ({spec.max_failed_fraction:g})"
+        )
+    return None
+
+
+def _failure_sample(destination: Storage, run_id: str, reports: list[dict]) -> list[dict]:
+    sample: list[dict] = []
+    for report in reports:
+        for chunk in report["failure_chunks"]:
+            key = run_layout.chunk_failures_key(run_id, report["index"], chunk)
+            for line in destination.read_lines(key):
+                sample.append(json.loads(line))
+                if len(sample) == FAILURE_SAMPLE:
+                    return sample
+    return sample
+
+
+def _publish_parts(destination: Storage, run: dict, reports: list[dict]) -> None:
+    run_id, generation = run["run_id"], run["generation"]
+    moves = [
+        (
+            run_layout.chunk_records_key(run_id, r["index"], c),
+            run_layout.published_part_key(generation, run_id, r["index"], c),
+        )
+        for r in reports
+        for c in r["record_chunks"]
+    ] + [
+        (
+            run_layout.chunk_failures_key(run_id, r["index"], c),
+            run_layout.published_failures_key(generation, run_id, r["index"], c),
+        )
+        for r in reports
+        for c in r["failure_chunks"]
+    ]
+    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="publish") as pool:
+        for future in [pool.submit(destination.move, source, target) for source, target in moves]:
+            future.result()
+
+
+def _remove_superseded(destination: Storage, run: dict) -> None:
+    """After a full run, the records and failures of the generations it replaces.
+
+    Only a full run lists ``manifest/`` and ``failures/``: its cost grows with the dataset as its
+    own work does. An incremental run removes nothing and lists nothing here.
+    """
+    if run.get("continuing"):
+        return
+    keep = (run_layout.generation_prefix(run["generation"]), run_layout.failures_generation_prefix(run["generation"]))
+    stale = [
+        key
+        for prefix in (run_layout.MANIFEST_PREFIX, run_layout.FAILURES_PREFIX)
+        for key in destination.list_keys(prefix)
+        if not key.startswith(keep)
+    ]
+    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="supersede") as pool:
+        for future in [pool.submit(destination.delete, key) for key in stale]:
+            future.result()
 
 
 def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_at: str | None = None) -> dict:
-    """Write manifest.jsonl and summary.json for run ``run_id``; return the step's result.
-
-    An incremental run (see :func:`steps.shard.shard`) appends to the existing manifest.
+    """Publish run ``run_id``: parts, index, head, ``summary.json``; then clean its work files.
 
     Raises:
-        KaleidoscopeError: naming every shard whose part is missing.
+        ClaimLost: another run holds the destination (nothing is published).
+        KaleidoscopeError: naming every shard that did not finish.
+        TooManyFailed: the failure limits are exceeded; ``summary.json`` is written first.
     """
     destination = open_storage(spec.destination)
+    published = destination.read_tagged(run_layout.run_entry_key(run_id))
+    if published is not None:
+        # Published already (a retry of a step killed after it finished): nothing left to do.
+        entry = json.loads(published[0])
+        return {
+            "inputs": entry["inputs"],
+            "outputs": entry["outputs"],
+            "failed": entry["failed"],
+            "manifest": destination.describe(run_layout.generation_prefix(entry["generation"])),
+            "summary": destination.describe(run_layout.SUMMARY),
+        }
+    claim.renew(destination, run_id)  # fencing: publish only while this run holds the destination
     run = read_run(destination, run_id)
     if incremental is not None and incremental != bool(run.get("incremental")):
         raise InvalidInput(
             f"--incremental: bad value {str(incremental).lower()}: the shard step of run {run_id} ran with "
             f"incremental={str(bool(run.get('incremental'))).lower()}; both steps must agree"
         )
-    missing = [index for index in range(run["shards"]) if not destination.exists(part_key(run_id, index))]
-    if missing:
-        raise KaleidoscopeError(
-            f"{destination.describe(run_prefix(run_id))}: no manifest part for shard(s) "
-            f"{', '.join(map(str, missing))} of {run['shards']}; rerun those augment steps"
-        )
-
-    outputs = kept = 0
-    failed: list[dict] = []
-    incremental_run = bool(run.get("incremental"))
-    with ExitStack() as cleanup:
-        manifest = cleanup.enter_context(_scratch())
-        sources = cleanup.enter_context(_scratch())
-        if incremental_run and destination.exists(MANIFEST):
-            # Earlier runs' records stay, except for sources this run processed again; that
-            # also makes a retried manifest step rewrite the same file instead of appending twice.
-            redone = {key for index in range(run["shards"]) for key in read_shard(destination, run_id, index)}
-            for line in destination.read_lines(MANIFEST):
-                if json.loads(line)["source"] not in redone:
-                    manifest.write(line + b"\n")
-                    kept += 1
-        last_source = None
-        for index in range(run["shards"]):
-            for line in destination.read_lines(part_key(run_id, index)):
-                record = json.loads(line)
-                if "error" in record:
-                    failed.append(record)
-                    continue
-                manifest.write(line + b"\n")
-                outputs += 1
-                if record["source"] != last_source:  # parts come in key order, tree after tree
-                    sources.write(json.dumps(record["source"], ensure_ascii=False).encode("utf-8") + b"\n")
-                    last_source = record["source"]
-        manifest.close()
-        sources.close()
-        index = cleanup.enter_context(_scratch())
-        earlier = recorded_sources(destination) if incremental_run else iter(())
-        this_run = (json.loads(line) for line in cleanup.enter_context(open(sources.name, "rb")))
-        previous = None
-        for source in heapq.merge(earlier, this_run):
-            if source != previous:
-                index.write(json.dumps(source, ensure_ascii=False).encode("utf-8") + b"\n")
-                previous = source
-        index.close()
-        destination.write_file(MANIFEST, Path(manifest.name), "application/x-ndjson")
-        destination.write_file(RECORDED, Path(index.name), "application/x-ndjson")
-
-    summary = {
+    reports = _shard_reports(destination, run)
+    inputs = run["inputs"]
+    outputs = sum(r["outputs"] for r in reports)
+    failed = sum(r["failed"] for r in reports)
+    finished_at = finished_at or datetime.now(UTC).isoformat(timespec="seconds")
+    current = head.read(destination)
+    continuing = bool(run.get("continuing")) and current is not None
+    summary: dict[str, Any] = {
         "run_id": run_id,
+        "status": "succeeded",
         "source": spec.source,
         "destination": spec.destination,
-        "inputs": run["inputs"],
+        "inputs": inputs,
         "outputs": outputs,
         "failed": failed,
-        "incremental": bool(run.get("incremental")),
+        "failures": destination.describe(run_layout.failures_generation_prefix(run["generation"])),
+        "failures_sample": _failure_sample(destination, run_id, reports),
+        "incremental": bool(run.get("continuing")),
         "already_done": run.get("already_done", 0),
-        "manifest_records": kept + outputs,
+        "generation": run["generation"],
+        "manifest": destination.describe(run_layout.generation_prefix(run["generation"])),
+        "manifest_records": (current["records"] if continuing and current else 0) + outputs,
         "seed": spec.seed,
         "spec_sha256": spec.sha256,
+        "output_hash": spec.output_hash,
+        "engine": ENGINE_VERSION,
         "transforms": [{"label": t.label, "op": t.op, "options": dict(t.options)} for t in spec.transforms],
         "outputs_per_image": spec.outputs_per_image,
         "output_format": spec.output_format,
         "shards": run["shards"],
         "started_at": run["started_at"],
-        "finished_at": finished_at or datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": finished_at,
     }
-    destination.write(SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8"), "application/json")
+    too_many = _too_many(spec, inputs, failed)
+    if too_many:
+        # Nothing is published: the run is red. Its work files stay for a look (and for
+        # `kaleidoscope gc`); the claim goes, since no retry can change the images.
+        summary.update(status="failed", reason=too_many, manifest=None, manifest_records=None)
+        _write_summary(destination, summary)
+        claim.release(destination, run_id)
+        raise TooManyFailed(f"{destination.describe(run_layout.SUMMARY)}: run {run_id} failed: {too_many}")
+
+    _publish_parts(destination, run, reports)
+    # Every input of the run is recorded, failed ones too: an incremental run adds what is new
+    # and does not retry, night after night, an image that is broken (a full run retries them).
+    sources = listed_keys(destination, run)
+    count = inputs
+    if continuing:
+        recorded.add(destination, run_id, sources, count)
+    else:
+        recorded.replace_all(destination, run_id, sources, count)
+    entry = {key: summary[key] for key in ("run_id", "generation", "inputs", "outputs", "failed", "started_at")}
+    entry |= {"finished_at": finished_at, "incremental": summary["incremental"], "output_hash": spec.output_hash}
+    destination.write(run_layout.run_entry_key(run_id), json.dumps(entry, indent=2).encode(), "application/json")
+    head.write(
+        destination,
+        {
+            "generation": run["generation"],
+            "output_hash": spec.output_hash,
+            "engine": ENGINE_VERSION,
+            "records": summary["manifest_records"],
+            "sources": (current["sources"] if continuing and current else 0) + count,
+            "last_run": run_id,
+            "updated_at": finished_at,
+        },
+    )
+    _remove_superseded(destination, run)
+    _write_summary(destination, summary)
+    destination.delete_prefix(run_layout.work_prefix(run_id))
+    claim.release(destination, run_id)
     return {
-        "inputs": run["inputs"],
+        "inputs": inputs,
         "outputs": outputs,
-        "failed": len(failed),
-        "manifest": destination.describe(MANIFEST),
-        "summary": destination.describe(SUMMARY),
+        "failed": failed,
+        "manifest": summary["manifest"],
+        "summary": destination.describe(run_layout.SUMMARY),
     }
+
+
+def _write_summary(destination: Storage, summary: dict) -> None:
+    data = json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8")
+    destination.write(run_layout.SUMMARY, data, "application/json")
+
+
+def part_keys(destination: Storage) -> list[str]:
+    """The keys of the current generation's parts, in order (empty before the first run)."""
+    current = head.read(destination)
+    if current is None:
+        return []
+    return list(destination.list_keys(run_layout.generation_prefix(current["generation"])))
+
+
+def record_lines(destination: Storage) -> Iterator[bytes]:
+    """Every current record as a JSON line, streaming: one part's line in memory at a time."""
+    for key in part_keys(destination):
+        yield from destination.read_lines(key)
+
+
+def records(location: str) -> Iterator[dict]:
+    """Every current manifest record of the destination at ``location``, in constant memory.
+
+    >>> for record in records("s3://bucket/augmented"):  # doctest: +SKIP
+    ...     print(record["output"], record["ops"])
+    """
+    for line in record_lines(open_storage(location)):
+        yield json.loads(line)

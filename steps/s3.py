@@ -181,18 +181,6 @@ class S3Storage(Storage):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail(error) from error
 
-    def etags(self, prefix: str) -> dict[str, str]:
-        result = {}
-        try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._key(prefix)
-            ):
-                for item in page.get("Contents", ()):
-                    result[item["Key"][len(self.prefix) :]] = item["ETag"].strip('"')
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise self._fail(error) from error
-        return result
-
     def read(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()

@@ -1,23 +1,23 @@
-"""Step 1: list the source, split the matching keys into shards, and write the shard lists.
+"""Step 1: take the destination, list the source, and split the matching keys into shards.
 
-Writes the run's record and one key list per shard (where: :mod:`steps.run_layout`) and returns
-the small list of shard references that Argo fans out over (``withParam``). Keys never travel
-through parameters or stdout. The listing is streamed to a local spool file, so memory holds
-one shard at a time however many keys the source has.
+Takes the destination's claim (one run at a time), streams the listing minus the sources already
+recorded (incremental runs) into listing pages and writes the run's record with its shard plan
+(where: :mod:`steps.run_layout`); returns the small list of shard references that Argo fans out
+over (``withParam``). Keys never travel through parameters or stdout, and nothing grows on the
+pod: memory holds one page, and the pages go to the destination, not to ``/tmp``.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kaleidoscope.steps import run_layout
+from kaleidoscope.steps import claim, head, recorded, run_layout
 from kaleidoscope.steps import spec as spec_module
-from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError, PermanentFailure
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.steps.storage import Storage
@@ -51,24 +51,27 @@ def plan(total: int, shards: int | None, shard_size: int | None) -> list[int]:
     return [base + (1 if index < extra else 0) for index in range(count)]
 
 
-def _spool(keys: Iterator[str], spool) -> int:
-    count = 0
-    for key in keys:
-        spool.write(json.dumps(key, ensure_ascii=False) + "\n")
-        count += 1
-    return count
+def _pages(destination: Storage, run_id: str, keys: Iterator[str]) -> int:
+    """Write ``keys`` as the run's listing pages; return how many.
 
-
-def recorded_sources(destination: Storage) -> Iterator[str]:
-    """The sorted source keys that already have records in the destination's manifest.
-
-    Read from the index the manifest step keeps beside the manifest, streaming: with the
-    listing equally sorted, skipping them is a merge in constant memory, however many millions
-    of images earlier runs recorded.
+    The pages live in the destination, not on the pod's disk: the listing of ten million keys
+    is 600 MB, and a pod's ``/tmp`` must not grow with the dataset.
     """
-    if not destination.exists(run_layout.RECORDED):
-        return iter(())
-    return (json.loads(line) for line in destination.read_lines(run_layout.RECORDED))
+    total, page = 0, []
+    for key in keys:
+        page.append(json.dumps(key, ensure_ascii=False))
+        total += 1
+        if len(page) == run_layout.LISTING_PAGE:
+            _write_page(destination, run_id, (total - 1) // run_layout.LISTING_PAGE, page)
+            page = []
+    if page:
+        _write_page(destination, run_id, (total - 1) // run_layout.LISTING_PAGE, page)
+    return total
+
+
+def _write_page(destination: Storage, run_id: str, number: int, lines: list[str]) -> None:
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    destination.write(run_layout.listing_key(run_id, number), data, "application/x-ndjson")
 
 
 def _new_keys(keys: Iterator[str], recorded: Iterator[str], counts: dict) -> Iterator[str]:
@@ -87,60 +90,107 @@ def _new_keys(keys: Iterator[str], recorded: Iterator[str], counts: dict) -> Ite
             yield key
 
 
-def shard(spec: Spec, run_id: str, *, incremental: bool = False, started_at: str | None = None) -> list[dict]:
-    """List, filter and split the source; write the shard lists; return the shard references.
+def shard(
+    spec: Spec, run_id: str, *, incremental: bool = False, started_at: str | None = None, wait: float = 0.0
+) -> list[dict]:
+    """Take the destination, list and filter the source, write the listing pages and run record.
 
     Args:
-        incremental: Skip sources already recorded in the destination's manifest, so a
-            scheduled run processes only new uploads (zero new images is then no error).
+        incremental: Skip sources already recorded in the destination's current generation, so
+            a scheduled run processes only new uploads (zero new images is then no error).
+        wait: Seconds to wait for another run that holds the destination.
 
     Raises:
-        KaleidoscopeError: when the source has no matching image (nothing to do is a mistake
-            worth stopping for: a wrong prefix or include pattern).
+        DestinationBusy: another live run holds the destination (exit 4).
+        InvalidInput: an incremental run whose spec makes other bytes than the recorded ones.
+        PermanentFailure: the source has no matching image (a wrong prefix or pattern).
     """
     source: Storage = open_storage(spec.source)
     destination: Storage = open_storage(spec.destination)
     source.check()
     destination.check()
+    claim.acquire(destination, run_id, wait=wait)
+    try:
+        return _plan_run(spec, run_id, source, destination, incremental=incremental, started_at=started_at)
+    except (InvalidInput, PermanentFailure):
+        # No retry can change these: the run is over, so it lets the destination go at once.
+        claim.release(destination, run_id)
+        raise
+
+
+def _plan_run(
+    spec: Spec, run_id: str, source: Storage, destination: Storage, *, incremental: bool, started_at: str | None
+) -> list[dict]:
+    current = head.read(destination)
+    continuing = incremental and current is not None
+    if continuing and current is not None and current.get("output_hash") != spec.output_hash:
+        raise InvalidInput(
+            f"{destination.url}: incremental run refused: its records were made with output hash "
+            f"{current.get('output_hash')} (engine {current.get('engine')}), this spec gives {spec.output_hash} "
+            f"(engine {spec_module.ENGINE_VERSION}); run it with incremental=false to replace them, "
+            "or choose another destination"
+        )
     matches = matcher(spec.include)
-    recorded = recorded_sources(destination) if incremental else iter(())
+    recorded_keys = recorded.read(destination) if continuing else iter(())
     started_at = started_at or datetime.now(UTC).isoformat(timespec="seconds")
     counts = {"matched": 0}
-
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        total = _spool(_new_keys((key for key in source.list_keys() if matches(key)), recorded, counts), spool)
-        matched = counts["matched"]
-        if matched == 0:
-            raise KaleidoscopeError(
-                f"{source.url}: no images match include {list(spec.include)} (wrong prefix or pattern?)"
-            )
-        sizes = plan(total, spec.shards, spec.shard_size)
-        spool.seek(0)
-        references = []
-        for index, size in enumerate(sizes):
-            lines = "".join(spool.readline() for _ in range(size))
-            destination.write(run_layout.shard_key(run_id, index), lines.encode("utf-8"), "application/x-ndjson")
-            references.append({"index": index, "of": len(sizes), "images": size})
-
+    total = _pages(destination, run_id, _new_keys((k for k in source.list_keys() if matches(k)), recorded_keys, counts))
+    if counts["matched"] == 0:
+        raise PermanentFailure(f"{source.url}: no images match include {list(spec.include)} (wrong prefix or pattern?)")
+    sizes = plan(total, spec.shards, spec.shard_size)
     record = {
         "run_id": run_id,
         "started_at": started_at,
         "spec_sha256": spec.sha256,
+        "output_hash": spec.output_hash,
         "source": spec.source,
         "destination": spec.destination,
         "inputs": total,
-        "already_done": matched - total,
+        "already_done": counts["matched"] - total,
         "incremental": incremental,
+        # Whether this run adds to the current generation (incremental, and one exists).
+        "continuing": continuing,
+        "generation": current["generation"] if continuing and current is not None else run_id,
         "shards": len(sizes),
+        "sizes": sizes,
     }
     destination.write(run_layout.run_record_key(run_id), json.dumps(record, indent=2).encode(), "application/json")
-    return references
+    return [{"index": index, "of": len(sizes), "images": size} for index, size in enumerate(sizes)]
 
 
-def read_shard(destination: Storage, run_id: str, index: int) -> list[str]:
-    """The source keys of one shard."""
-    text = destination.read(run_layout.shard_key(run_id, index)).decode("utf-8")
-    return [json.loads(line) for line in text.splitlines() if line]
+def read_run(destination: Storage, run_id: str) -> dict:
+    """The record the shard step wrote for ``run_id``."""
+    found = destination.read_tagged(run_layout.run_record_key(run_id))
+    if found is None:
+        raise KaleidoscopeError(
+            f"{destination.describe(run_layout.run_record_key(run_id))}: no such run "
+            "(was the shard step run with this run id?)"
+        )
+    return json.loads(found[0])
+
+
+def listed_keys(destination: Storage, run: dict) -> Iterator[str]:
+    """Every key of the run's listing, in order, a page at a time."""
+    pages = -(-run["inputs"] // run_layout.LISTING_PAGE)
+    for page in range(pages):
+        for line in destination.read_lines(run_layout.listing_key(run["run_id"], page)):
+            yield json.loads(line)
+
+
+def read_shard(destination: Storage, run: dict, index: int) -> list[str]:
+    """The source keys of shard ``index``: its range of the listing, from the pages it spans."""
+    sizes = run["sizes"]
+    if not 0 <= index < len(sizes):
+        raise InvalidInput(f"--shard: bad value {index}: run {run['run_id']} has {len(sizes)} shards")
+    start = sum(sizes[:index])
+    end = start + sizes[index]
+    keys: list[str] = []
+    page_size = run_layout.LISTING_PAGE
+    for page in range(start // page_size, (end - 1) // page_size + 1):
+        lines = destination.read(run_layout.listing_key(run["run_id"], page)).decode("utf-8").splitlines()
+        first = page * page_size
+        keys.extend(json.loads(line) for line in lines[max(start - first, 0) : end - first])
+    return keys
 
 
 def write_output(path: str | None, value) -> None:

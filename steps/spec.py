@@ -17,9 +17,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
-import yaml
 
-from kaleidoscope.steps import formats, operations
+from kaleidoscope.steps import documents, formats, operations
 from kaleidoscope.steps.errors import InvalidInput
 
 SPEC_VERSION = 1
@@ -27,6 +26,10 @@ MAX_TRANSFORMS = 12
 #: Bounded so the Argo fan-out (one node per shard, all kept in one Kubernetes object of about
 #: 1 MB) and its withParam list stay small; a larger dataset gets larger shards instead.
 MAX_SHARDS = 500
+DEFAULT_MAX_FAILED_FRACTION = 0.1
+#: Bumped whenever the same spec would produce other bytes (an encoder setting, a changed
+#: operation): an incremental run refuses to add records of another engine to a generation.
+ENGINE_VERSION = 1
 DEFAULT_INCLUDE = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.tif", "*.tiff"]
 LABEL_PATTERN = "^[a-z][a-z0-9_]{0,31}$"
 #: Words a label may not take because output names use them.
@@ -203,7 +206,21 @@ def build_schema() -> dict:
                         "default": 100_000_000,
                         "description": "Inputs with more pixels are recorded as failures "
                         "(decompression-bomb guard), checked from the header before decoding.",
-                    }
+                    },
+                    "max_failed_fraction": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 1,
+                        "default": DEFAULT_MAX_FAILED_FRACTION,
+                        "description": "Most inputs that may fail (as a fraction of the run's inputs) for the run "
+                        "to succeed; above it the run writes summary.json and fails.",
+                    },
+                    "max_failed": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Most inputs that may fail for the run to succeed, whatever the fraction "
+                        "(optional; both limits apply when both are set).",
+                    },
                 },
                 "default": {},
                 "description": "Safety limits.",
@@ -245,12 +262,39 @@ class Spec:
     shards: int | None
     shard_size: int | None
     max_pixels: int
+    max_failed_fraction: float = DEFAULT_MAX_FAILED_FRACTION
+    max_failed: int | None = None
 
     @property
     def sha256(self) -> str:
         """Digest of the canonical JSON of the document, recorded in summary.json."""
         canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def output_hash(self) -> str:
+        """Digest of what decides the output keys and bytes, with every default resolved.
+
+        Seed, normalize, the transforms with their options, the combinations, the output
+        settings and :data:`ENGINE_VERSION`; not locations, shard counts or limits. Two runs with
+        equal hashes write the same outputs for the same source, so their records can share a
+        manifest generation.
+        """
+        decisive = {
+            "engine": ENGINE_VERSION,
+            "seed": self.seed,
+            "normalize": self.normalize_size,
+            "transforms": [{"label": t.label, "op": t.op, "options": dict(t.options)} for t in self.transforms],
+            "combinations": [self.min_ops, self.max_ops],
+            "output": {
+                "format": self.output_format,
+                "quality": self.quality,
+                "background": list(self.background),
+                "layout": self.layout,
+            },
+        }
+        canonical = json.dumps(decisive, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     @property
     def outputs_per_image(self) -> int:
@@ -284,10 +328,10 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     error = _deepest(error)
-    value = json.dumps(error.instance, ensure_ascii=False, default=str)
-    if len(value) > 80:
-        value = value[:77] + "..."
-    return f"{format_path(error.absolute_path)}: bad value {value}: {error.message}"
+    # Messages repeat values (jsonschema's quote the whole instance): both are cut to an excerpt.
+    value = documents.excerpt(json.dumps(error.instance, ensure_ascii=False, default=str))
+    message = documents.excerpt(error.message, 2 * documents.EXCERPT)
+    return f"{format_path(error.absolute_path)}: bad value {value}: {message}"
 
 
 def schema_problems(document: Any) -> list[str]:
@@ -406,6 +450,8 @@ def parse(document: Any) -> Spec:
         shards=shards,
         shard_size=shard_size,
         max_pixels=document.get("limits", {}).get("max_pixels", 100_000_000),
+        max_failed_fraction=document.get("limits", {}).get("max_failed_fraction", DEFAULT_MAX_FAILED_FRACTION),
+        max_failed=document.get("limits", {}).get("max_failed"),
     )
 
 
@@ -416,13 +462,8 @@ def _layout(layout: str, destination: str) -> str:
 
 
 def load_document(text: str, origin: str = "<spec>") -> Any:
-    """Parse YAML or JSON text (JSON is YAML), naming the line of a syntax error."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        raise InvalidInput(f"{where}: not valid YAML or JSON: {getattr(error, 'problem', error)}") from error
+    """Parse YAML or JSON text (JSON is YAML) at a bounded cost, naming the line of a syntax error."""
+    return documents.parse(text, origin)
 
 
 def load(

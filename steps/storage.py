@@ -38,11 +38,6 @@ class Storage(ABC):
         """Yield the object's non-empty lines, streaming (manifests can be large)."""
 
     @abstractmethod
-    def etags(self, prefix: str) -> dict[str, str]:
-        """``{key: MD5 hex}`` of the objects under ``prefix`` (S3's ETag for single-part objects):
-        what a retried step compares against to skip outputs already stored with the right bytes."""
-
-    @abstractmethod
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
         """Store ``data`` under ``key`` atomically."""
 
@@ -174,21 +169,6 @@ class LocalStorage(Storage):
                         yield line.rstrip(b"\n")
         except OSError as error:
             raise _read_error(error)(f"{self.describe(key)}: cannot read: {error.strerror or error}") from error
-
-    def etags(self, prefix: str) -> dict[str, str]:
-        folder, _, start = prefix.rpartition("/")
-        base = self.root / folder if folder else self.root
-        result: dict[str, str] = {}
-        try:
-            entries = [entry for entry in os.scandir(base) if entry.name.startswith(start) and entry.is_file()]
-        except FileNotFoundError:
-            return result
-        for entry in entries:
-            with open(entry.path, "rb") as handle:
-                result[f"{folder}/{entry.name}" if folder else entry.name] = hashlib.file_digest(
-                    handle, "md5"
-                ).hexdigest()
-        return result
 
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
         self._atomic(self._path(key), lambda handle: handle.write(data))

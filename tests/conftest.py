@@ -52,6 +52,13 @@ def photos(tmp_path: Path) -> Path:
     return root
 
 
+def read_records(destination) -> list[dict]:
+    """The destination's current manifest records, read as ``kaleidoscope manifest`` reads them."""
+    from kaleidoscope.steps import manifest
+
+    return list(manifest.records(str(destination)))
+
+
 GOOD_IMAGES = 6  # in the photos fixture
 BAD_IMAGES = 2
 
@@ -66,6 +73,8 @@ def spec_document(photos: Path, tmp_path: Path) -> dict:
         "transforms": ["flip_lr", {"op": "rotate_zoom", "angle": [-20, 20]}, {"op": "brightness"}],
         "output": {"format": "png"},
         "shards": 3,
+        # The photos hold 2 undecodable files in 8 (25 %): above the default limit of 10 %.
+        "limits": {"max_failed_fraction": 0.5},
     }
 
 

@@ -17,7 +17,7 @@ import cv2
 import yaml
 
 from kaleidoscope.steps import run_layout
-from tests.conftest import synthetic_image
+from tests.conftest import read_records, synthetic_image
 
 ROOT = Path(__file__).parents[1]
 
@@ -95,15 +95,17 @@ def test_killed_augment_pod_is_retried_and_nothing_is_lost_or_duplicated(tmp_pat
     # (node folders are named <display name>_<attempt>_<id>: attempt 1 is the retry)
     attempts = sorted(p.name.rsplit("_", 1)[0] for p in (tmp_path / "nodes").rglob("shard-*-of-2_*") if p.is_dir())
     assert stdout.startswith(f"{10 * 64} images from 10 inputs (0 failed)"), stdout
-    records = [json.loads(line) for line in (destination / run_layout.MANIFEST).read_text().splitlines()]
+    records = read_records(destination)
     assert len(records) == 10 * 64 == len({r["output"] for r in records})
     on_disk = {p.relative_to(destination).as_posix() for p in outputs_in(destination)}
     assert on_disk == {r["output"] for r in records}, "an output is missing or one is left over"
     for record in records:
         assert hashlib.sha256((destination / record["output"]).read_bytes()).hexdigest() == record["sha256"]
     run_id = json.loads((destination / run_layout.SUMMARY).read_text())["run_id"]
-    parts = [destination / run_layout.part_key(run_id, index) for index in range(2)]
-    assert all(part.exists() for part in parts) and not (destination / run_layout.part_key(run_id, 2)).exists()
-    assert [run_id] == [p.name for p in (destination / run_layout.WORK_PREFIX).iterdir() if p.is_dir()]
+    parts = sorted((destination / "manifest" / run_id / run_id).glob("part-*.jsonl"))
+    assert {p.name.split("-")[1] for p in parts} == {"00000", "00001"}  # both shards published
     assert sum(len(p.read_text().splitlines()) for p in parts) == 10 * 64
+    # the run cleaned up after itself: no work folder, no claim
+    assert not (destination / run_layout.work_prefix(run_id)).exists()
+    assert not (destination / run_layout.CLAIM).exists()
     assert len(attempts) == 3 and any(name.endswith("_1") for name in attempts), attempts

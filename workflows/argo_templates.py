@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
 from hera.workflows.models import Backoff, Capabilities, IntOrString, Quantity, SecurityContext, Template, ValueFrom
 
+from kaleidoscope.steps.errors import NOT_RETRIED
 from kaleidoscope.workflows.argo_options import BuildOptions
 from kaleidoscope.workflows.argo_params import reference
 
@@ -31,13 +32,14 @@ RUN_ID = "{{workflow.uid}}"
 MANIFEST_OUTPUTS = (
     ("inputs", "Images found in the source (new ones only, in incremental mode)."),
     ("outputs", "Images written to the destination."),
-    ("failed", "Images that could not be augmented; summary.json lists each with its error."),
-    ("manifest", "URL of manifest.jsonl, one record per output image."),
+    ("failed", "Images that could not be augmented; failures/ lists each with its error."),
+    ("manifest", "URL of the manifest's current parts (manifest/<generation>/), one record per output image."),
     ("summary", "URL of summary.json, the run's counts, failures and settings."),
 )
 DISPLAY_NAME = "workflows.argoproj.io/display-name"
-#: Exit code 2 is invalid input: the same spec fails the same way on every attempt.
-RETRY_UNLESS_INVALID = "asInt(lastRetry.exitCode) != 2"
+#: Retry a failed pod unless its exit code says no retry can help (invalid input, a permanent
+#: failure): the contract in :mod:`steps.errors`. Killed pods (OOM, eviction) and outages retry.
+RETRY_UNLESS_FINAL = " && ".join(f"asInt(lastRetry.exitCode) != {code}" for code in NOT_RETRIED)
 
 
 @dataclass(kw_only=True)
@@ -127,7 +129,7 @@ def _retry(options: BuildOptions) -> RetryStrategy | None:
     return RetryStrategy(
         limit=options.retries,
         retry_policy="Always",  # also pods lost to eviction or a drained node
-        expression=RETRY_UNLESS_INVALID,
+        expression=RETRY_UNLESS_FINAL,
         backoff=Backoff(duration=options.retry_backoff, factor=IntOrString(2)),
     )
 

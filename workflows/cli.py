@@ -32,6 +32,9 @@ COMMANDS = {
     "ops": "ops",
     "schema": "schema",
     "chart": "chart",
+    "manifest": "destination",
+    "unlock": "destination",
+    "gc": "destination",
 }
 
 
@@ -47,9 +50,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     # Read (and removed from the line) by main; declared so that --help lists it.
     parser.add_argument("--debug", action="store_true", help=f"print full tracebacks (pods: {DEBUG_ENV}=1)")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, module in COMMANDS.items():
-        if only in (None, name):
-            importlib.import_module(f"kaleidoscope.workflows.commands.{module}").add_parser(subparsers)
+    # One module may hold several subcommands (manifest, unlock, gc): each module is added once.
+    for module in dict.fromkeys(module for name, module in COMMANDS.items() if only in (None, name)):
+        importlib.import_module(f"kaleidoscope.workflows.commands.{module}").add_parser(subparsers)
     return parser
 
 

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from kaleidoscope.steps.errors import KaleidoscopeError
+from kaleidoscope.steps import claim
+from kaleidoscope.steps.errors import NOT_RETRIED, KaleidoscopeError
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.workflows import builder, executor
 from kaleidoscope.workflows.argo_options import BuildOptions
@@ -70,14 +71,35 @@ def run_locally(
     )
     manifest = builder.manifest(builder.workflow(json.dumps(document, ensure_ascii=False), options))
     started = time.monotonic()
-    result = executor.execute(
-        manifest,
-        {"incremental": str(incremental).lower(), "s3-endpoint": s3_endpoint},
-        workdir=workdir,
-        show_progress=show_progress,
-    )
+    # The steps' claim on the destination names this process as the run's owner: if it dies,
+    # the next run on this machine takes the destination over at once.
+    previous_owner = os.environ.get(claim.OWNER_ENV)
+    os.environ[claim.OWNER_ENV] = str(os.getpid())
+    try:
+        result = executor.execute(
+            manifest,
+            {
+                "incremental": str(incremental).lower(),
+                "s3-endpoint": s3_endpoint,
+                "source": document["source"],
+                "destination": document["destination"],
+            },
+            workdir=workdir,
+            show_progress=show_progress,
+        )
+    finally:
+        if previous_owner is None:
+            os.environ.pop(claim.OWNER_ENV, None)
+        else:
+            os.environ[claim.OWNER_ENV] = previous_owner
     if result.phase != "Succeeded":
-        raise KaleidoscopeError(_failure(result))
+        error = KaleidoscopeError(_failure(result))
+        # The failed step's own exit code (invalid input, permanent, destination busy) says more
+        # than "the workflow failed"; anything else stays 1.
+        codes = [node.exit_code for node in result.nodes if node.type == "Pod" and node.phase in ("Failed", "Error")]
+        if codes and codes[-1] in NOT_RETRIED + (claim.DestinationBusy.exit_code,):
+            error.exit_code = codes[-1]
+        raise error
     counts = {name: int(result.outputs[name]) for name in ("inputs", "outputs", "failed")}
     return {
         **counts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from kaleidoscope.steps import spec as spec_module
 
@@ -16,6 +17,10 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, positional: bool = Tr
         given.add_argument("--spec-text", help="the spec document itself (how the workflow passes it)")
     parser.add_argument("--source", help="override the spec's source location")
     parser.add_argument("--destination", help="override the spec's destination location")
+    add_s3_endpoint(parser)
+
+
+def add_s3_endpoint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--s3-endpoint",
         default="",
@@ -23,11 +28,16 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, positional: bool = Tr
     )
 
 
-def load_spec(args: argparse.Namespace) -> spec_module.Spec:
+def configure_s3(args: argparse.Namespace) -> None:
+    """Point the S3 client at ``--s3-endpoint`` when one is given."""
     if args.s3_endpoint:
         from kaleidoscope.steps import s3  # boto3 only when S3 is used
 
         s3.configure(endpoint_url=args.s3_endpoint)
+
+
+def load_spec(args: argparse.Namespace) -> spec_module.Spec:
+    configure_s3(args)
     return spec_module.load(
         getattr(args, "spec", None),
         text=getattr(args, "spec_text", None),
@@ -64,3 +74,26 @@ def boolean(text: str) -> bool:
     if lowered in ("false", "no", "0", ""):
         return False
     raise argparse.ArgumentTypeError(f"bad value {text!r}: must be true or false")
+
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def run_id(text: str) -> str:
+    """argparse type for a run id: it names folders under the destination, so no '/' or '..'."""
+    if not _RUN_ID.match(text) or ".." in text:
+        raise argparse.ArgumentTypeError(
+            f"bad value {text[:80]!r}: letters, digits, '.', '_' and '-', at most 128, starting with a letter or digit"
+        )
+    return text
+
+
+def seconds(text: str) -> float:
+    """argparse type for a duration in seconds (>= 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad value {text!r}: a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"bad value {text!r}: must be >= 0")
+    return value

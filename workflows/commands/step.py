@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 
 from kaleidoscope.steps import augment, manifest, shard
-from kaleidoscope.workflows.commands.common import add_spec_arguments, boolean, load_spec, positive_int
+from kaleidoscope.workflows.commands.common import (
+    add_spec_arguments,
+    boolean,
+    load_spec,
+    positive_int,
+    run_id,
+    seconds,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -20,13 +27,15 @@ def add_parser(subparsers) -> None:
     steps = parser.add_subparsers(dest="step", required=True, parser_class=type(parser))
 
     for name, help_text, handler in (
-        ("shard", "list the source and write shard key lists", _shard),
+        ("shard", "take the destination, list the source and plan the shards", _shard),
         ("augment", "augment one shard", _augment),
-        ("manifest", "merge the parts into manifest.jsonl and summary.json", _manifest),
+        ("manifest", "publish the run's manifest parts and summary.json, then clean up", _manifest),
     ):
         sub = steps.add_parser(name, help=help_text)
         add_spec_arguments(sub, positional=False)
-        sub.add_argument("--run-id", required=True, help="identifies the run's work folder (Argo: workflow uid)")
+        sub.add_argument(
+            "--run-id", required=True, type=run_id, help="identifies the run and its work folder (Argo: workflow uid)"
+        )
         sub.add_argument("--output", help="file to write the step's JSON result to")
         sub.add_argument(
             "--output-dir",
@@ -39,8 +48,15 @@ def add_parser(subparsers) -> None:
                 nargs="?",
                 const=True,
                 default=False,
-                help="shard: skip sources already in the destination's manifest; manifest: append to it "
+                help="shard: skip sources already in the destination's manifest; manifest: add to it "
                 "(must match what the shard step did) (true/false)",
+            )
+        if name == "shard":
+            sub.add_argument(
+                "--wait",
+                type=seconds,
+                default=0.0,
+                help="seconds to wait for another run that holds the destination (default 0: refuse, exit 4)",
             )
         if name == "augment":
             sub.add_argument("--shard", type=int, required=True, help="shard index, from the shard step")
@@ -69,7 +85,7 @@ def _emit(args, result) -> int:
 
 
 def _shard(args) -> int:
-    return _emit(args, shard.shard(load_spec(args), args.run_id, incremental=args.incremental))
+    return _emit(args, shard.shard(load_spec(args), args.run_id, incremental=args.incremental, wait=args.wait))
 
 
 def _augment(args) -> int:
