@@ -35,7 +35,7 @@ from kaleidoscope.steps.errors import KaleidoscopeError, ObjectMissing, StorageD
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.shard import read_run, read_shard
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import LocalStorage, Storage
+from kaleidoscope.steps.storage import LocalStorage, Storage, read_json
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -179,11 +179,12 @@ def _commits(destination: Storage, run_id: str, index: int) -> list[dict]:
         for key in destination.list_keys(run_layout.chunks_prefix(run_id, index))
         if (number := run_layout.chunk_of_commit(key)) is not None
     )
-    commits = []
+    commits: list[dict] = []
     for expected, number in enumerate(numbers):
-        if number != expected:
+        commit = read_json(destination, run_layout.chunk_commit_key(run_id, index, number))
+        if number != expected or commit is None:
             break
-        commits.append(json.loads(destination.read(run_layout.chunk_commit_key(run_id, index, number))))
+        commits.append(commit)
     return commits
 
 

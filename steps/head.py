@@ -14,22 +14,16 @@ from typing import Any
 
 from kaleidoscope.steps import run_layout
 from kaleidoscope.steps.errors import KaleidoscopeError
-from kaleidoscope.steps.storage import Storage
+from kaleidoscope.steps.storage import Storage, read_json
 
 FORMAT = 1
 
 
 def read(destination: Storage) -> dict[str, Any] | None:
     """The head, or None for a destination no run has published to."""
-    found = destination.read_tagged(run_layout.HEAD)
-    if found is None:
-        return None
-    try:
-        head = json.loads(found[0])
-        if not isinstance(head, dict) or head.get("format") != FORMAT or not head.get("generation"):
-            raise ValueError("not a head this version reads")
-    except ValueError as error:
-        raise KaleidoscopeError(f"{destination.describe(run_layout.HEAD)}: cannot read: {error}") from error
+    head = read_json(destination, run_layout.HEAD)
+    if head is not None and (not isinstance(head, dict) or head.get("format") != FORMAT or not head.get("generation")):
+        raise KaleidoscopeError(f"{destination.describe(run_layout.HEAD)}: not a head this version reads")
     return head
 
 

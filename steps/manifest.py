@@ -26,7 +26,7 @@ from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError, Permanent
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.shard import listed_keys, read_run
 from kaleidoscope.steps.spec import ENGINE_VERSION, Spec
-from kaleidoscope.steps.storage import Storage
+from kaleidoscope.steps.storage import Storage, read_json
 
 #: Failures listed in summary.json itself; all of them are in the published failure parts.
 FAILURE_SAMPLE = 20
@@ -42,11 +42,11 @@ class TooManyFailed(PermanentFailure):
 def _shard_reports(destination: Storage, run: dict) -> list[dict]:
     reports, missing = [], []
     for index in range(run["shards"]):
-        found = destination.read_tagged(run_layout.shard_done_key(run["run_id"], index))
-        if found is None:
+        report = read_json(destination, run_layout.shard_done_key(run["run_id"], index))
+        if report is None:
             missing.append(index)
         else:
-            reports.append(json.loads(found[0]))
+            reports.append(report)
     if missing:
         raise KaleidoscopeError(
             f"{destination.describe(run_layout.work_prefix(run['run_id']))}: shard(s) "
@@ -129,10 +129,9 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
         TooManyFailed: the failure limits are exceeded; ``summary.json`` is written first.
     """
     destination = open_storage(spec.destination)
-    published = destination.read_tagged(run_layout.run_entry_key(run_id))
-    if published is not None:
+    entry = read_json(destination, run_layout.run_entry_key(run_id))
+    if entry is not None:
         # Published already (a retry of a step killed after it finished): nothing left to do.
-        entry = json.loads(published[0])
         return {
             "inputs": entry["inputs"],
             "outputs": entry["outputs"],

@@ -20,7 +20,7 @@ from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError, PermanentFailure
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import Storage
+from kaleidoscope.steps.storage import Storage, read_json
 
 
 def matcher(patterns: Iterable[str]):
@@ -160,13 +160,13 @@ def _plan_run(
 
 def read_run(destination: Storage, run_id: str) -> dict:
     """The record the shard step wrote for ``run_id``."""
-    found = destination.read_tagged(run_layout.run_record_key(run_id))
-    if found is None:
+    run = read_json(destination, run_layout.run_record_key(run_id))
+    if run is None:
         raise KaleidoscopeError(
             f"{destination.describe(run_layout.run_record_key(run_id))}: no such run "
             "(was the shard step run with this run id?)"
         )
-    return json.loads(found[0])
+    return run
 
 
 def listed_keys(destination: Storage, run: dict) -> Iterator[str]:

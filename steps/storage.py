@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from kaleidoscope.steps.errors import ObjectMissing, PreconditionFailed, StorageDenied, StorageError
+from kaleidoscope.steps.errors import KaleidoscopeError, ObjectMissing, PreconditionFailed, StorageDenied, StorageError
 
 
 class Storage(ABC):
@@ -317,3 +319,21 @@ def _read_error(error: OSError) -> type[StorageError]:
     if isinstance(error, PermissionError):
         return StorageDenied
     return StorageError
+
+
+def read_json(storage: Storage, key: str) -> Any | None:
+    """The JSON object at ``key`` (Kaleidoscope's own bookkeeping), or None when there is none.
+
+    Raises:
+        KaleidoscopeError: one line naming the object when it is not JSON (a corrupt or foreign
+            object where bookkeeping should be): nothing is built on a guess.
+    """
+    found = storage.read_tagged(key)
+    if found is None:
+        return None
+    try:
+        return json.loads(found[0])
+    except ValueError as error:
+        raise KaleidoscopeError(
+            f"{storage.describe(key)}: not valid JSON ({error}); was it changed by hand?"
+        ) from error
