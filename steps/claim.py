@@ -205,6 +205,27 @@ def acquire(
         sleep(min(5.0, max(deadline - now, 0.05)))
 
 
+def wait_until_free(
+    destination: Storage,
+    wait: float,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Claim | None:
+    """Wait up to ``wait`` seconds for the destination to be free (no claim, an expired one, or a
+    dead holder); return the claim still in the way, or None. Takes nothing: the run's first step
+    claims the destination itself."""
+    deadline = clock() + wait
+    while True:
+        current = read(destination)
+        now = clock()
+        if current is None or current.expires_at <= now or current.holder_dead():
+            return None
+        if now >= deadline:
+            return current
+        sleep(min(5.0, max(deadline - now, 0.05)))
+
+
 def renew(destination: Storage, run_id: str, *, lease: float | None = None, clock=time.time) -> Claim:
     """Extend this run's claim (a fencing check too: fails if another run holds it).
 

@@ -182,3 +182,20 @@ def test_streamed_writes_moves_and_prefix_deletes(destination, monkeypatch):
     assert destination.delete_prefix("work/") == 3
     assert list(destination.list_keys("work/")) == []
     assert destination.exists("published/small.txt")
+
+
+def test_waiting_until_free_takes_nothing(tmp_path):
+    destination = LocalStorage(tmp_path / "dest")
+    assert claim.wait_until_free(destination, 0) is None
+    clock = Clock()
+    claim.acquire(destination, "run-a", lease=10, clock=clock)
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        clock.now += seconds
+
+    still = claim.wait_until_free(destination, 3, clock=clock, sleep=sleep)
+    assert still is not None and still.run_id == "run-a" and sum(waits) >= 3
+    assert claim.wait_until_free(destination, 60, clock=clock, sleep=sleep) is None  # the lease ran out
+    assert claim.read(destination).run_id == "run-a"  # waiting took nothing

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from kaleidoscope.steps import claim
 from kaleidoscope.steps.errors import NOT_RETRIED, KaleidoscopeError
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.workflows import builder, executor
 from kaleidoscope.workflows.argo_options import BuildOptions
@@ -37,6 +38,7 @@ def run_locally(
     s3_endpoint: str = "",
     workdir: str | None = None,
     show_progress: bool = True,
+    wait_for_destination: float = 0.0,
 ) -> dict:
     """Render the Workflow for ``spec`` and run it on this machine.
 
@@ -48,6 +50,8 @@ def run_locally(
         s3_endpoint: An S3-compatible endpoint URL (empty: AWS, or ``$AWS_ENDPOINT_URL_S3``).
         workdir: Keep every node's folder (logs, outputs) here instead of a temporary folder.
         show_progress: Report the nodes' progress on stderr.
+        wait_for_destination: Seconds to wait for another run holding the destination before
+            starting (after that the shard step refuses with exit 4).
 
     Returns:
         The manifest step's outputs (``inputs``, ``outputs``, ``failed``, ``manifest``,
@@ -70,6 +74,8 @@ def run_locally(
         threads=max(1, cores // workers),
     )
     manifest = builder.manifest(builder.workflow(json.dumps(document, ensure_ascii=False), options))
+    if wait_for_destination > 0:
+        claim.wait_until_free(open_storage(document["destination"]), wait_for_destination)
     started = time.monotonic()
     # The steps' claim on the destination names this process as the run's owner: if it dies,
     # the next run on this machine takes the destination over at once.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec, positive_int
+from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec, positive_int, seconds
 from kaleidoscope.workflows.local import run_locally
 
 
@@ -17,6 +17,13 @@ def add_parser(subparsers) -> None:
         "--incremental", action="store_true", help="process only sources not yet in the destination's manifest"
     )
     parser.add_argument("--workdir", help="keep every node's folder (logs, outputs) here")
+    parser.add_argument(
+        "--wait-for-destination",
+        type=seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run that holds the destination (default 0: refuse, exit 4)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -29,6 +36,7 @@ def run(args) -> int:
         s3_endpoint=args.s3_endpoint,
         workdir=args.workdir,
         show_progress=True,
+        wait_for_destination=args.wait_for_destination,
     )
     print(
         f"{result['outputs']} images from {result['inputs']} inputs ({result['failed']} failed) "
