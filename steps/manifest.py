@@ -188,7 +188,10 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
         claim.release(destination, run_id)
         raise TooManyFailed(f"{destination.describe(run_layout.SUMMARY)}: run {run_id} failed: {too_many}")
 
-    _publish_parts(destination, run, reports)
+    # The order makes a publication cut short harmless and a retry finish it: the index first
+    # (reading and merging the earlier index files, so a corrupt one stops the step before
+    # anything is published), then the parts, then the head that makes them current, then the
+    # removal of what a full run replaces.
     # Every input of the run is recorded, failed ones too: an incremental run adds what is new
     # and does not retry, night after night, an image that is broken (a full run retries them).
     sources = listed_keys(destination, run)
@@ -196,7 +199,8 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
     if continuing:
         recorded.add(destination, run_id, sources, count)
     else:
-        recorded.replace_all(destination, run_id, sources, count)
+        recorded.write_run(destination, run_id, sources, count)
+    _publish_parts(destination, run, reports)
     entry = {key: summary[key] for key in ("run_id", "generation", "inputs", "outputs", "failed", "started_at")}
     entry |= {"finished_at": finished_at, "incremental": summary["incremental"], "output_hash": spec.output_hash}
     destination.write(run_layout.run_entry_key(run_id), json.dumps(entry, indent=2).encode(), "application/json")
@@ -213,6 +217,8 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
         },
     )
     _remove_superseded(destination, run)
+    if not continuing:
+        recorded.keep_only(destination, run_id)
     _write_summary(destination, summary)
     destination.delete_prefix(run_layout.work_prefix(run_id))
     claim.release(destination, run_id)

@@ -82,13 +82,17 @@ def add(destination: Storage, run_id: str, sources: Iterable[str], count: int) -
     compact(destination)
 
 
-def replace_all(destination: Storage, run_id: str, sources: Iterable[str], count: int) -> None:
-    """A full run's index: its own sources only.
-
-    Its file is written before the earlier ones are removed, so a publication cut short leaves
-    a superset (sources recorded in either generation), never an index that forgets a source.
-    """
+def write_run(destination: Storage, run_id: str, sources: Iterable[str], count: int) -> None:
+    """A full run's own index file, written beside the earlier ones (see :func:`keep_only`)."""
     _write(destination, run_id, sources, count)
+
+
+def keep_only(destination: Storage, run_id: str) -> None:
+    """Remove every index file but the full run ``run_id``'s, once its generation is current.
+
+    Until then the index is a superset (sources recorded in either generation), never one that
+    forgets a source of the current generation.
+    """
     for _, key in files(destination):
         if not key.endswith(f"-{run_id}.jsonl"):
             destination.delete(key)
@@ -118,3 +122,10 @@ def compact(destination: Storage) -> None:
         for key in keys:
             if key != target:
                 destination.delete(key)
+
+
+def replace_all(destination: Storage, run_id: str, sources: Iterable[str], count: int) -> None:
+    """A full run's index in one call: its own file, then no other (what a benchmark or a repair
+    wants; the manifest step splits the two around publishing the parts)."""
+    write_run(destination, run_id, sources, count)
+    keep_only(destination, run_id)
