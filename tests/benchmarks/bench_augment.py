@@ -161,10 +161,14 @@ def make_shard(document: dict) -> spec_module.Spec:
 
 
 def clean_destination(destination: Path) -> None:
-    """Remove outputs and manifest parts; keep the run's shard lists and run.json."""
+    """Remove outputs and the run's committed chunks and shard reports, so the next
+    ``augment_shard`` starts afresh instead of resuming after them; keep the claim, the run's
+    record and its listing pages (what the shard step wrote)."""
     for entry in destination.iterdir():
         if entry.name == run_layout.WORK_PREFIX:
-            (destination / run_layout.part_key(RUN_ID, 0)).unlink(missing_ok=True)
+            work = destination / run_layout.work_prefix(RUN_ID)
+            shutil.rmtree(work / "chunks", ignore_errors=True)
+            shutil.rmtree(work / "shards", ignore_errors=True)
         elif entry.is_dir():
             shutil.rmtree(entry)
         else:
@@ -232,7 +236,12 @@ def run_step(spec: spec_module.Spec, destination: Path, threads: int, expected_i
     clean_destination(destination)
     os.sync()  # untimed: the previous pass's writeback and deletions do not land in this one
     seconds, result = timed(lambda: augment.augment_shard(spec, RUN_ID, 0, threads=threads))
-    if result["inputs"] != expected_inputs or result["failed"] or result["outputs"] != expected_inputs * 64:
+    if (
+        result["inputs"] != expected_inputs
+        or result["failed"]
+        or result["resumed"]
+        or result["outputs"] != expected_inputs * 64
+    ):
         raise RuntimeError(f"augment_shard(threads={threads}) gave {result}")
     return seconds
 
@@ -426,7 +435,11 @@ def measure_memory(workdir: Path, files: list[Path], small: int, repeat: int) ->
             if completed.returncode != 0:
                 raise RuntimeError(f"memory child failed:\n{completed.stderr}")
             report = json.loads(completed.stdout.strip().splitlines()[-1])
-            if report["result"]["outputs"] != sizes[label] * 64 or report["result"]["failed"]:
+            if (
+                report["result"]["outputs"] != sizes[label] * 64
+                or report["result"]["failed"]
+                or report["result"]["resumed"]
+            ):
                 raise RuntimeError(f"memory child gave {report['result']}")
             runs[label].append(report)
     figures = {}

@@ -21,9 +21,11 @@ file system type are printed; ``--workdir`` moves it).
 What is measured: ``steps.augment.augment_shard(spec, run_id, 0, threads=T)`` for S3 -> S3
 (``s3://src/in`` -> ``s3://dst/<fresh prefix>``) and local -> local (folder -> fresh folder),
 for T = ``os.cpu_count()`` (the target) and T = 1 (reported). Every timed run gets a fresh run
-id and destination and its own ``steps.shard.shard`` beforehand (untimed), so no retry marker
-(``_kaleidoscope/<run>/attempts/<index>``) exists and no skip logic applies: every output is
-written. Before each run, untimed: the previous destination is deleted and ``os.sync()``
+id and destination and its own ``steps.shard.shard`` beforehand (untimed: it takes the
+destination's claim and writes the listing page and ``run.json``), so no committed chunk
+(``_kaleidoscope/work/<run>/chunks/...``) exists and nothing resumes: every output is written.
+The timed step includes its bookkeeping: renewing the claim, reading the run record and the
+listing page, and committing its chunk of records and the shard's report. Before each run, untimed: the previous destination is deleted and ``os.sync()``
 flushes the page cache's dirty pages (the server's included). The four variants are interleaved
 within each repetition (their order rotates), and each reported ratio is the median of the
 per-repetition ratios (local seconds / S3 seconds = S3 throughput / local throughput).
@@ -33,8 +35,9 @@ Each run's CPU time is recorded too, for the benchmark process (all its threads)
 image comes straight out of the step's budget. ``--profile`` adds a CPU profile of every thread
 of one S3 and one local ``augment_shard(threads=1)`` run, summed by library, which shows where
 the S3 path spends its extra CPU. Output keys follow the spec's default layout, ``spread`` on S3
-(a two-hex-digit prefix) and ``mirror`` locally; the images are the same. Untimed sanity checks: both layouts write the same images
-(the manifest parts' sha256 lists are equal) and the counted requests match 64 PUTs per input.
+(a two-hex-digit prefix) and ``mirror`` locally; the images are the same. Untimed sanity
+checks: both layouts write the same images (the sha256 lists of the committed chunks' records
+are equal), and nothing was resumed.
 
 Exit status is 0 whatever the figures, unless something errs; with ``--check`` it is 1 when the
 target is missed.
@@ -141,9 +144,9 @@ def run_once(layouts: Layouts, kind: str, threads: int, counter: _common.Request
         or result["outputs"] != layouts.images * OUTPUTS_PER_IMAGE
     ):
         raise RuntimeError(f"{kind} augment_shard(threads={threads}) gave {result}")
-    if result["skipped"]:
-        raise RuntimeError(f"{kind}: {result['skipped']} outputs skipped: the destination was not fresh")
-    part = open_storage(spec.destination).read(run_layout.part_key(run_id, 0))
+    if result["resumed"]:
+        raise RuntimeError(f"{kind}: {result['resumed']} images resumed: the destination was not fresh")
+    part = committed_records(spec, run_id)
     layouts.clean(kind, document)
     return {
         "seconds": seconds,
@@ -152,6 +155,13 @@ def run_once(layouts: Layouts, kind: str, threads: int, counter: _common.Request
         "requests": {k: v for k, v in requests.items() if v},
         "part": part,
     }
+
+
+def committed_records(spec: spec_module.Spec, run_id: str) -> bytes:
+    """The records shard 0 committed, chunk after chunk (what the manifest step would publish)."""
+    destination = open_storage(spec.destination)
+    report = json.loads(destination.read(run_layout.shard_done_key(run_id, 0)))
+    return b"".join(destination.read(run_layout.chunk_records_key(run_id, 0, c)) for c in report["record_chunks"])
 
 
 def digests(part: bytes) -> list[str]:
@@ -210,15 +220,18 @@ def measure(layouts: Layouts, threads_list: list[int], repeat: int, counter, wee
 PROFILE_GROUPS = {
     "s3": {
         "image work (augment.variants: decode, ops, encode, sha256)": ("steps/augment.py", ("variants",)),
-        "output and part writes (Storage.write, write_file)": ("steps/s3.py", ("write", "write_file")),
-        "source and shard reads (Storage.read)": ("steps/s3.py", ("read",)),
-        "retry marker check (Storage.exists)": ("steps/s3.py", ("exists",)),
+        "output and chunk writes (Storage.write, write_file)": ("steps/s3.py", ("write", "write_file")),
+        "source and listing-page reads (Storage.read)": ("steps/s3.py", ("read",)),
+        "claim and commits (read_tagged, replace, list_keys)": ("steps/s3.py", ("read_tagged", "replace", "list_keys")),
     },
     "local": {
         "image work (augment.variants: decode, ops, encode, sha256)": ("steps/augment.py", ("variants",)),
-        "output and part writes (Storage.write, write_file)": ("steps/storage.py", ("write", "write_file")),
-        "source and shard reads (Storage.read)": ("steps/storage.py", ("read",)),
-        "retry marker check (Storage.exists)": ("steps/storage.py", ("exists",)),
+        "output and chunk writes (Storage.write, write_file)": ("steps/storage.py", ("write", "write_file")),
+        "source and listing-page reads (Storage.read)": ("steps/storage.py", ("read",)),
+        "claim and commits (read_tagged, replace, list_keys)": (
+            "steps/storage.py",
+            ("read_tagged", "replace", "list_keys"),
+        ),
     },
 }
 
@@ -237,7 +250,7 @@ def profile_runs(layouts: Layouts, threads: int) -> dict:
         groups = _common.inclusive_cpu(stats, PROFILE_GROUPS[kind])
         total = _common.total_cpu(stats)
         per_image = {label: g["seconds"] / layouts.images * 1000 for label, g in groups.items()}
-        per_image["rest (threads, manifest part, shard list, ...)"] = (
+        per_image["rest (threads, run record, chunk commits, ...)"] = (
             (total - sum(g["seconds"] for g in groups.values())) / layouts.images * 1000
         )
         out = io.StringIO()
@@ -398,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label:<58} {a:8.1f} {b:8.1f} {a - b:+9.1f}")
         a, b = profile["s3"]["total_ms_per_image"], profile["local"]["total_ms_per_image"]
         print(f"  {'total':<58} {a:8.1f} {b:8.1f} {a - b:+9.1f}")
-        writes = "output and part writes (Storage.write, write_file)"
+        writes = "output and chunk writes (Storage.write, write_file)"
         calls = profile["s3"]["calls"][writes]
         if calls:
             print(

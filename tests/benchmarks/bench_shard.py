@@ -5,7 +5,7 @@ grow with the index either), and the extrapolation of each to 10 million keys.
 
 Run from the repository root (the file is not named ``test_*``, so pytest never collects it)::
 
-    .venv/bin/python -m tests.benchmarks.bench_shard                        # default, ~5 min on 2 cores, mostly set-up
+    .venv/bin/python -m tests.benchmarks.bench_shard                        # default, ~1.5 min on 2 cores, mostly set-up
     .venv/bin/python -m tests.benchmarks.bench_shard --keys 20000 --small-keys 2000 --wide-shard 5000  # quick look
     .venv/bin/python -m tests.benchmarks.bench_shard --json shard.json --check
 
@@ -14,14 +14,19 @@ not part of any figure: a SeaweedFS server (``tests.s3server``, ``weed server -s
 authentication on) with its data folder inside the temporary folder, on disk; ``--keys`` tiny
 objects (3 bytes each) uploaded to a source bucket under ``set/a/`` (the first ``--small-keys``)
 and ``set/b/``, as ``set/<a|b>/d<NN>/s<N>/img_<NNNNNNN>.jpg``, by ``--upload-threads`` threads
-(``--uploader signed``, the default: PUT requests signed by botocore's SigV4 signer and sent on
-one keep-alive ``http.client`` connection per thread; ``--uploader boto3``: ``put_object`` on a
-shared boto3 client, the same requests at about 3x the client CPU (~2.5 ms per PUT), which on 2
-cores makes the upload GIL-bound at ~300 PUT/s instead of 550-950 depending on the load). And a
-synthetic recorded-sources index (``steps.run_layout.RECORDED``, what the manifest step keeps) in one
-destination: all but ``--new-fraction`` of the source's keys (the highest-numbered ones, spread
-over the listing, are the new ones), relative to the source prefix, one JSON string a line,
-sorted in Python's string order (S3's UTF-8 byte order), uploaded with ``write_file``.
+(``_common.upload_keys``; ``--uploader signed``, the default: PUT requests signed by botocore's
+SigV4 signer and sent on one keep-alive ``http.client`` connection per thread; ``--uploader
+boto3``: ``put_object`` on a shared boto3 client, the same requests at about 3x the client CPU
+(~2.5 ms per PUT), which on 2 cores makes the upload GIL-bound at ~300 PUT/s instead of 550-950
+depending on the load). And, in one destination, what earlier runs leave for an incremental run
+to read: a recorded-sources index (``steps.recorded``: sorted files under
+``_kaleidoscope/sources/`` named by ``run_layout.sources_key(level, run)``) holding all but
+``--new-fraction`` of the source's keys (the highest-numbered ones, spread over the listing, are
+the new ones), relative to the source prefix, written by ``recorded.replace_all`` as a full run's
+file and then ``recorded.add`` as ``--index-runs`` incremental runs' files of ``--index-run-keys``
+keys each (so the merge reads several files, as it does on a destination that has seen nightly
+runs); and a ``head.json`` (``steps.head.write``) naming that generation with the spec's
+``output_hash``, without which an incremental run is a full one.
 
 What is measured, each in a fresh ``python -c`` subprocess running
 ``steps.shard.shard(spec, run_id)`` (a fresh run id and destination prefix each time):
@@ -29,10 +34,18 @@ What is measured, each in a fresh ``python -c`` subprocess running
 1. small: ``s3://<src>/set/a`` (``--small-keys`` keys), ``shard_size: --shard-size`` (500);
 2. large: ``s3://<src>/set`` (``--keys`` keys), the same shard size;
 3. wide: the large source with ``shard_size: --wide-shard`` (20,000: the shard size the 500-shard
-   cap gives at 10 million keys), so its peak memory is the 10-million-key peak;
+   cap gives at 10 million keys); the step's memory no longer depends on the shard size (it
+   writes the listing in pages of ``run_layout.LISTING_PAGE`` keys whatever the plan), which
+   this run shows;
 4. incremental: the large source, ``shard(..., incremental=True)``, the same shard size, into the
-   destination holding the synthetic index: the step streams the index and merges it against the
-   listing, so only the new keys go into shard lists.
+   destination holding the synthetic index: the step streams the index files (a ``heapq.merge``)
+   against the listing, so only the new keys go into the listing pages. After each incremental
+   run, untimed, the benchmark releases the run's claim and removes its work folder, as the
+   manifest step would, so the next repetition can take the destination.
+
+Every run takes the destination's claim (``steps.claim``: three requests) and writes its
+listing pages (``_kaleidoscope/work/<run>/listing/NNNNN.jsonl``, 10,000 keys a page) and
+``run.json`` into the destination; nothing goes to the pod's disk.
 
 The child notes its RSS after its imports and after creating the boto3 client (a fixed cost,
 mostly the S3 service model), then resets its high-water mark (writing "5" to
@@ -41,22 +54,21 @@ mostly the S3 service model), then resets its high-water mark (writing "5" to
 recorded in the JSON but not used: Linux copies the launching process's high-water mark into the
 child's at exec, so every child would report at least the benchmark's own peak. The child also
 times the listing (time spent inside ``S3Storage.list_keys``) and, in incremental mode, the
-reading of the index (time spent producing ``recorded_sources``: its GET, streaming and parsing,
-and how many sources the merge read), and counts its S3 requests by operation. The server's CPU
-time is read from /proc for each run.
+reading of the index (time spent producing ``recorded.read``'s stream: the listing of the index
+files, their GETs, streaming and parsing, and how many sources the merge read), and counts its
+S3 requests by operation. The server's CPU time is read from /proc for each run.
 
 The machine is shared and noisy: the four runs are interleaved within each repetition (their
 order rotates), and the reported figures are medians over ``--repeat`` repetitions.
 
 Extrapolation to ``--target-keys`` (10 million): the listing is paged at 1000 keys per
-ListObjectsV2 request, so requests grow linearly (10,000 pages) while the shard lists are capped
-at 500 PUTs; time is extrapolated linearly from the wide run (same shard size as at 10 million),
-and memory is bounded by the larger of one listing page (while listing) and one shard list (while
-writing the lists), which the wide run measures directly. Incremental mode with 10 million
-recorded sources: time linear in the listed keys (the incremental run's time per key), memory
-constant (besides what the non-incremental step holds, the merge holds one read buffer of the
-index, whatever its size: the incremental run's peak), and the index's size from its bytes per
-source.
+ListObjectsV2 request and written in pages of 10,000 keys, so requests grow linearly (10,000
+list pages, 1,000 page PUTs); time is extrapolated linearly from the wide run (the shard size of
+a 10-million-key run), and memory is bounded by one listing page, which every run here reaches.
+Incremental mode with 10 million recorded sources: time linear in the listed keys (the
+incremental run's time per key), memory constant (besides what the non-incremental step holds,
+the merge holds one read buffer per index file, whatever their size: the incremental run's
+peak), and the index's size from its bytes per source.
 
 ``--profile`` adds a CPU profile of listing the small source in this process: where the
 listing's time per key goes.
@@ -73,8 +85,6 @@ target is missed.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import http.client
 import io
 import json
 import math
@@ -83,22 +93,16 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, urlparse
 
 import boto3
 import botocore
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config
-from botocore.credentials import Credentials
 
+from kaleidoscope.steps import claim, head, recorded, run_layout
+from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.locations import open_storage
-from kaleidoscope.steps.run_layout import RECORDED
-from tests import s3server
 from tests.benchmarks import _common
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +110,7 @@ SOURCE_BUCKET = "kaleidoscope-keys-src"
 DESTINATION_BUCKET = "kaleidoscope-keys-dst"
 BODY = b"jpg"
 LIST_PAGE = 1000  # ListObjectsV2's maximum page, steps.s3.Settings.page_size
-MAX_SHARDS = 500
+MAX_SHARDS = spec_module.MAX_SHARDS
 TRANSFORMS = ["rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise"]
 
 
@@ -119,91 +123,54 @@ def source_key(index: int, small: int) -> str:
 # --------------------------------------------------------------------------
 
 
-def upload_keys(server, keys: list[str], threads: int, uploader: str) -> dict:
-    """PUT a tiny object under every key, ``threads`` at a time; returns time and CPU figures."""
-    weed_before, cpu_before, start = _common.cpu_seconds(server.process.pid), time.process_time(), time.perf_counter()
-    if uploader == "boto3":
-        client = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            aws_access_key_id=s3server.ADMIN[0],
-            aws_secret_access_key=s3server.ADMIN[1],
-            region_name=s3server.REGION,
-            config=Config(
-                s3={"addressing_style": "path"},
-                max_pool_connections=threads,
-                retries={"mode": "standard", "max_attempts": 8},
-            ),
+def write_index(
+    destination_url: str, spec: spec_module.Spec, recorded_keys: list[str], runs: int, run_keys: int
+) -> dict:
+    """What earlier runs leave for an incremental run: the recorded-sources index and the head.
+
+    The index is written by ``steps.recorded`` itself, as the manifest step writes it: a full
+    run's file (``replace_all``), then ``runs`` incremental runs' files of ``run_keys`` keys each
+    (``add``, compacting as it goes); the head names that generation with the spec's output hash.
+    """
+    destination = open_storage(destination_url)
+    ordered = sorted(recorded_keys)  # Python's string order is S3's UTF-8 byte order
+    later = min(runs * run_keys, len(ordered) - 1) if runs else 0
+    # The later runs' keys are every few keys of the listing, as uploads into many folders are.
+    chosen = set(range(0, later * (len(ordered) // later), len(ordered) // later)) if later else set()
+    picked = [ordered[number] for number in sorted(chosen)]
+    groups = [[key for number, key in enumerate(ordered) if number not in chosen]]
+    groups += [picked[i::runs] for i in range(runs) if picked[i::runs]]
+    recorded.replace_all(destination, "run-000", iter(groups[0]), len(groups[0]))
+    for number, group in enumerate(groups[1:], start=1):
+        recorded.add(destination, f"run-{number:03d}", iter(group), len(group))
+    files = recorded.files(destination)
+    client = destination.client
+    sizes = {
+        item["Key"][len(destination.prefix) :]: item["Size"]
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=destination.bucket, Prefix=destination.prefix + run_layout.SOURCES_PREFIX
         )
-
-        def put(key: str) -> None:
-            client.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=BODY)
-    else:
-        endpoint = urlparse(server.endpoint)
-        credentials = Credentials(*s3server.ADMIN)
-        local = threading.local()
-        payload_hash = hashlib.sha256(BODY).hexdigest()
-
-        def put(key: str) -> None:
-            path = f"/{SOURCE_BUCKET}/{quote(key, safe='/')}"
-            if getattr(local, "signer", None) is None:
-                local.signer, local.connection = S3SigV4Auth(credentials, "s3", s3server.REGION), None
-            for attempt in range(6):
-                try:
-                    if local.connection is None:
-                        local.connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60)
-                    request = AWSRequest(
-                        method="PUT",
-                        url=server.endpoint + path,
-                        data=BODY,
-                        headers={"x-amz-content-sha256": payload_hash},
-                    )
-                    local.signer.add_auth(request)
-                    local.connection.request("PUT", path, body=BODY, headers=dict(request.headers.items()))
-                    response = local.connection.getresponse()
-                    text = response.read()
-                    if response.status == 200:
-                        return
-                    error: Exception = RuntimeError(f"PUT {key}: HTTP {response.status}: {text[:200]!r}")
-                except (OSError, http.client.HTTPException) as problem:
-                    error = problem
-                    if local.connection is not None:
-                        local.connection.close()
-                    local.connection = None
-                if attempt == 5:
-                    raise error
-                time.sleep(0.1 * 2**attempt)
-
-    def put_batch(batch: list[str]) -> None:
-        for key in batch:
-            put(key)
-
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upload") as pool:
-        # Batches of 50 keys: a future per key would cost more memory than the keys.
-        for _ in pool.map(put_batch, [keys[i : i + 50] for i in range(0, len(keys), 50)]):
-            pass
-    seconds = time.perf_counter() - start
-    return {
-        "keys": len(keys),
-        "uploader": uploader,
-        "threads": threads,
-        "seconds": seconds,
-        "puts_per_s": len(keys) / seconds,
-        "client_cpu_ms_per_put": (time.process_time() - cpu_before) / len(keys) * 1000,
-        "weed_cpu_ms_per_put": (_common.cpu_seconds(server.process.pid) - weed_before) / len(keys) * 1000,
+        for item in page.get("Contents", ())
     }
-
-
-def write_index(path: Path, recorded: list[str]) -> dict:
-    """The recorded-sources index as the manifest step writes it: sorted, one JSON string a line."""
-    lines = size = 0
-    with open(path, "w", encoding="utf-8") as handle:
-        for key in sorted(recorded):
-            text = json.dumps(key, ensure_ascii=False) + "\n"
-            handle.write(text)
-            lines += 1
-            size += len(text.encode("utf-8"))
-    return {"sources": lines, "bytes": size, "bytes_per_source": size / max(lines, 1)}
+    size = sum(sizes[key] for _, key in files)
+    head.write(
+        destination,
+        {
+            "generation": "run-000",
+            "output_hash": spec.output_hash,
+            "engine": spec_module.ENGINE_VERSION,
+            "records": len(ordered) * spec.outputs_per_image,
+            "sources": len(ordered),
+            "last_run": f"run-{len(groups) - 1:03d}",
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+    return {
+        "sources": len(ordered),
+        "bytes": size,
+        "bytes_per_source": size / max(len(ordered), 1),
+        "files": [{"key": key, "level": level, "bytes": sizes[key]} for level, key in files],
+    }
 
 
 # --------------------------------------------------------------------------
@@ -212,6 +179,7 @@ def write_index(path: Path, recorded: list[str]) -> dict:
 
 CHILD = r"""
 import json, os, re, resource, sys, time
+from kaleidoscope.steps import recorded as recorded_module
 from kaleidoscope.steps import s3, shard, spec
 from kaleidoscope.steps.s3 import S3Storage
 
@@ -237,7 +205,11 @@ original_list_keys = S3Storage.list_keys
 
 
 def timed_list_keys(self, prefix=""):
-    # Time spent producing keys: ListObjectsV2 requests and the parsing of their pages.
+    # Time spent producing the source's keys: ListObjectsV2 requests and the parsing of their
+    # pages. The destination's listings (of the index files) name a prefix: not counted here.
+    if prefix:
+        yield from original_list_keys(self, prefix)
+        return
     keys = original_list_keys(self, prefix)
     while True:
         start = time.perf_counter()
@@ -253,14 +225,15 @@ def timed_list_keys(self, prefix=""):
 
 S3Storage.list_keys = timed_list_keys
 recorded = {"seconds": 0.0, "sources": 0}
-original_recorded_sources = shard.recorded_sources
+original_read = recorded_module.read
 
 
-def timed_recorded_sources(destination):
-    # Time spent producing recorded sources (the index's HEAD and GET, streaming, parsing) and
-    # how many the merge read; lazy like the step's own stream, so its memory is unchanged.
+def timed_read(destination):
+    # Time spent producing recorded sources (listing the index files, their GETs, streaming,
+    # parsing) and how many the merge read; lazy like the step's own stream, so its memory is
+    # unchanged.
     start = time.perf_counter()
-    sources = original_recorded_sources(destination)
+    sources = original_read(destination)
     recorded["seconds"] += time.perf_counter() - start
     while True:
         start = time.perf_counter()
@@ -274,7 +247,7 @@ def timed_recorded_sources(destination):
         yield source
 
 
-shard.recorded_sources = timed_recorded_sources
+recorded_module.read = timed_read
 
 reset = reset_peak()  # the peak below is step's alone
 baseline = status()
@@ -425,12 +398,21 @@ def main(argv: list[str] | None = None) -> int:
         default=0.05,
         help="share of the source the recorded-sources index does not hold yet (default 0.05)",
     )
+    parser.add_argument(
+        "--index-runs",
+        type=int,
+        default=3,
+        help="earlier incremental runs whose files the index holds besides the full run's (default 3)",
+    )
+    parser.add_argument(
+        "--index-run-keys", type=int, default=1000, help="sources each of those runs recorded (default 1000)"
+    )
     parser.add_argument("--target-keys", type=int, default=10_000_000, help="extrapolate to this many keys")
     parser.add_argument(
         "--repeat",
         type=int,
         default=1,
-        help="interleaved repetitions (default 1: a 100,000-key listing takes ~45 s here)",
+        help="interleaved repetitions (default 1: the set-up, not the runs, takes most of the time)",
     )
     parser.add_argument("--upload-threads", type=int, default=32, help="threads uploading the keys (default 32)")
     parser.add_argument(
@@ -462,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat, --upload-threads, --shard-size and --wide-shard must be positive")
     if not 0 < args.new_fraction < 1:
         parser.error("--new-fraction must be between 0 and 1")
+    if args.index_runs < 0 or args.index_run_keys < 1:
+        parser.error("--index-runs must be 0 or more and --index-run-keys positive")
     _common.stop_on_sigterm()
 
     env = _common.environment(boto3=boto3.__version__, botocore=botocore.__version__, weed=_common.weed_version())
@@ -492,29 +476,38 @@ def main(argv: list[str] | None = None) -> int:
                 f"set-up: uploading {args.keys} objects ({args.uploader}, {args.upload_threads} threads) ...",
                 flush=True,
             )
-            upload = upload_keys(server, keys, args.upload_threads, args.uploader)
+            upload = _common.upload_keys(server, SOURCE_BUCKET, keys, args.upload_threads, args.uploader)
             print(
                 f"  {upload['seconds']:.1f} s, {upload['puts_per_s']:.0f} PUT/s; CPU per PUT: client "
                 f"{upload['client_cpu_ms_per_put']:.2f} ms, weed {upload['weed_cpu_ms_per_put']:.2f} ms",
                 flush=True,
             )
 
-            # The index an earlier run's manifest step left: all but the newest keys, relative to
-            # the source prefix (as the manifest records them), sorted.
+            # The index earlier runs' manifest steps left: all but the newest keys, relative to
+            # the source prefix (as the manifest records them), and the head naming them.
             relative = [key[len("set/") :] for key in keys]
             index_start = time.perf_counter()
-            index_path = workdir / "recorded-sources.jsonl"
-            index = write_index(index_path, relative[: args.keys - new])
             incremental_destination = f"s3://{DESTINATION_BUCKET}/incremental"
-            open_storage(incremental_destination).write_file(RECORDED, index_path, "application/x-ndjson")
-            index_path.unlink()
+            incremental_spec = spec_module.parse(
+                spec_document(f"s3://{SOURCE_BUCKET}/set", incremental_destination, args.shard_size)
+            )
+            index = write_index(
+                incremental_destination,
+                incremental_spec,
+                relative[: args.keys - new],
+                args.index_runs,
+                args.index_run_keys,
+            )
             index["seconds"] = time.perf_counter() - index_start
+            files = ", ".join(f"L{f['level']} {f['bytes'] / 1e3:.0f} kB" for f in index["files"])
             print(
-                f"  index: {index['sources']} recorded sources ({index['bytes'] / 1e6:.2f} MB, "
-                f"{index['bytes_per_source']:.1f} B/source) written and uploaded in {index['seconds']:.1f} s",
+                f"  index: {index['sources']} recorded sources in {len(index['files'])} files "
+                f"({files}; "
+                f"{index['bytes'] / 1e6:.2f} MB, {index['bytes_per_source']:.1f} B/source) and head.json "
+                f"written in {index['seconds']:.1f} s",
                 flush=True,
             )
-            spool_bytes_per_key = statistics.fmean(len(json.dumps(key, ensure_ascii=False)) + 1 for key in relative)
+            page_bytes_per_key = statistics.fmean(len(json.dumps(key, ensure_ascii=False)) + 1 for key in relative)
             env["setup_seconds"] = time.perf_counter() - started
 
             variants = {
@@ -542,6 +535,12 @@ def main(argv: list[str] | None = None) -> int:
                             f"{index['sources']} sources"
                         )
                     runs[name].append(report)
+                    if incremental:
+                        # What the manifest step would do at the end: the next repetition takes
+                        # the same destination, and its index is unchanged.
+                        storage = open_storage(destination)
+                        storage.delete_prefix(run_layout.work_prefix(run_id))
+                        claim.release(storage, run_id)
                     print(
                         f"  rep {repetition + 1}/{args.repeat} {name:<12} {report['seconds']:6.1f} s "
                         f"(listing {report['listing']['seconds']:5.1f} s)  peak +"
@@ -569,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     pages = math.ceil(target / LIST_PAGE)
     target_shards = min(MAX_SHARDS, math.ceil(target / args.shard_size))
     target_shard_size = math.ceil(target / target_shards)
+    listing_pages = math.ceil(target / run_layout.LISTING_PAGE)
     time_target = wide["us_per_key"] * 1e-6 * target
     listing_target = wide["listing_us_per_key"] * 1e-6 * target
     recorded_info = incr["recorded"]
@@ -678,38 +678,40 @@ def main(argv: list[str] | None = None) -> int:
         f"  Incremental: the merge streamed all {recorded_info['sources_read']} sources of the index "
         f"({index['bytes'] / 1e6:.2f} MB) in {recorded_info['seconds']:.2f} s = {index_us_per_source:.1f} us/source; "
         f"peak +{incr['above_baseline_mb']:.1f} MB against the large run's +{large['above_baseline_mb']:.1f} MB "
-        f"(same listing and shard size): {incremental_growth:+.2f} MB."
+        f"(same listing; its pages hold only the new keys): {incremental_growth:+.2f} MB."
     )
     print()
     print(f"Extrapolation to {target:,} keys (linear in keys; the wide run has the shard size of that run):")
     print(
-        f"  requests: {pages:,} ListObjectsV2 pages of {LIST_PAGE} keys + {target_shards} shard-list PUTs of "
-        f"~{target_shard_size:,} keys + run.json + 2 one-key check listings "
+        f"  requests: {pages:,} ListObjectsV2 pages of {LIST_PAGE} keys + {listing_pages:,} listing-page PUTs of "
+        f"{run_layout.LISTING_PAGE:,} keys + run.json + the claim (3) + head.json + 2 one-key check listings; "
+        f"{target_shards} shards of ~{target_shard_size:,} keys "
         f"(measured at {large['keys']:,} keys: {request_text(large['requests'])})"
     )
     print(
         f"  time: {target:,} x {wide['us_per_key']:.0f} us/key = {duration(time_target)}, of which listing "
         f"{duration(listing_target)} ({wide['listing_us_per_key']:.0f} us/key = "
-        f"{wide['listing_us_per_key'] * LIST_PAGE / 1000:.0f} ms per page of {LIST_PAGE}); the rest is filtering, "
-        "spooling and the shard-list PUTs"
+        f"{wide['listing_us_per_key'] * LIST_PAGE / 1000:.0f} ms per page of {LIST_PAGE}); the rest is filtering "
+        "and the listing-page PUTs"
     )
     print(
-        f"  memory: bounded by one listing page (while listing) or one shard list (while writing), whichever "
-        f"is larger: the wide run's peak, "
-        f"+{wide['above_baseline_mb']:.1f} MB above the baseline ({wide['peak_mb']:.0f} MB in all), against "
-        f"+{large['above_baseline_mb']:.1f} MB with shards of {args.shard_size}"
+        f"  memory: bounded by one page of {run_layout.LISTING_PAGE:,} keys being written, whatever the shard size: "
+        f"the wide run's peak, +{wide['above_baseline_mb']:.1f} MB above the baseline ({wide['peak_mb']:.0f} MB "
+        f"in all), against +{large['above_baseline_mb']:.1f} MB with shards of {args.shard_size}"
     )
     print(
-        f"  local disk: the spool file holds every matching key, {spool_bytes_per_key:.0f} B/key here: "
-        f"~{spool_bytes_per_key * target / 1e6:.0f} MB at {target:,} keys (temporary folder)"
+        f"  storage: the listing pages hold every key to augment, {page_bytes_per_key:.0f} B/key here: "
+        f"~{page_bytes_per_key * target / 1e6:.0f} MB at {target:,} keys, in the destination's work folder "
+        "(removed by the manifest step); nothing on the pod's disk"
     )
     print(
         f"  incremental with {target:,} recorded sources: time {target:,} x {incr['us_per_key']:.0f} us/key = "
         f"{duration(incremental_time_target)}, of which reading the index ~"
         f"{duration(index_us_per_source * 1e-6 * target)} ({index_us_per_source:.1f} us/source); memory constant: "
         f"the incremental run's peak, +{incr['above_baseline_mb']:.1f} MB above the baseline (the merge holds one "
-        f"index line and its read buffer, however long the index); the index: {index['bytes_per_source']:.1f} "
-        f"B/source = ~{index_bytes_target / 1e6:.0f} MB, one GET, streamed"
+        f"line and read buffer per index file, however long the files); the index: "
+        f"{index['bytes_per_source']:.1f} B/source = ~{index_bytes_target / 1e6:.0f} MB in a logarithmic number "
+        f"of files (here {len(index['files'])}), one GET each, streamed"
     )
     if profile:
         print()
@@ -754,7 +756,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time_target,
             "listing_seconds": listing_target,
             "peak_above_baseline_mb": wide["above_baseline_mb"],
-            "spool_bytes": spool_bytes_per_key * target,
+            "listing_page_bytes": page_bytes_per_key * target,
             "incremental_seconds": incremental_time_target,
             "incremental_index_seconds": index_us_per_source * 1e-6 * target,
             "incremental_peak_above_baseline_mb": incr["above_baseline_mb"],
