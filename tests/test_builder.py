@@ -87,6 +87,7 @@ ALL_OPTIONS = BuildOptions(
     s3_endpoint="http://minio.storage:9000",
     source="s3://in/photos",
     destination="s3://out/augmented",
+    mutex_database=True,
     incremental=True,
     parallelism=7,
     retries=5,
@@ -105,8 +106,8 @@ ALL_OPTIONS = BuildOptions(
 
 EVERY_RENDERING = pytest.mark.parametrize(
     "options",
-    [BuildOptions(), ALL_OPTIONS, BuildOptions(s3_secret=None, retries=0)],
-    ids=["defaults", "all-options", "irsa-no-retries"],
+    [BuildOptions(), ALL_OPTIONS, BuildOptions(s3_secret=None, retries=0, mutex=False)],
+    ids=["defaults", "all-options", "irsa-no-retries-no-mutex"],
 )
 
 
@@ -322,7 +323,9 @@ def test_parameters_have_descriptions_enums_and_defaults_from_spec_and_options()
     assert list(params) == list(argo_params.NAMES) == ["spec", "source", "destination", "s3-endpoint", "incremental"]
     assert all(param["description"] for param in params.values())
     assert params["spec"]["value"] == SPEC  # verbatim, comments included, editable in the UI
-    assert params["source"]["value"] == params["destination"]["value"] == params["s3-endpoint"]["value"] == ""
+    assert params["s3-endpoint"]["value"] == ""
+    # No value: each run names its own locations, never the example spec's
+    assert "value" not in params["source"] and "value" not in params["destination"]
     assert params["incremental"] == {**params["incremental"], "value": "false", "enum": ["true", "false"]}
     for param in params.values():
         if "enum" in param:
@@ -345,29 +348,120 @@ def test_title_and_description_say_what_the_run_does():
     assert annotations["workflows.argoproj.io/title"] == "Kaleidoscope: 4 transforms, 16 images per input"
     description = annotations["workflows.argoproj.io/description"]
     for words in (
-        "s3://my-bucket/photos",
-        "s3://my-bucket/augmented",
+        "under the `source` parameter into the `destination` parameter",
         "flip_lr, rotate_zoom, brightness, contrast",
         "16 jpg images",
         "8 parallel shards",
     ):
         assert words in description
-    overridden = build(options=BuildOptions(source="s3://other/in"))["metadata"]["annotations"][
-        "workflows.argoproj.io/description"
-    ]
-    assert "s3://other/in" in overridden
     limited = SPEC.replace("shards: 8", "shards: 8\ncombinations: {min_ops: 1, max_ops: 2}")
     assert (
         "every subset of 1 to 2" in build(spec=limited)["metadata"]["annotations"]["workflows.argoproj.io/description"]
     )
 
 
-@pytest.mark.parametrize("kind", ["workflowtemplate", "cronworkflow"])
-def test_runs_started_from_a_template_or_schedule_carry_the_title(kind):
+@pytest.mark.parametrize("kind", builder.KINDS)
+@pytest.mark.parametrize("options", [BuildOptions(), ALL_OPTIONS], ids=["defaults", "all-options"])
+def test_the_ui_never_shows_the_specs_locations_as_a_runs(kind, options):
+    # The object's own annotations are never substituted: they name no location at all, not the
+    # example spec's, not even the options' (a CronWorkflow's parameters may be edited).
+    manifest = build(kind, options)
+    own = json.dumps(manifest["metadata"]["annotations"])
+    assert "s3://" not in own and "{{" not in own
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_every_run_carries_the_title_with_its_own_locations(kind):
+    # Argo substitutes spec.workflowMetadata with the workflow's parameters and copies its
+    # annotations onto the run (operator.go: substituteGlobalVariables, then updateWorkflowMetadata).
     manifest = build(kind)
+    own = manifest["metadata"]["annotations"]
     carried = workflow_spec(manifest)["workflowMetadata"]
-    assert carried["annotations"] == manifest["metadata"]["annotations"]
+    assert carried["annotations"] == {
+        builder.TITLE: own[builder.TITLE] + " → {{workflow.parameters.destination}}",
+        builder.DESCRIPTION: own[builder.DESCRIPTION]
+        + " This run: {{workflow.parameters.source}} → {{workflow.parameters.destination}}.",
+    }
     assert carried["labels"] == {"app.kubernetes.io/name": "kaleidoscope"}
+
+
+# -- one run per destination ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_every_kind_takes_a_mutex_named_after_the_destination(kind):
+    manifest = build(kind)
+    assert workflow_spec(manifest)["synchronization"] == {
+        "mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}"}]  # Argo 4's list form
+    }
+    if kind == "cronworkflow":
+        assert "synchronization" not in manifest["spec"]  # each run's, not the CronWorkflow's
+    database = build(kind, BuildOptions(mutex_database=True))
+    assert workflow_spec(database)["synchronization"]["mutexes"] == [
+        {"name": "kaleidoscope-{{workflow.parameters.destination}}", "database": True}
+    ]
+    assert "synchronization" not in workflow_spec(build(kind, BuildOptions(mutex=False)))
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+@pytest.mark.parametrize("options", [BuildOptions(), BuildOptions(mutex_database=True)], ids=["local", "database"])
+def test_the_mutex_passes_argos_strict_schema_and_the_lint(kind, options):
+    manifest = build(kind, options)
+    assert_valid(manifest)
+    assert lint(manifest) == []
+
+
+def test_a_misspelt_parameter_in_the_mutex_name_is_a_lint_problem():
+    # Argo leaves an unknown tag as written: every run would then share one lock.
+    manifest = build()
+    manifest["spec"]["synchronization"]["mutexes"][0]["name"] = "kaleidoscope-{{workflow.parameters.destinaton}}"
+    [problem] = lint(manifest)
+    assert problem.startswith("spec.synchronization.mutexes[0].name: {{workflow.parameters.destinaton}} does not")
+
+
+def test_a_database_mutex_needs_the_mutex():
+    assert problems_of(options=BuildOptions(mutex=False, mutex_database=True)) == [
+        "mutex_database: bad value true: a database mutex needs the mutex (mutex=True)"
+    ]
+    assert problems_of(options=BuildOptions(mutex="yes")) == ['mutex: bad value "yes": must be true or false']  # type: ignore[arg-type]
+
+
+# -- where a run reads and writes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["workflow", "workflowtemplate"])
+def test_a_workflow_or_template_leaves_its_locations_to_each_run(kind):
+    params = parameters(build(kind))
+    assert "value" not in params["source"] and "value" not in params["destination"]
+    given = parameters(build(kind, BuildOptions(source="s3://in/p", destination="s3://out/a")))
+    assert (given["source"]["value"], given["destination"]["value"]) == ("s3://in/p", "s3://out/a")
+
+
+def test_a_cron_workflow_carries_the_locations_it_runs_with():
+    # It runs unattended, and Argo refuses a CronWorkflow whose parameter has no value.
+    params = parameters(build("cronworkflow"))
+    assert (params["source"]["value"], params["destination"]["value"]) == (
+        "s3://my-bucket/photos",
+        "s3://my-bucket/augmented",
+    )
+    params = parameters(build("cronworkflow", BuildOptions(destination="s3://out/a")))
+    assert (params["source"]["value"], params["destination"]["value"]) == ("s3://my-bucket/photos", "s3://out/a")
+
+
+def test_a_workflow_submitted_now_can_carry_the_specs_locations():
+    made = builder.manifest(builder.workflow(SPEC, BuildOptions(source="s3://in/p"), carry_locations=True))
+    params = parameters(made)
+    assert (params["source"]["value"], params["destination"]["value"]) == ("s3://in/p", "s3://my-bucket/augmented")
+
+
+def test_the_committed_workflow_refuses_to_run_locally_without_its_locations(tmp_path):
+    from kaleidoscope.workflows.executor import execute
+
+    with pytest.raises(InvalidInput) as caught:
+        execute(argo_golden.FILES["workflow"], {"s3-endpoint": ""}, workdir=tmp_path, show_progress=False)
+    assert caught.value.exit_code == 2
+    named = [problem for problem in caught.value.problems if "needs a value" in problem]
+    assert len(named) == 2 and "'source'" in named[0] and "'destination'" in named[1], caught.value.problems
 
 
 # -- CronWorkflow -----------------------------------------------------------------------------
@@ -565,7 +659,9 @@ def test_the_rendered_steps_run_end_to_end_with_the_step_commands(photos, tmp_pa
     manifest = build()
     steps = templates(manifest)
     destination = tmp_path / "augmented"
-    values = {f"workflow.parameters.{name}": parameter["value"] for name, parameter in parameters(manifest).items()}
+    values = {
+        f"workflow.parameters.{name}": parameter.get("value", "") for name, parameter in parameters(manifest).items()
+    }
     values.update(
         {
             "workflow.parameters.source": str(photos),

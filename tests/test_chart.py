@@ -158,6 +158,8 @@ def builder_settings(
         s3_endpoint=s3["endpoint"],
         source=work["source"],
         destination=work["destination"],
+        mutex=work["mutex"],
+        mutex_database=work["mutexDatabase"],
         incremental=work["incremental"],
         parallelism=work["parallelism"],
         retries=work["retries"],
@@ -196,7 +198,8 @@ def builder_settings(
 
 def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dict:
     """The builder's object for the settings, with what the chart adds or words differently made explicit:
-    the standard labels, and the title and description when the spec or its locations changed."""
+    the standard labels, and the title and description when the spec changed or values set them (a
+    run's words add the builder's run sentence to them)."""
     if kind == "WorkflowTemplate":
         made = builder.manifest(builder.workflow_template(settings.spec, settings.template_options))
     else:
@@ -209,7 +212,7 @@ def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dic
     assert description.startswith(words[builder.DESCRIPTION])
     tail = description[len(words[builder.DESCRIPTION]) :]  # the schedule and incremental sentences
     work = settings.merged["workflow"]
-    as_default = settings.spec == argo_golden.EXAMPLE_SPEC and not work["source"] and not work["destination"]
+    as_default = settings.spec == argo_golden.EXAMPLE_SPEC  # the builder's words name no location
     generic = (
         "Augments every image under `source` into `destination` as the `spec` parameter says (by default the "
         f"spec in the ConfigMap {settings.template_options.name}-spec). Writes manifest.jsonl and summary.json; "
@@ -220,7 +223,10 @@ def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dic
         builder.DESCRIPTION: (work["description"] or (words[builder.DESCRIPTION] if as_default else generic)) + tail,
     }
     made["metadata"]["annotations"] = annotations
-    workflow_spec(made)["workflowMetadata"]["annotations"] = dict(annotations)
+    workflow_spec(made)["workflowMetadata"]["annotations"] = {
+        builder.TITLE: annotations[builder.TITLE] + builder.RUN_TITLE,
+        builder.DESCRIPTION: annotations[builder.DESCRIPTION] + builder.RUN_DESCRIPTION,
+    }
     return made
 
 
@@ -476,6 +482,11 @@ BAD_VALUES = {
     "root user": ({"workflow": {"runAsUser": 0}}, "at '/workflow/runAsUser': minimum"),
     "key deleted with null": ({"workflow": {"parallelism": None}}, "missing property 'parallelism'"),
     "spec as a list": ({"spec": ["flip_lr"]}, "at '/spec': got array, want string or object"),
+    "database mutex without the mutex": (
+        {"workflow": {"mutex": False, "mutexDatabase": True}},
+        "at '/workflow/mutex': value must be true",
+    ),
+    "mutex as text": ({"workflow": {"mutex": "yes"}}, "at '/workflow/mutex': got string, want boolean"),
 }
 
 
@@ -651,6 +662,30 @@ def test_spec_values_from_the_chart_command_give_the_builders_words_for_that_spe
     assert parameter(template, "spec") == spec.read_text()
 
 
+@pytest.mark.parametrize("values", [{}, {"cronWorkflow": {"enabled": True}}], ids=["template", "with-cron"])
+def test_the_mutex_values_render_as_the_builder_renders_them(values):
+    def synchronizations(workflow: dict) -> list:
+        documents = render({**values, "workflow": workflow})
+        return [workflow_spec(document).get("synchronization") for document in argo_objects(documents)]
+
+    name = "kaleidoscope-{{workflow.parameters.destination}}"
+    assert set(map(json.dumps, synchronizations({}))) == {json.dumps({"mutexes": [{"name": name}]})}
+    database = synchronizations({"mutexDatabase": True})
+    assert set(map(json.dumps, database)) == {json.dumps({"mutexes": [{"name": name, "database": True}]})}
+    assert synchronizations({"mutex": False}) == [None] * len(database)
+
+
+def test_the_template_leaves_its_locations_to_each_run_and_the_cron_carries_them():
+    documents = render({"cronWorkflow": {"enabled": True}})
+    template = workflow_spec(one(documents, "WorkflowTemplate"))["arguments"]["parameters"]
+    assert [p for p in template if p["name"] in ("source", "destination") and "value" in p] == []
+    assert parameter(one(documents, "CronWorkflow"), "destination") == "s3://my-bucket/augmented"  # the spec's
+    given = render({"cronWorkflow": {"enabled": True}, "workflow": {"destination": "s3://b/out"}})
+    assert parameter(one(given, "WorkflowTemplate"), "destination") == "s3://b/out"
+    assert parameter(one(given, "CronWorkflow"), "destination") == "s3://b/out"
+    assert parameter(one(given, "CronWorkflow"), "source") == "s3://my-bucket/photos"
+
+
 def test_a_changed_spec_gets_a_generic_title_not_the_default_specs():
     template = one(
         render({"spec": "source: s3://a/in\ndestination: s3://a/out\ntransforms: [flip_lr]\n"}), "WorkflowTemplate"
@@ -662,7 +697,9 @@ def test_a_changed_spec_gets_a_generic_title_not_the_default_specs():
 def test_notes_give_the_numbered_next_commands():
     text = notes()
     assert "argo submit -n argo --from workflowtemplate/kaleidoscope" in text
-    assert "s3://my-bucket/augmented/manifest.jsonl" in text  # where the manifest lands
+    # each run names its destination: not the default spec's
+    assert "-p destination=s3://<bucket>/<augmented>" in text and "<destination>/manifest.jsonl" in text
+    assert "s3://my-bucket" not in text and "waits, Pending" in text
     assert "kubectl create secret generic kaleidoscope-s3 -n argo" in text
     numbered = [line.split(".")[0] for line in text.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
     assert numbered == ["1", "2", "3", "4"]
@@ -671,3 +708,7 @@ def test_notes_give_the_numbered_next_commands():
     )
     assert "argo cron get -n argo kaleidoscope" in with_cron
     assert "s3://b/out/manifest.jsonl" in with_cron and "create secret" not in with_cron
+    assert "-p destination=s3://b/out" in with_cron
+    # the CronWorkflow runs with the spec's locations when values give none
+    assert "s3://my-bucket/augmented/manifest.jsonl" in notes({"cronWorkflow": {"enabled": True}})
+    assert "waits, Pending" not in notes({"workflow": {"mutex": False}})

@@ -194,11 +194,38 @@ def test_a_cron_workflows_paths_start_at_its_workflow_spec():
             "spec.templates[1].container.args[0]",
             "never closed",
         ),
+        # a mutex named after a parameter that is not declared (Argo would keep the tag as the name)
+        (
+            lambda d: d["spec"].update(synchronization={"mutexes": [{"name": "m-{{workflow.parameters.speed}}"}]}),
+            "spec.synchronization.mutexes[0].name",
+            "no workflow parameter 'speed'",
+        ),
+        # a workflow output in a lock: the lock is taken before anything ran
+        (
+            lambda d: d["spec"].update(synchronization={"mutexes": [{"name": "{{workflow.outputs.parameters.x}}"}]}),
+            "spec.synchronization.mutexes[0].name",
+            "not a workflow variable of this manifest",
+        ),
+        # a run's title naming an input: only the workflow's variables exist there
+        (
+            lambda d: d["spec"].update(workflowMetadata={"annotations": {"t": "{{inputs.parameters.message}}"}}),
+            "spec.workflowMetadata.annotations.t",
+            "this template has no input parameter 'message'",
+        ),
     ],
 )
 def test_every_variable_resolves(change, where, words):
     problems = broken(DIAMOND, change)
     assert any(p.startswith(f"{where}: ") and words in p for p in problems), problems
+
+
+def test_the_workflow_level_lock_and_run_metadata_may_use_the_workflows_variables():
+    document = copy.deepcopy(DIAMOND)
+    document["spec"]["synchronization"] = {
+        "mutexes": [{"name": "m-{{workflow.parameters.mode}}", "namespace": "{{workflow.namespace}}", "database": True}]
+    }
+    document["spec"]["workflowMetadata"] = {"annotations": {"t": "{{workflow.name}}: {{workflow.parameters.mode}}"}}
+    assert lint(document) == []
 
 
 def test_step_outputs_resolve_only_from_earlier_groups_and_items_only_in_loops():

@@ -78,6 +78,7 @@ CHANGED_FLAGS = [
     "s3://out/a",
     "--incremental",
     "false",
+    "--mutex-database",
     "--parallelism",
     "4",
     "--retries",
@@ -115,6 +116,7 @@ def test_flags_map_onto_the_builders_options(spec_file, capsys):
             source="s3://in/p",
             destination="s3://out/a",
             incremental=False,
+            mutex_database=True,
             parallelism=4,
             retries=1,
             resources={"augment": Resources(cpu_request="4", cpu_limit="4", memory_request="8Gi", memory_limit="8Gi")},
@@ -142,6 +144,43 @@ def test_changed_flags_render_a_manifest_that_passes_argos_strict_schema(spec_fi
 def test_no_s3_secret_renders_no_credentials(spec_file, capsys):
     _, out, _ = render([str(spec_file), "--no-s3-secret"], capsys)
     assert "secretKeyRef" not in out and "AWS_" not in out
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_mutex_flags(spec_file, capsys, kind):
+    def synchronization(*flags: str):
+        code, out, _ = render([str(spec_file), "--kind", kind, *flags], capsys)
+        assert code == 0
+        manifest = yaml.safe_load(out)
+        assert lint(manifest) == []
+        spec = manifest["spec"]["workflowSpec"] if kind == "cronworkflow" else manifest["spec"]
+        return spec.get("synchronization")
+
+    assert synchronization() == {"mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}"}]}
+    assert synchronization("--mutex-database") == {
+        "mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}", "database": True}]
+    }
+    assert synchronization("--no-mutex") is None
+
+
+@pytest.mark.parametrize(
+    "kind, flags, source, destination",
+    [
+        ("workflow", [], None, None),
+        ("workflowtemplate", [], None, None),
+        ("workflow", ["--destination", "s3://out/a"], None, "s3://out/a"),
+        # A CronWorkflow runs unattended: the flags' locations, else the spec's.
+        ("cronworkflow", [], "s3://my-bucket/photos", "s3://my-bucket/augmented"),
+        ("cronworkflow", ["--source", "s3://in/p"], "s3://in/p", "s3://my-bucket/augmented"),
+    ],
+)
+def test_source_and_destination_values(spec_file, capsys, kind, flags, source, destination):
+    code, out, _ = render([str(spec_file), "--kind", kind, *flags], capsys)
+    assert code == 0
+    manifest = yaml.safe_load(out)
+    spec = manifest["spec"]["workflowSpec"] if kind == "cronworkflow" else manifest["spec"]
+    values = {p["name"]: p.get("value") for p in spec["arguments"]["parameters"]}
+    assert (values["source"], values["destination"]) == (source, destination)
 
 
 # -- bad input: exit 2, naming the field ------------------------------------------------------
@@ -196,6 +235,7 @@ def test_bad_options_and_schedules_exit_2_naming_the_field(spec_file, capsys, ex
         (["--node-selector", "pool"], "argument --node-selector: bad value 'pool': use KEY=VALUE"),
         (["--incremental", "maybe"], "argument --incremental: invalid choice: 'maybe'"),
         (["--s3-secret", "x", "--no-s3-secret"], "not allowed with argument"),
+        (["--no-mutex", "--mutex-database"], "not allowed with argument"),
     ],
 )
 def test_unknown_option_values_exit_2(spec_file, capsys, argv, message):

@@ -105,9 +105,13 @@ def test_posts_the_rendered_workflow_and_prints_its_name_and_link(spec_file, cap
     assert request["headers"]["Authorization"] == "Bearer s3cret"
     assert request["headers"]["Content-Type"] == "application/json"
     options = BuildOptions(namespace="ml", source="s3://in/photos", parallelism=5)
-    assert request["body"] == {"workflow": builder.manifest(builder.workflow(spec_file, options))}
+    made = builder.workflow(spec_file, options, carry_locations=True)
+    assert request["body"] == {"workflow": builder.manifest(made)}
     assert request["body"]["workflow"]["kind"] == "Workflow"
-    assert request["body"]["workflow"]["spec"]["arguments"]["parameters"][0]["value"] == argo_golden.EXAMPLE_SPEC
+    parameters = {p["name"]: p.get("value") for p in request["body"]["workflow"]["spec"]["arguments"]["parameters"]}
+    assert parameters["spec"] == argo_golden.EXAMPLE_SPEC
+    # A run submitted now names its locations (Argo refuses one that does not): the flag's, else the spec's.
+    assert (parameters["source"], parameters["destination"]) == ("s3://in/photos", "s3://my-bucket/augmented")
 
 
 def test_server_token_and_namespace_come_from_argo_cli_variables(spec_file, capsys, monkeypatch):

@@ -14,12 +14,14 @@ from kaleidoscope.workflows import builder
 FOLDER = Path(__file__).resolve().parent
 FILES = {kind: FOLDER / f"kaleidoscope-{kind}.yaml" for kind in builder.KINDS}
 
-#: The spec the committed manifests carry as the ``spec`` parameter's default. Users replace
-#: the locations with ``-p source=... -p destination=...`` and the rest with ``-p spec=...``.
+#: The spec the committed manifests carry as the ``spec`` parameter's default. Each run gives its
+#: locations with ``-p source=... -p destination=...`` (the CronWorkflow carries the spec's), and
+#: may replace the rest with ``-p spec=...``.
 EXAMPLE_SPEC = """\
 # Kaleidoscope spec: every subset of the transforms below, applied in order, for every image.
 # Edit it here, in the Argo UI, or pass your own: -p spec="$(cat my-spec.yaml)".
-# source and destination are defaults: -p source=s3://... -p destination=s3://... replace them.
+# A run takes its locations from its required parameters, -p source=s3://... -p destination=s3://...;
+# a CronWorkflow rendered from this spec carries the two below.
 source: s3://my-bucket/photos
 destination: s3://my-bucket/augmented
 seed: 7

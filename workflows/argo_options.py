@@ -65,8 +65,16 @@ class BuildOptions:
             (IRSA, workload identity) or the node.
         s3_endpoint: Default of the ``s3-endpoint`` parameter: an S3-compatible endpoint URL
             (MinIO, SeaweedFS, ...); empty means AWS.
-        source: Default of the ``source`` parameter; empty keeps the spec's.
-        destination: Default of the ``destination`` parameter; empty keeps the spec's.
+        source: Value of the ``source`` parameter. Empty leaves a Workflow's or WorkflowTemplate's
+            parameter without a value, so each run must name it (``argo submit -p source=...``);
+            a CronWorkflow, which runs unattended, carries this or else the spec's ``source``.
+        destination: Value of the ``destination`` parameter, as for ``source``.
+        mutex: Take an Argo workflow-level mutex named after the destination
+            (:data:`~workflows.builder.MUTEX_NAME`), so two runs never write one destination
+            at once: the second waits, Pending, until the first ends.
+        mutex_database: Make that mutex a database mutex (Argo's ``database: true``), shared by
+            every controller of the sync database: for several clusters or controllers writing the
+            same destinations. Needs Argo's sync database configured (``SyncConfig``).
         incremental: Default of the ``incremental`` parameter; None means false for a Workflow or
             WorkflowTemplate and true for a CronWorkflow (each run processes only new images).
         parallelism: Most pods of one workflow running at once.
@@ -99,6 +107,8 @@ class BuildOptions:
     s3_endpoint: str = ""
     source: str = ""
     destination: str = ""
+    mutex: bool = True
+    mutex_database: bool = False
     incremental: bool | None = None
     parallelism: int = 20
     retries: int = 3
@@ -201,7 +211,12 @@ def option_problems(options: BuildOptions) -> list[str]:
     texts = (("s3_endpoint", options.s3_endpoint), ("source", options.source), ("destination", options.destination))
     for where, value in texts:
         if not isinstance(value, str):
-            problems.append(_bad(where, value, "must be text (empty for the default)"))
+            problems.append(_bad(where, value, "must be text (empty for none)"))
+    for where, switch in (("mutex", options.mutex), ("mutex_database", options.mutex_database)):
+        if not isinstance(switch, bool):
+            problems.append(_bad(where, switch, "must be true or false"))
+    if options.mutex_database is True and options.mutex is False:
+        problems.append(_bad("mutex_database", True, "a database mutex needs the mutex (mutex=True)"))
     if options.incremental not in (None, True, False):
         problems.append(_bad("incremental", options.incremental, "must be true, false or unset"))
     problems += _integer("parallelism", options.parallelism, 1)

@@ -18,7 +18,7 @@ class WorkflowParameter:
     Attributes:
         name: As in ``-p name=value`` and ``{{workflow.parameters.<name>}}``.
         description: Shown in the Argo UI's submit dialog.
-        default: Shown in docs/argo.md; the rendered default comes from the spec and options.
+        default: Shown in docs/argo.md; the rendered value comes from the spec and options.
         enum: The allowed values (the UI offers a drop-down), or None for free text.
     """
 
@@ -37,14 +37,15 @@ PARAMETERS = (
     ),
     WorkflowParameter(
         "source",
-        "Where the images are (s3://bucket/prefix); empty keeps the spec's `source`.",
-        '`""`',
+        "Required: where the images are (s3://bucket/prefix). It replaces the spec's `source`.",
+        "none: required (`-p source=...`); the CronWorkflow carries the spec's",
     ),
     WorkflowParameter(
         "destination",
-        "Where the images, manifest.jsonl and summary.json go (s3://bucket/prefix, not inside the "
-        "source); empty keeps the spec's `destination`.",
-        '`""`',
+        "Required: where the images, manifest.jsonl and summary.json go (s3://bucket/prefix, not "
+        "inside the source). It replaces the spec's `destination`, and names the mutex that lets "
+        "one run at a time write it.",
+        "none: required (`-p destination=...`); the CronWorkflow carries the spec's",
     ),
     WorkflowParameter(
         "s3-endpoint",
@@ -62,17 +63,25 @@ PARAMETERS = (
 NAMES = tuple(parameter.name for parameter in PARAMETERS)
 
 
-def workflow_arguments(values: dict[str, str]) -> list[Parameter]:
-    """The workflow's ``spec.arguments.parameters``, each with its description, enum and value."""
-    return [
-        Parameter(
+def workflow_arguments(values: dict[str, str | None]) -> list[Parameter]:
+    """The workflow's ``spec.arguments.parameters``, each with its description, enum and value.
+
+    A value of None renders a parameter without ``value``: Argo refuses to submit the workflow
+    until ``-p name=...`` gives one (``validate.go``, ``validateArgumentsValues``), and accepts
+    it as is in a WorkflowTemplate, whose runs give it.
+    """
+    arguments = []
+    for parameter in PARAMETERS:
+        argument = Parameter(
             name=parameter.name,
-            value=values[parameter.name],
             description=parameter.description,
             enum=list(parameter.enum) if parameter.enum else None,
         )
-        for parameter in PARAMETERS
-    ]
+        # Given as None, Hera would write the text "null": a missing value stays unset.
+        if values[parameter.name] is not None:
+            argument.value = values[parameter.name]
+        arguments.append(argument)
+    return arguments
 
 
 def reference(name: str) -> str:

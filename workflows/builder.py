@@ -4,7 +4,9 @@ The DAG is ``shard`` (one pod: lists the source, writes the shard key lists, emi
 references) → ``augment`` (one pod per shard, ``withParam`` over those references) →
 ``manifest`` (one pod: merges the parts, exposes the counts and the manifest's URL). The spec
 travels as the workflow parameter ``spec`` so the Argo UI can edit it; the shard step validates
-it first and fails fast.
+it first and fails fast. ``source`` and ``destination`` are required parameters: a run names
+them (a CronWorkflow carries them), and a workflow-level mutex named after the destination lets
+one run at a time write it.
 
 Example:
     >>> from workflows import builder
@@ -25,7 +27,15 @@ from typing import Any, TypeVar, cast
 
 import yaml
 from hera.workflows import DAG, CronWorkflow, Task, Workflow, WorkflowTemplate
-from hera.workflows.models import PodGC, PodSecurityContext, SeccompProfile, TTLStrategy, WorkflowMetadata
+from hera.workflows.models import (
+    Mutex,
+    PodGC,
+    PodSecurityContext,
+    SeccompProfile,
+    Synchronization,
+    TTLStrategy,
+    WorkflowMetadata,
+)
 
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput
@@ -38,7 +48,7 @@ from kaleidoscope.workflows.argo_options import (
     option_problems,
     schedule_problems,
 )
-from kaleidoscope.workflows.argo_params import workflow_arguments
+from kaleidoscope.workflows.argo_params import reference, workflow_arguments
 from kaleidoscope.workflows.argo_templates import augment_template, manifest_template, shard_template
 from kaleidoscope.workflows.argo_yaml import dump
 
@@ -47,6 +57,7 @@ __all__ = [
     "DEFAULT_RESOURCES",
     "DEFAULT_S3_SECRET",
     "KINDS",
+    "MUTEX_NAME",
     "BuildOptions",
     "CronSchedule",
     "build",
@@ -62,6 +73,21 @@ ENTRYPOINT = "main"
 TITLE = "workflows.argoproj.io/title"
 DESCRIPTION = "workflows.argoproj.io/description"
 LABELS = {"app.kubernetes.io/name": "kaleidoscope"}
+#: The workflow-level mutex of every run: one run at a time per destination, whatever template,
+#: schedule or namespace-wide name started it. Argo substitutes the workflow's parameters into
+#: the workflow-level spec, ``synchronization`` included, before it takes the lock
+#: (``substituteGlobalVariables`` in workflow/controller/operator.go). The ``/`` and ``:`` of a
+#: destination are fine in a mutex name in Argo 4: the lock's key is
+#: ``<namespace>/Mutex/<name>`` (``<namespace>/Database/<name>`` for a database mutex), and
+#: ``DecodeLockName`` (workflow/sync/lock_name.go) splits it with ``strings.SplitN(key, "/", 3)``,
+#: so everything after the second ``/`` is the name, slashes and colons included.
+MUTEX_NAME = f"kaleidoscope-{reference('destination')}"
+#: What a run's title and description add to the template's: its own locations. Argo substitutes
+#: ``spec.workflowMetadata`` with the rest of the workflow-level spec, then copies its
+#: annotations onto the run (``updateWorkflowMetadata`` in operator.go); the object's own
+#: ``metadata.annotations`` are never substituted, so they describe the template, not a run.
+RUN_TITLE = f" → {reference('destination')}"
+RUN_DESCRIPTION = f" This run: {reference('source')} → {reference('destination')}."
 
 SpecInput = str | Path | Mapping[str, Any]
 
@@ -101,14 +127,18 @@ def _check(spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None
 
 
 def _describe(parsed, schedule: CronSchedule | None, incremental: bool) -> dict[str, str]:
+    """The title and description of the template (of every run, before :func:`_run_words`).
+
+    They name no location: the spec's ``source`` and ``destination`` are not a run's, which
+    takes its own from the parameters.
+    """
     n = len(parsed.transforms)
     subsets = "every subset"
     if (parsed.min_ops, parsed.max_ops) != (0, n):
         subsets += f" of {parsed.min_ops} to {parsed.max_ops}"
     shards = f"{parsed.shards} parallel shards" if parsed.shards else f"shards of {parsed.shard_size} images"
     text = (
-        f"Augments every image under `source` into `destination` (by default "
-        f"{parsed.source} → {parsed.destination}). Transforms "
+        f"Augments every image under the `source` parameter into the `destination` parameter. Transforms "
         f"{', '.join(transform.label for transform in parsed.transforms)}, applied in {subsets} (in order), "
         f"so each input gives {parsed.outputs_per_image} {parsed.output_format} images; {shards}. "
         f"Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs."
@@ -121,15 +151,48 @@ def _describe(parsed, schedule: CronSchedule | None, incremental: bool) -> dict[
     return {TITLE: title, DESCRIPTION: text}
 
 
+def _run_words(annotations: dict[str, str]) -> dict[str, str]:
+    """A run's title and description: the template's, with the run's own locations."""
+    return {TITLE: annotations[TITLE] + RUN_TITLE, DESCRIPTION: annotations[DESCRIPTION] + RUN_DESCRIPTION}
+
+
+def _locations(parsed, options: BuildOptions, carried: bool) -> tuple[str | None, str | None]:
+    """The values of the ``source`` and ``destination`` parameters; None renders no value.
+
+    A Workflow or WorkflowTemplate leaves them to each run (``-p source=... -p
+    destination=...``) unless the options give them: the spec's locations are an example's, and a
+    run that silently took them would write where nobody asked. A CronWorkflow runs unattended,
+    and Argo refuses one whose parameter has no value (``validate.CronWorkflow`` validates its
+    workflow as a submission): it carries the options' locations, else the spec's, which its
+    manifest then shows. ``parsed`` already holds the options' locations over the spec's.
+    """
+    if carried:
+        return parsed.source, parsed.destination
+    return options.source or None, options.destination or None
+
+
+def _synchronization(options: BuildOptions) -> Synchronization | None:
+    """The mutex on the destination (Argo 4's list form), or None when the options turn it off."""
+    if not options.mutex:
+        return None
+    return Synchronization(mutexes=[Mutex(name=MUTEX_NAME, database=True if options.mutex_database else None)])
+
+
 AnyWorkflow = TypeVar("AnyWorkflow", bound=Workflow)
 
 
 def _build(
-    cls: type[AnyWorkflow], spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None, **identity
+    cls: type[AnyWorkflow],
+    spec: SpecInput,
+    options: BuildOptions,
+    schedule: CronSchedule | None,
+    carry_locations: bool,
+    **identity,
 ) -> AnyWorkflow:
     text, parsed = _check(spec, options, schedule)
     incremental = options.incremental if options.incremental is not None else schedule is not None
     annotations = _describe(parsed, schedule, incremental)
+    source, destination = _locations(parsed, options, carry_locations)
     uid = options.run_as_user
     kwargs: dict[str, Any] = dict(
         annotations=annotations,
@@ -139,8 +202,8 @@ def _build(
         arguments=workflow_arguments(
             {
                 "spec": text,
-                "source": options.source,
-                "destination": options.destination,
+                "source": source,
+                "destination": destination,
                 "s3-endpoint": options.s3_endpoint,
                 "incremental": "true" if incremental else "false",
             }
@@ -162,11 +225,11 @@ def _build(
         ),
         node_selector=dict(options.node_selector) or None,
         tolerations=list(options.tolerations) or None,
+        synchronization=_synchronization(options),
+        # Every run, whatever created it, carries the labels and its own title and description.
+        workflow_metadata=WorkflowMetadata(annotations=_run_words(annotations), labels=dict(LABELS)),
         **identity,
     )
-    if cls is not Workflow:
-        # Runs created from a template or a schedule carry the title, description and labels too.
-        kwargs["workflow_metadata"] = WorkflowMetadata(annotations=dict(annotations), labels=dict(LABELS))
     with cls(**kwargs) as w:
         shard, augment, manifest_step = shard_template(options), augment_template(options), manifest_template(options)
         with DAG(name=ENTRYPOINT):
@@ -188,19 +251,22 @@ def _build(
     return w
 
 
-def workflow(spec: SpecInput, options: BuildOptions | None = None) -> Workflow:
-    """A Workflow (``generateName: <name>-``), to submit as is.
+def workflow(spec: SpecInput, options: BuildOptions | None = None, *, carry_locations: bool = False) -> Workflow:
+    """A Workflow (``generateName: <name>-``), to submit with ``-p source=... -p destination=...``.
 
     Args:
         spec: The spec as YAML/JSON text (kept verbatim, comments included, as the ``spec``
             parameter's value), a ``Path`` to read it from, or a mapping.
         options: How the pods run; defaults to ``BuildOptions()``.
+        carry_locations: Give ``source`` and ``destination`` the options' locations, else the
+            spec's, as a run submitted right away needs (``kaleidoscope submit``); by default
+            they are left without a value unless the options give them.
 
     Raises:
         InvalidInput: Listing every problem in the spec and options, each naming its field.
     """
     options = options or BuildOptions()
-    return _build(Workflow, spec, options, None, generate_name=f"{options.name}-")
+    return _build(Workflow, spec, options, None, carry_locations, generate_name=f"{options.name}-")
 
 
 def workflow_template(spec: SpecInput, options: BuildOptions | None = None) -> WorkflowTemplate:
@@ -209,13 +275,15 @@ def workflow_template(spec: SpecInput, options: BuildOptions | None = None) -> W
     Args and errors as :func:`workflow`.
     """
     options = options or BuildOptions()
-    return _build(WorkflowTemplate, spec, options, None, name=options.name)
+    return _build(WorkflowTemplate, spec, options, None, False, name=options.name)
 
 
 def cron_workflow(
     spec: SpecInput, options: BuildOptions | None = None, schedule: CronSchedule | None = None
 ) -> CronWorkflow:
     """A CronWorkflow named ``options.name`` running incrementally on ``schedule``.
+
+    Its ``source`` and ``destination`` parameters carry the options' locations, else the spec's.
 
     Args:
         spec: As for :func:`workflow`.
@@ -232,6 +300,7 @@ def cron_workflow(
         spec,
         options,
         schedule,
+        True,
         name=options.name,
         # A malformed value is reported by _check; Hera only needs a list here.
         schedules=list(schedule.schedules) if isinstance(schedule.schedules, (list, tuple)) else None,

@@ -105,14 +105,20 @@ def _escape_argo(text: str) -> str:
 
 # -- which values users set, and the Helm expression for each -------------------------------------
 
-_TITLE_EXPR = 'include "kaleidoscope.title" . | toJson'
-_WT_DESCRIPTION = (
-    'include "kaleidoscope.description" (dict "context" . "incremental" .Values.workflow.incremental) | toJson'
-)
-_CRON_DESCRIPTION = (
+_TITLE = 'include "kaleidoscope.title" .'
+_TITLE_EXPR = f"{_TITLE} | toJson"
+_WT_DESCRIBED = 'include "kaleidoscope.description" (dict "context" . "incremental" .Values.workflow.incremental)'
+_WT_DESCRIPTION = f"{_WT_DESCRIBED} | toJson"
+_CRON_DESCRIBED = (
     'include "kaleidoscope.description" (dict "context" . "schedules" .Values.cronWorkflow.schedules '
-    '"timezone" .Values.cronWorkflow.timezone "incremental" .Values.cronWorkflow.incremental) | toJson'
+    '"timezone" .Values.cronWorkflow.timezone "incremental" .Values.cronWorkflow.incremental)'
 )
+_CRON_DESCRIPTION = f"{_CRON_DESCRIBED} | toJson"
+# A run's words (spec.workflowMetadata, which Argo substitutes): the template's, then the run's
+# locations as the builder words them (builder.RUN_TITLE and RUN_DESCRIPTION, in _builder.tpl).
+_RUN_TITLE_EXPR = f'printf "%s %s" ({_TITLE}) (include "kaleidoscope.builder.runTitle" .) | toJson'
+_RUN_WT_DESCRIPTION = f'printf "%s %s" ({_WT_DESCRIBED}) (include "kaleidoscope.builder.runDescription" .) | toJson'
+_RUN_CRON_DESCRIPTION = f'printf "%s %s" ({_CRON_DESCRIBED}) (include "kaleidoscope.builder.runDescription" .) | toJson'
 _CRON_FIELDS = {
     "schedules": Helm("toYaml .Values.cronWorkflow.schedules", block=True),
     "timezone": Helm(".Values.cronWorkflow.timezone | toJson"),
@@ -138,10 +144,23 @@ _WORKFLOW_FIELDS = {
     ("tolerations",): Helm("toYaml .Values.tolerations", block=True, when=".Values.tolerations"),
 }
 _PARAMETERS = {
-    "spec": 'include "kaleidoscope.specText" . | toJson',
-    "source": ".Values.workflow.source | toJson",
-    "destination": ".Values.workflow.destination | toJson",
-    "s3-endpoint": ".Values.s3.endpoint | toJson",
+    "spec": Helm('include "kaleidoscope.specText" . | toJson'),
+    # The WorkflowTemplate leaves its locations to each run unless values give them.
+    "source": Helm(".Values.workflow.source | toJson", when=".Values.workflow.source"),
+    "destination": Helm(".Values.workflow.destination | toJson", when=".Values.workflow.destination"),
+    "s3-endpoint": Helm(".Values.s3.endpoint | toJson"),
+}
+#: The CronWorkflow carries its locations: the values', else the spec's (as the builder does).
+_CRON_PARAMETERS = {
+    **_PARAMETERS,
+    "source": Helm('include "kaleidoscope.cronLocation" (dict "context" . "name" "source") | toJson'),
+    "destination": Helm('include "kaleidoscope.cronLocation" (dict "context" . "name" "destination") | toJson'),
+}
+#: The mutex on the destination: left out with workflow.mutex false, a database mutex with
+#: workflow.mutexDatabase (the builder's render keeps its name, Argo's own expression).
+_SYNCHRONIZATION = {
+    ("synchronization",): Helm(None, when=".Values.workflow.mutex"),
+    ("synchronization", "mutexes", 0, "database"): Helm(None, when=".Values.workflow.mutexDatabase"),
 }
 
 
@@ -180,9 +199,12 @@ def _rule(path: tuple, value: Any, parent: Mapping, manifest: Mapping) -> Helm |
         return Helm(".Release.Namespace")
     if path == ("metadata", "labels"):
         return Helm('include "kaleidoscope.labels" .', block=True)
+    run = "workflowMetadata" in path  # a run's words, not the object's own
     if len(path) >= 2 and path[-2] == "annotations" and key == builder.TITLE:
-        return Helm(_TITLE_EXPR)
+        return Helm(_RUN_TITLE_EXPR if run else _TITLE_EXPR)
     if len(path) >= 2 and path[-2] == "annotations" and key == builder.DESCRIPTION:
+        if run:
+            return Helm(_RUN_CRON_DESCRIPTION if cron else _RUN_WT_DESCRIPTION)
         return Helm(_CRON_DESCRIPTION if cron else _WT_DESCRIPTION)
     if len(path) >= 2 and path[-2] == "labels" and key == "app.kubernetes.io/name":
         return Helm('include "kaleidoscope.name" .')
@@ -194,10 +216,12 @@ def _rule(path: tuple, value: Any, parent: Mapping, manifest: Mapping) -> Helm |
     where = path[len(prefix) :]
     if where in _WORKFLOW_FIELDS:
         return _WORKFLOW_FIELDS[where]
+    if where in _SYNCHRONIZATION:
+        return _SYNCHRONIZATION[where]
     if where[:2] == ("arguments", "parameters") and key == "value":
         if parent["name"] == "incremental":
             return Helm(f'ternary "true" "false" .Values.{"cronWorkflow" if cron else "workflow"}.incremental | toJson')
-        return Helm(_PARAMETERS[parent["name"]])
+        return (_CRON_PARAMETERS if cron else _PARAMETERS)[parent["name"]]
     if where[:1] == ("templates",) and len(where) > 2:
         workflow_spec = manifest["spec"]["workflowSpec"] if cron else manifest["spec"]
         template = workflow_spec["templates"][where[1]]
@@ -322,6 +346,7 @@ _SENTINEL_OPTIONS = BuildOptions(
     s3_endpoint=f"http://{SENTINEL}:9000",
     source=f"s3://{SENTINEL}/source",
     destination=f"s3://{SENTINEL}/destination",
+    mutex_database=True,
     node_selector={f"{SENTINEL}.example/pool": SENTINEL},
     tolerations=(Toleration(key=SENTINEL, operator="Exists", effect="NoSchedule"),),
 )
@@ -331,7 +356,6 @@ _SENTINEL_OPTIONS = BuildOptions(
 #: these replace fails here, loudly, instead of silently dropping the value.
 _EXPECTED = (
     *(helm.expression for helm in _WORKFLOW_FIELDS.values()),
-    *_PARAMETERS.values(),
     'include "kaleidoscope.image" . | toJson',
     'printf "--threads=%s" (include "kaleidoscope.augmentThreads" .) | toJson',
     ".Values.workflow.tmpSize | toJson",
@@ -341,21 +365,32 @@ _EXPECTED = (
     ".Values.workflow.retryBackoff | toJson",
     *(f"toYaml .Values.resources.{step}" for step in ("shard", "augment", "manifest")),
     _TITLE_EXPR,
+    _RUN_TITLE_EXPR,
 )
+#: Conditions each generated template must hold, for the same reason.
+_EXPECTED_CONDITIONS = tuple(str(helm.when) for helm in _SYNCHRONIZATION.values())
 
 
 def _checked(text: str, name: str, cron: bool) -> str:
     if SENTINEL in text:
         line = next(line for line in text.splitlines() if SENTINEL in line)
         raise ValueError(f"{name}: a value the user sets is left unsubstituted: {line.strip()}")
-    expected = _EXPECTED + (
-        (_CRON_DESCRIPTION, *(str(helm.expression) for helm in _CRON_FIELDS.values())) if cron else (_WT_DESCRIPTION,)
+    parameters = (_CRON_PARAMETERS if cron else _PARAMETERS).values()
+    expected = (
+        _EXPECTED
+        + tuple(str(helm.expression) for helm in parameters)
+        + (
+            (_CRON_DESCRIPTION, _RUN_CRON_DESCRIPTION, *(str(helm.expression) for helm in _CRON_FIELDS.values()))
+            if cron
+            else (_WT_DESCRIPTION, _RUN_WT_DESCRIPTION)
+        )
     )
     missing = [
         str(expression)
         for expression in expected
         if "{{ " + str(expression) not in text and "{{- " + str(expression) not in text
     ]
+    missing += [f"if {condition}" for condition in _EXPECTED_CONDITIONS if f"{{{{- if {condition} }}}}" not in text]
     if missing:
         raise ValueError(f"{name}: the builder's output no longer has the fields of: {', '.join(missing)}")
     return text
@@ -375,10 +410,19 @@ def cronworkflow_template() -> str:
 
 
 def builder_text() -> dict[str, str]:
-    """The builder's title and description of the default spec (no schedule, not incremental)."""
+    """The builder's title and description of the default spec (no schedule, not incremental),
+    and what a run's add to them (each after one space)."""
     manifest = builder.manifest(builder.workflow_template(argo_golden.EXAMPLE_SPEC, BuildOptions(incremental=False)))
     annotations = manifest["metadata"]["annotations"]
-    return {"title": annotations[builder.TITLE], "description": annotations[builder.DESCRIPTION]}
+    for suffix in (builder.RUN_TITLE, builder.RUN_DESCRIPTION):
+        if not suffix.startswith(" ") or suffix.startswith("  "):
+            raise ValueError(f"{suffix!r}: a run's words must follow the template's after one space")
+    return {
+        "title": annotations[builder.TITLE],
+        "description": annotations[builder.DESCRIPTION],
+        "runTitle": builder.RUN_TITLE[1:],
+        "runDescription": builder.RUN_DESCRIPTION[1:],
+    }
 
 
 def spec_sha256(text: str) -> str:
@@ -392,7 +436,7 @@ def builder_tpl() -> str:
     defines = (
         (
             "kaleidoscope.builder.specSha256",
-            "sha256 of the default spec (values.yaml), the one the two texts below describe.",
+            "sha256 of the default spec (values.yaml), the one the texts below describe.",
             spec_sha256(argo_golden.EXAMPLE_SPEC),
         ),
         ("kaleidoscope.builder.title", "the builder's workflows.argoproj.io/title for it.", text["title"]),
@@ -400,6 +444,16 @@ def builder_tpl() -> str:
             "kaleidoscope.builder.description",
             "the builder's workflows.argoproj.io/description for it, before the schedule and incremental sentences.",
             text["description"],
+        ),
+        (
+            "kaleidoscope.builder.runTitle",
+            "what a run's title adds to the template's (Argo substitutes the run's parameters).",
+            text["runTitle"],
+        ),
+        (
+            "kaleidoscope.builder.runDescription",
+            "what a run's description adds to the template's.",
+            text["runDescription"],
         ),
     )
     parts = [HEADER]
@@ -507,6 +561,8 @@ def _skeleton() -> dict:
                     "description": _string(),
                     "source": _string(r"^(s3://\S+)?$"),
                     "destination": _string(r"^(s3://\S+)?$"),
+                    "mutex": {"type": "boolean"},
+                    "mutexDatabase": {"type": "boolean"},
                     "incremental": {"type": "boolean"},
                     "parallelism": _integer(1),
                     "retries": _integer(0),
@@ -518,7 +574,14 @@ def _skeleton() -> dict:
                     "threads": _integer(0),
                     "runAsUser": _integer(1),
                     "tmpSize": _string(_QUANTITY),
-                }
+                },
+                # A database mutex is the mutex, shared through Argo's database: not without it.
+                allOf=[
+                    {
+                        "if": {"properties": {"mutexDatabase": {"const": True}}},
+                        "then": {"properties": {"mutex": {"const": True}}},
+                    }
+                ],
             ),
             "resources": _object({step: _resources() for step in ("shard", "augment", "manifest")}),
             "nodeSelector": _Kube(

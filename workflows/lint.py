@@ -8,7 +8,8 @@ workflow:
 - every template reference resolves (``entrypoint``, ``onExit``, hooks, each task and step);
 - every ``{{...}}`` variable resolves where it is used: workflow parameters and metadata, the
   template's inputs, ``item`` only in a loop, ``tasks.X`` only for a task upstream of the one
-  using it (and only outputs X's template declares), ``steps.X`` only from an earlier group;
+  using it (and only outputs X's template declares), ``steps.X`` only from an earlier group; in
+  the workflow-level ``synchronization`` and ``workflowMetadata``, the workflow's own variables;
 - DAG dependencies name tasks of the same DAG, with valid results, and form no cycle;
 - an ``enum`` is non-empty and contains the parameter's value or default;
 - a template's required inputs are given by every task and step that calls it.
@@ -17,13 +18,18 @@ Like Argo, variables under another root than ``inputs``, ``outputs``, ``workflow
 ``steps``, ``pod`` or ``item`` (a script's own ``{{...}}``), and ``{{=expression}}`` tags, are
 not checked; ``templateRef`` targets live in other objects and are taken on trust. Stricter
 than Argo: a WorkflowTemplate's ``{{workflow.parameters.X}}`` must name a parameter it declares,
-and ``tasks.X`` must name an upstream task (one that is not may not have run yet).
+and ``tasks.X`` must name an upstream task (one that is not may not have run yet). Argo does not
+validate the workflow-level ``synchronization`` and ``workflowMetadata`` at all: it substitutes
+them with the workflow's variables before the run starts (``substituteGlobalVariables`` in
+workflow/controller/operator.go) and leaves a tag it cannot resolve as written, so a misspelt
+``{{workflow.parameters.X}}`` in a mutex name would make one lock of every run; the lint names it.
 
 Each problem names its place, e.g. ``spec.templates[2].dag.tasks[1].depends: ...``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +133,14 @@ class _Linter:
             if isinstance(body, dict) and body.get("template"):
                 self.reference(key_path(f"{base}.hooks", hook) + ".template", body["template"])
         scope = self.global_scope(spec, arguments, templates)
+        # Substituted before any node ran: no workflow output exists yet.
+        before_run = replace(
+            scope,
+            names={name for name in scope.names if not name.startswith("workflow.outputs.")},
+            prefixes=tuple(prefix for prefix in scope.prefixes if not prefix.startswith("workflow.outputs.")),
+        )
+        for field in ("synchronization", "workflowMetadata"):
+            self.variables(spec.get(field), f"{base}.{field}", before_run)
         for index, template in enumerate(templates):
             if isinstance(template, dict):
                 self.template(f"{base}.templates[{index}]", template, scope)

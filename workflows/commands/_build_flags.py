@@ -27,6 +27,8 @@ _FLAGS = {
     "service_account": "--service-account",
     "s3_secret": "--s3-secret",
     "s3_endpoint": "--s3-endpoint",
+    "mutex": "--no-mutex",
+    "mutex_database": "--mutex-database",
     "parallelism": "--parallelism",
     "retries": "--retries",
     "threads": "--threads",
@@ -67,8 +69,14 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     # Declared here rather than through commands.common, whose step-oriented defaults differ:
     # a flag left out must leave the builder's default in place.
     parser.add_argument("spec", metavar="SPEC", help="spec file (YAML or JSON)")
-    parser.add_argument("--source", help="default of the source parameter (empty keeps the spec's)")
-    parser.add_argument("--destination", help="default of the destination parameter (empty keeps the spec's)")
+    parser.add_argument(
+        "--source",
+        help="value of the source parameter (default: none, each run gives it; a cronworkflow carries the spec's)",
+    )
+    parser.add_argument(
+        "--destination",
+        help="value of the destination parameter (default: none, each run gives it; a cronworkflow carries the spec's)",
+    )
     group = parser.add_argument_group("workflow options (defaults: the builder's, see docs/argo.md)")
     group.add_argument("--name", help="WorkflowTemplate/CronWorkflow name, Workflow name prefix")
     group.add_argument("--namespace", help="metadata.namespace (render) / where to create it (submit)")
@@ -80,6 +88,15 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     secret.add_argument("--no-s3-secret", action="store_true", help="no credential variables (IRSA, workload identity)")
     group.add_argument("--s3-endpoint", help="default of the s3-endpoint parameter: an S3-compatible endpoint URL")
     group.add_argument("--incremental", choices=("true", "false"), help="default of the incremental parameter")
+    mutex = group.add_mutually_exclusive_group()
+    mutex.add_argument(
+        "--no-mutex", action="store_true", help="no mutex on the destination: runs on one destination may overlap"
+    )
+    mutex.add_argument(
+        "--mutex-database",
+        action="store_true",
+        help="a database mutex, shared by every controller of Argo's sync database (needs its SyncConfig)",
+    )
     group.add_argument("--parallelism", type=positive_int, help="most pods running at once")
     group.add_argument("--retries", type=non_negative_int, help="retries of a failed pod of any step (not on exit 2)")
     group.add_argument("--threads", type=positive_int, help="augment threads (default: its CPU limit)")
@@ -150,6 +167,10 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         changes["s3_secret"] = None
     elif args.s3_secret is not None:
         changes["s3_secret"] = args.s3_secret
+    if args.no_mutex:
+        changes["mutex"] = False
+    if args.mutex_database:
+        changes["mutex_database"] = True
     if args.incremental is not None:
         changes["incremental"] = args.incremental == "true"
     if args.node_selector:

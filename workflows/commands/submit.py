@@ -2,8 +2,9 @@
 
 The server, token and namespace come from ``--host``, ``--token`` and ``--namespace``, else from
 Argo CLI's variables ``ARGO_SERVER``, ``ARGO_TOKEN`` and ``ARGO_NAMESPACE`` (see
-:mod:`workflows.argo_submit`). The workflow sent is exactly what ``kaleidoscope render`` prints
-for the same spec and options.
+:mod:`workflows.argo_submit`). The workflow sent is what ``kaleidoscope render`` prints for the
+same spec and options, with the ``source`` and ``destination`` parameters given values (the
+flags', else the spec's): a run names where it reads and writes, and Argo refuses one that does not.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def run(args) -> int:
     try:
         # The namespace it goes to is written into the manifest too, as render would with --namespace.
         options = replace(build_options(args), namespace=server.namespace)
-        workflow = builder.workflow(Path(args.spec), options)
+        # A run is created now: it carries its locations (the flags', else the spec's), which the
+        # rendered Workflow leaves to `argo submit -p`.
+        workflow = builder.workflow(Path(args.spec), options, carry_locations=True)
     except InvalidInput as error:
         raise with_flags(error) from None
     submitted = submit(workflow, server)

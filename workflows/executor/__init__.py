@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kaleidoscope.workflows.executor import secrets as secrets_module
+from kaleidoscope.workflows.executor import synchronization
 from kaleidoscope.workflows.executor.load import load
 from kaleidoscope.workflows.executor.model import Workflow
 from kaleidoscope.workflows.executor.nodes import Node, WorkflowResult
@@ -57,7 +59,11 @@ def execute(
 ) -> WorkflowResult:
     """Run a Workflow (or WorkflowTemplate, CronWorkflow) manifest on this machine.
 
-    Everything is checked before any node runs; the call returns when the workflow ended.
+    Everything is checked before any node runs; the call returns when the workflow ended. A
+    workflow-level mutex (``spec.synchronization.mutexes``) is taken once the parameters are
+    substituted, before the first node, and released when the workflow ends: while another
+    process on this machine holds it, the workflow waits, Pending, as Argo's would
+    (:mod:`~kaleidoscope.workflows.executor.synchronization`).
 
     Args:
         manifest: the manifest (a mapping, YAML text or a path).
@@ -94,13 +100,31 @@ def execute(
         backoff_scale=backoff_scale,
         grace=grace_seconds,
     )
-    progress = Progress(runner, progress_stream, progress_interval).start() if show_progress else None
     started = time.time()
     try:
-        _run(runner, workflow)
-    finally:
-        if progress:
-            progress.stop()
+        names = synchronization.lock_names(
+            workflow.spec.get("synchronization"), runner.globals, runner.globals["workflow.namespace"]
+        )
+    except synchronization.LockNameError as error:
+        runner.halt(str(error))  # as Argo: the workflow fails before any node
+    else:
+        locks = synchronization.Locks(names, runner.name)
+        try:
+            locks.acquire(lambda name, holder: _waiting(runner, name, holder, progress_stream, show_progress))
+        except BaseException:  # interrupted while Pending, or no lock folder: nothing ran
+            if not keep:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        try:
+            progress = Progress(runner, progress_stream, progress_interval).start() if show_progress else None
+            started = time.time()  # Argo's startedAt: when the workflow left Pending
+            try:
+                _run(runner, workflow)
+            finally:
+                if progress:
+                    progress.stop()
+        finally:
+            locks.release()
     if runner.event_error is not None:  # the caller's callback failed: do not hide it
         raise runner.event_error
     runner.sort_children()
@@ -123,6 +147,16 @@ def execute(
         nodes=_tree_order(runner),
         folder=None if not keep and phase == "Succeeded" else str(folder),
     )
+
+
+def _waiting(runner: Runner, name: str, holder: str, stream, show: bool) -> None:
+    """Say once that the workflow is Pending on a lock, in Argo's words."""
+    if not show:
+        return
+    stream = stream or sys.stderr
+    held = f" (held by {holder})" if holder else ""
+    stream.write(f"{runner.name}: Pending: Waiting for {name} lock. Lock status: 0/1{held}\n")
+    stream.flush()
 
 
 def _run(runner: Runner, workflow: Workflow) -> None:

@@ -55,6 +55,7 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
     _positive(spec, "activeDeadlineSeconds", "spec", problems)
     _retry(spec, "spec", problems)
     _volumes(spec.get("volumes"), "spec.volumes", problems)
+    _synchronization(spec.get("synchronization"), "spec.synchronization", problems)
     _arguments(workflow, parameters or {}, problems)
     if structural:
         return
@@ -95,6 +96,26 @@ def _volumes(volumes, path: str, problems: list[str]) -> None:
         elif name in names:
             problems.append(f"{path}[{index}].name: volume name '{name}' is used twice")
         names.add(name)
+
+
+def _synchronization(synchronization, path: str, problems: list[str]) -> None:
+    """Each mutex has a name (its variables are checked with the others'), a text namespace and a
+    boolean ``database``; the list form only (Argo 4 has no ``mutex`` field)."""
+    if synchronization is None:
+        return
+    if not isinstance(synchronization, dict):
+        problems.append(f"{path}: must be a mapping")
+        return
+    for index, mutex in enumerate(synchronization.get("mutexes") or []):
+        where = f"{path}.mutexes[{index}]"
+        if not isinstance(mutex, dict):
+            continue  # reported by the field checks
+        if not isinstance(mutex.get("name"), str) or not mutex["name"]:
+            problems.append(f"{where}.name: required: the mutex's name")
+        if mutex.get("namespace") is not None and not isinstance(mutex["namespace"], str):
+            problems.append(f"{where}.namespace: must be text")
+        if mutex.get("database") is not None and not isinstance(mutex["database"], bool):
+            problems.append(f"{where}.database: bad value {mutex['database']!r}: must be true or false")
 
 
 def _arguments(workflow: Workflow, given: dict[str, str], problems: list[str]) -> None:

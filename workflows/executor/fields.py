@@ -101,7 +101,7 @@ TABLES: dict[str, dict[str, tuple]] = {
             None,
             "it refers to a WorkflowTemplate stored in a cluster; run that template's file instead",
         ),
-        "synchronization": ("refused", None, "semaphores and mutexes live in the cluster"),
+        "synchronization": ("supported", "synchronization"),
         "suspend": ("refused", None, "suspending needs someone to resume the workflow through Argo"),
         "shutdown": ("refused", None, "a shutdown strategy is set on a running workflow through Argo"),
         "templateDefaults": (
@@ -158,7 +158,11 @@ TABLES: dict[str, dict[str, tuple]] = {
         "initContainers": ("refused", None, "init containers are not supported locally"),
         "daemon": ("refused", None, "daemon containers are not supported locally"),
         "memoize": ("refused", None, "memoization caches outputs in a ConfigMap"),
-        "synchronization": ("refused", None, "semaphores and mutexes live in the cluster"),
+        "synchronization": (
+            "refused",
+            None,
+            "template-level locks are not supported locally (a workflow-level mutex is)",
+        ),
         "archiveLocation": ("refused", None, _ARTIFACTS),
         "timeout": ("refused", None, "not supported locally; use activeDeadlineSeconds"),
         "pendingTimeout": ("refused", None, "pods are never pending locally"),
@@ -307,6 +311,13 @@ TABLES: dict[str, dict[str, tuple]] = {
         "affinity": ("ignored", None),
         "expression": ("supported", None),
     },
+    # A workflow-level mutex is a lock file on this machine (synchronization.py); a semaphore's
+    # size lives in a ConfigMap or Argo's database, which a local run has not.
+    "synchronization": {
+        "mutexes": ("supported", "mutex[]"),
+        "semaphores": ("refused", None, "a semaphore's limit lives in a ConfigMap or Argo's database"),
+    },
+    "mutex": dict.fromkeys(("name", "namespace", "database"), ("supported", None)),
     "backoff": dict.fromkeys(("duration", "factor", "cap", "maxDuration"), ("supported", None)),
     "sequence": dict.fromkeys(("count", "start", "end", "format"), ("supported", None)),
     "continueOn": dict.fromkeys(("failed", "error"), ("supported", None)),

@@ -3,7 +3,9 @@
 Argo validates the same way (``workflow/validate``): a template sees the workflow's variables,
 its own inputs and ``node.name``; a pod also ``pod.name``, ``retries`` and its outputs' paths; a
 DAG task sees the outputs of the tasks it depends on (directly or not); a step those of the
-steps in earlier groups; a task or step with a loop its ``item``. What a task or step offers,
+steps in earlier groups; a task or step with a loop its ``item``; the workflow-level
+``synchronization`` the workflow's variables but its outputs (Argo substitutes it before the run
+and leaves an unknown tag as written, which would name another lock). What a task or step offers,
 and how tags are read, are :mod:`kaleidoscope.workflows.rules.variables`. Expression tags
 (``{{=...}}``) need Argo's expression language and are refused; so is a ``{{`` never closed.
 """
@@ -21,6 +23,9 @@ def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
     globals_ = workflow.global_names(parameters)
     for index, param in enumerate(workflow.arguments):
         _scan(param.get("value"), f"spec.arguments.parameters[{index}].value", globals_, problems)
+    # Locks are taken before any node ran: no workflow output exists yet.
+    before_run = {name for name in globals_ if not name.startswith("workflow.outputs.")}
+    _scan(workflow.spec.get("synchronization"), "spec.synchronization", before_run, problems)
     for name, template in workflow.templates.items():
         path = workflow.paths[name]
         names = template_names(workflow, template, globals_)

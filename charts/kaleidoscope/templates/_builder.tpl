@@ -2,10 +2,10 @@
 builder or the generator, then run `kaleidoscope chart` (tests/test_chart.py checks it). */}}
 
 {{/*
-kaleidoscope.builder.specSha256: sha256 of the default spec (values.yaml), the one the two texts below describe.
+kaleidoscope.builder.specSha256: sha256 of the default spec (values.yaml), the one the texts below describe.
 */}}
 {{- define "kaleidoscope.builder.specSha256" -}}
-07fd9fdf43f7f87e049e940036b84f4abdd8c410a5d9914f9ff2d841e2cd0984
+158e5b0d55e0638d92a84c654bdfb0fe6405977085f5a7b2234f5f659a605ff9
 {{- end }}
 
 {{/*
@@ -19,5 +19,19 @@ Kaleidoscope: 4 transforms, 16 images per input
 kaleidoscope.builder.description: the builder's workflows.argoproj.io/description for it, before the schedule and incremental sentences.
 */}}
 {{- define "kaleidoscope.builder.description" -}}
-Augments every image under `source` into `destination` (by default s3://my-bucket/photos → s3://my-bucket/augmented). Transforms flip_lr, rotate_zoom, brightness, contrast, applied in every subset (in order), so each input gives 16 jpg images; 8 parallel shards. Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs.
+Augments every image under the `source` parameter into the `destination` parameter. Transforms flip_lr, rotate_zoom, brightness, contrast, applied in every subset (in order), so each input gives 16 jpg images; 8 parallel shards. Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs.
+{{- end }}
+
+{{/*
+kaleidoscope.builder.runTitle: what a run's title adds to the template's (Argo substitutes the run's parameters).
+*/}}
+{{- define "kaleidoscope.builder.runTitle" -}}
+→ {{`{{workflow.parameters.destination}}`}}
+{{- end }}
+
+{{/*
+kaleidoscope.builder.runDescription: what a run's description adds to the template's.
+*/}}
+{{- define "kaleidoscope.builder.runDescription" -}}
+This run: {{`{{workflow.parameters.source}}`}} → {{`{{workflow.parameters.destination}}`}}.
 {{- end }}

@@ -136,12 +136,22 @@ workflow.threads, else the whole cores of the augment CPU limit (else request), 
 {{- end }}
 
 {{/*
+kaleidoscope.cronLocation: the CronWorkflow's source or destination, as the builder gives it: the
+value workflow.<name>, else the spec's own (a CronWorkflow runs unattended, and Argo refuses one
+whose parameter has no value). Takes a dict: context ($) and name ("source" or "destination").
+*/}}
+{{- define "kaleidoscope.cronLocation" -}}
+{{- $spec := fromYaml (include "kaleidoscope.specText" .context) | default dict }}
+{{- default (get $spec .name | toString) (get .context.Values.workflow .name) }}
+{{- end }}
+
+{{/*
 kaleidoscope.builderText: "true" when the builder's title and description (generated into
-_builder.tpl for the default spec) are true of this release: the spec, source and destination
-are the defaults they were computed from.
+_builder.tpl for the default spec) are true of this release: the spec is the default they were
+computed from (they name no location: each run gives its own).
 */}}
 {{- define "kaleidoscope.builderText" -}}
-{{- if and (eq (include "kaleidoscope.specText" . | sha256sum) (include "kaleidoscope.builder.specSha256" .)) (not .Values.workflow.source) (not .Values.workflow.destination) }}
+{{- if eq (include "kaleidoscope.specText" . | sha256sum) (include "kaleidoscope.builder.specSha256" .) }}
 {{- "true" }}
 {{- end }}
 {{- end }}
