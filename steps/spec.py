@@ -94,7 +94,7 @@ def build_schema() -> dict:
             "destination": {
                 "type": "string",
                 "minLength": 1,
-                "description": "Where outputs, manifest.jsonl and summary.json go. Not inside the source.",
+                "description": "Where outputs, the manifest parts and summary.json go. Not inside the source.",
             },
             "include": {
                 "type": "array",

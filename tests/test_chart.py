@@ -215,7 +215,7 @@ def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dic
     as_default = settings.spec == argo_golden.EXAMPLE_SPEC  # the builder's words name no location
     generic = (
         "Augments every image under `source` into `destination` as the `spec` parameter says (by default the "
-        f"spec in the ConfigMap {settings.template_options.name}-spec). Writes manifest.jsonl and summary.json; "
+        f"spec in the ConfigMap {settings.template_options.name}-spec). Publishes the manifest (manifest/*/*/*.jsonl) and summary.json; "
         "the manifest step's outputs give the counts and their URLs."
     )
     annotations = {
@@ -698,7 +698,7 @@ def test_notes_give_the_numbered_next_commands():
     text = notes()
     assert "argo submit -n argo --from workflowtemplate/kaleidoscope" in text
     # each run names its destination: not the default spec's
-    assert "-p destination=s3://<bucket>/<augmented>" in text and "<destination>/manifest.jsonl" in text
+    assert "-p destination=s3://<bucket>/<augmented>" in text and "<destination>/manifest/" in text
     assert "s3://my-bucket" not in text and "waits, Pending" in text
     assert "kubectl create secret generic kaleidoscope-s3 -n argo" in text
     numbered = [line.split(".")[0] for line in text.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
@@ -707,8 +707,8 @@ def test_notes_give_the_numbered_next_commands():
         {"cronWorkflow": {"enabled": True}, "s3": {"credentials": "none"}, "workflow": {"destination": "s3://b/out"}}
     )
     assert "argo cron get -n argo kaleidoscope" in with_cron
-    assert "s3://b/out/manifest.jsonl" in with_cron and "create secret" not in with_cron
+    assert "s3://b/out/manifest/" in with_cron and "create secret" not in with_cron
     assert "-p destination=s3://b/out" in with_cron
     # the CronWorkflow runs with the spec's locations when values give none
-    assert "s3://my-bucket/augmented/manifest.jsonl" in notes({"cronWorkflow": {"enabled": True}})
+    assert "s3://my-bucket/augmented/manifest/" in notes({"cronWorkflow": {"enabled": True}})
     assert "waits, Pending" not in notes({"workflow": {"mutex": False}})

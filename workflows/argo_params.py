@@ -42,7 +42,7 @@ PARAMETERS = (
     ),
     WorkflowParameter(
         "destination",
-        "Required: where the images, manifest.jsonl and summary.json go (s3://bucket/prefix, not "
+        "Required: where the images, the manifest parts and summary.json go (s3://bucket/prefix, not "
         "inside the source). It replaces the spec's `destination`, and names the mutex that lets "
         "one run at a time write it.",
         "none: required (`-p destination=...`); the CronWorkflow carries the spec's",
@@ -54,7 +54,7 @@ PARAMETERS = (
     ),
     WorkflowParameter(
         "incremental",
-        "true: skip images already in the destination's manifest.jsonl and append the new ones to "
+        "true: skip images already recorded in the destination and add the new ones to "
         "it; false: process every image and write a new manifest.",
         "`false`; `true` in the CronWorkflow",
         ("true", "false"),

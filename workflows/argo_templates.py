@@ -163,7 +163,7 @@ def augment_template(options: BuildOptions) -> StepContainer:
 
 
 def manifest_template(options: BuildOptions) -> StepContainer:
-    """Merge the parts into manifest.jsonl and summary.json; expose counts and URLs as outputs."""
+    """Publish the shards' manifest parts and summary.json; expose counts and URLs as outputs."""
     return _container(
         "manifest",
         options,

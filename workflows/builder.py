@@ -141,12 +141,12 @@ def _describe(parsed, schedule: CronSchedule | None, incremental: bool) -> dict[
         f"Augments every image under the `source` parameter into the `destination` parameter. Transforms "
         f"{', '.join(transform.label for transform in parsed.transforms)}, applied in {subsets} (in order), "
         f"so each input gives {parsed.outputs_per_image} {parsed.output_format} images; {shards}. "
-        f"Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs."
+        f"Publishes the manifest (manifest/*/*/*.jsonl) and summary.json; the manifest step's outputs give the counts and their URLs."
     )
     if schedule is not None:
         text += f" Runs on {' and '.join(f'`{s}`' for s in schedule.schedules)} ({schedule.timezone})."
     if incremental:
-        text += " Incremental by default: a run augments only images not yet in the manifest, and appends them."
+        text += " Incremental by default: a run augments only images not yet recorded, and adds them to the manifest."
     title = f"Kaleidoscope: {n} transforms, {parsed.outputs_per_image} images per input"
     return {TITLE: title, DESCRIPTION: text}
 

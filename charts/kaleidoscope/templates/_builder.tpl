@@ -19,7 +19,7 @@ Kaleidoscope: 4 transforms, 16 images per input
 kaleidoscope.builder.description: the builder's workflows.argoproj.io/description for it, before the schedule and incremental sentences.
 */}}
 {{- define "kaleidoscope.builder.description" -}}
-Augments every image under the `source` parameter into the `destination` parameter. Transforms flip_lr, rotate_zoom, brightness, contrast, applied in every subset (in order), so each input gives 16 jpg images; 8 parallel shards. Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs.
+Augments every image under the `source` parameter into the `destination` parameter. Transforms flip_lr, rotate_zoom, brightness, contrast, applied in every subset (in order), so each input gives 16 jpg images; 8 parallel shards. Publishes the manifest (manifest/*/*/*.jsonl) and summary.json; the manifest step's outputs give the counts and their URLs.
 {{- end }}
 
 {{/*

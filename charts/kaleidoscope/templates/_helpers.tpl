@@ -183,7 +183,7 @@ for a WorkflowTemplate), timezone and incremental.
 {{- if include "kaleidoscope.builderText" $ }}
 {{- $text = include "kaleidoscope.builder.description" $ }}
 {{- else }}
-{{- $text = printf "Augments every image under `source` into `destination` as the `spec` parameter says (by default the spec in the ConfigMap %s). Writes manifest.jsonl and summary.json; the manifest step's outputs give the counts and their URLs." (include "kaleidoscope.specConfigMap" $) }}
+{{- $text = printf "Augments every image under `source` into `destination` as the `spec` parameter says (by default the spec in the ConfigMap %s). Publishes the manifest (manifest/*/*/*.jsonl) and summary.json; the manifest step's outputs give the counts and their URLs." (include "kaleidoscope.specConfigMap" $) }}
 {{- end }}
 {{- end }}
 {{- if .schedules }}
@@ -194,7 +194,7 @@ for a WorkflowTemplate), timezone and incremental.
 {{- $text = printf "%s Runs on %s (%s)." $text (join " and " $quoted) .timezone }}
 {{- end }}
 {{- if .incremental }}
-{{- $text = printf "%s %s" $text "Incremental by default: a run augments only images not yet in the manifest, and appends them." }}
+{{- $text = printf "%s %s" $text "Incremental by default: a run augments only images not yet recorded, and adds them to the manifest." }}
 {{- end }}
 {{- $text }}
 {{- end }}
