@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ MAX_TRANSFORMS = 12
 #: 1 MB) and its withParam list stay small; a larger dataset gets larger shards instead.
 MAX_SHARDS = 500
 DEFAULT_MAX_FAILED_FRACTION = 0.1
+#: Every subset of N transforms is 2^N outputs per image: 10 transforms make 1,024, 12 make
+#: 4,096. Above this a spec must say it means it (limits.max_outputs_per_image).
+DEFAULT_MAX_OUTPUTS_PER_IMAGE = 1024
 #: Bumped whenever the same spec would produce other bytes (an encoder setting, a changed
 #: operation): an incremental run refuses to add records of another engine to a generation.
 ENGINE_VERSION = 1
@@ -215,6 +219,13 @@ def build_schema() -> dict:
                         "description": "Most inputs that may fail (as a fraction of the run's inputs) for the run "
                         "to succeed; above it the run writes summary.json and fails.",
                     },
+                    "max_outputs_per_image": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "default": DEFAULT_MAX_OUTPUTS_PER_IMAGE,
+                        "description": "Most outputs per image a spec may make (2^N for N transforms); "
+                        "raise it to confirm a larger tree.",
+                    },
                     "max_failed": {
                         "type": "integer",
                         "minimum": 0,
@@ -298,10 +309,8 @@ class Spec:
 
     @property
     def outputs_per_image(self) -> int:
-        from math import comb
-
         n = len(self.transforms)
-        return sum(comb(n, k) for k in range(self.min_ops, self.max_ops + 1))
+        return sum(math.comb(n, k) for k in range(self.min_ops, self.max_ops + 1))
 
 
 _VALIDATOR = jsonschema.Draft202012Validator(build_schema())
@@ -376,6 +385,15 @@ def _semantic_problems(document: Mapping[str, Any]) -> list[str]:
         problems.append(f"combinations.min_ops: bad value {min_ops}: greater than max_ops ({max_ops})")
     if "shards" in document and "shard_size" in document:
         problems.append("shard_size: bad value: give either shards or shard_size, not both")
+    if min_ops <= max_ops <= n:
+        outputs = sum(math.comb(n, k) for k in range(min_ops, max_ops + 1))
+        cap = document.get("limits", {}).get("max_outputs_per_image", DEFAULT_MAX_OUTPUTS_PER_IMAGE)
+        if outputs > cap:
+            problems.append(
+                f"transforms: {n} transforms make {outputs:,} outputs per image, more than "
+                f"limits.max_outputs_per_image ({cap:,}); set limits.max_outputs_per_image: {outputs} to confirm, "
+                "or bound combinations.max_ops"
+            )
     problems += location_problems(document["source"], document["destination"])
     return problems
 

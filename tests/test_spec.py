@@ -178,3 +178,17 @@ def test_command_line_overrides_replace_locations(tmp_path):
     parsed = spec.load(str(path), source="s3://b/in", destination="s3://b/out")
     assert (parsed.source, parsed.destination) == ("s3://b/in", "s3://b/out")
     assert parsed.sha256 != spec.load(str(path)).sha256
+
+
+def test_a_tree_that_would_surprise_must_be_confirmed():
+    twelve = {
+        "source": "./in",
+        "destination": "./out",
+        "transforms": [{"op": "brightness", "name": f"b{i}"} for i in range(12)],
+    }
+    with pytest.raises(InvalidInput, match=r"12 transforms make 4,096 outputs per image, more than"):
+        spec.parse(twelve)
+    confirmed = spec.parse({**twelve, "limits": {"max_outputs_per_image": 4096}})
+    assert confirmed.outputs_per_image == 4096
+    bounded = spec.parse({**twelve, "combinations": {"max_ops": 2}})
+    assert bounded.outputs_per_image == 1 + 12 + 66
