@@ -2,7 +2,8 @@
 
 The manifest ``argo submit`` takes (a Workflow, WorkflowTemplate or CronWorkflow) runs on this
 machine through the local executor: progress on stderr, the tree of nodes on stdout. Exit code 0
-when the workflow Succeeded, 1 when it Failed (or Errored), 2 when the manifest cannot run.
+when the workflow Succeeded, 1 when it Failed (or Errored), 2 when the manifest cannot run (a
+``templateRef`` or ``workflowTemplateRef`` to a template not given with ``--templates`` included).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ def add_parser(subparsers) -> None:
         type=_parameter,
         metavar="NAME=VALUE",
         help="a workflow parameter, as with argo submit -p (repeatable)",
+    )
+    parser.add_argument(
+        "--templates",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="WorkflowTemplates and ClusterWorkflowTemplates its templateRef and workflowTemplateRef name "
+        "(a file may hold several YAML documents; repeatable)",
     )
     parser.add_argument(
         "--secrets",
@@ -84,6 +93,7 @@ def run(args) -> int:
         secrets=secrets,
         workdir=args.workdir,
         show_progress=not args.no_progress,
+        templates=[Path(path) for path in args.templates],
     )
     if args.output == "json":
         print(json.dumps(result.to_dict(), indent=2))

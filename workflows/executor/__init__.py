@@ -9,6 +9,10 @@ cannot run; ``execute`` runs one and returns its :class:`WorkflowResult`::
     print(format_tree(result))
     result.phase                          # "Succeeded", "Failed" or "Error"
     result.node("generate").outputs       # a task's or step's output parameters
+
+WorkflowTemplates and ClusterWorkflowTemplates the manifest refers to (``templateRef``,
+``workflowTemplateRef``) are given with it: ``execute(manifest, templates=["templates.yaml"])``,
+or a :class:`Registry` built once for several runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from kaleidoscope.workflows.executor import secrets as secrets_module
@@ -27,11 +31,12 @@ from kaleidoscope.workflows.executor import synchronization
 from kaleidoscope.workflows.executor.load import load
 from kaleidoscope.workflows.executor.model import Workflow
 from kaleidoscope.workflows.executor.nodes import Node, WorkflowResult
+from kaleidoscope.workflows.executor.registry import Registry
 from kaleidoscope.workflows.executor.report import Progress, format_tree
 from kaleidoscope.workflows.executor.runner import Runner, to_text
 from kaleidoscope.workflows.rules.durations import parse_argo
 
-__all__ = ["Node", "WorkflowResult", "execute", "format_tree", "load"]
+__all__ = ["Node", "Registry", "WorkflowResult", "execute", "format_tree", "load"]
 
 #: Environment variable that scales every retry backoff (tests shorten waits with it).
 BACKOFF_SCALE_VARIABLE = "KALEIDOSCOPE_BACKOFF_SCALE"
@@ -56,6 +61,7 @@ def execute(
     progress_interval: float = 10.0,
     backoff_scale: float | None = None,
     grace_seconds: float = 5.0,
+    templates: Registry | Iterable | str | Path | Mapping | None = None,
 ) -> WorkflowResult:
     """Run a Workflow (or WorkflowTemplate, CronWorkflow) manifest on this machine.
 
@@ -79,12 +85,17 @@ def execute(
         backoff_scale: multiplies retry backoff durations (default: ``$KALEIDOSCOPE_BACKOFF_SCALE``
             or 1).
         grace_seconds: how long a stopped node may take to exit after SIGTERM before SIGKILL.
+        templates: the WorkflowTemplates and ClusterWorkflowTemplates its ``templateRef`` and
+            ``workflowTemplateRef`` name: a :class:`Registry`, or paths, YAML texts (a file or text
+            may hold several documents) and mappings, one or a list. A reference to one not given
+            is refused (InvalidInput), as Argo refuses it.
 
     Raises:
         InvalidInput: the manifest cannot run (exit code 2); nothing ran.
     """
     given = {str(name): to_text(value) for name, value in (parameters or {}).items()}
-    workflow = Workflow(load(manifest, given))
+    registry = Registry.of(templates)
+    workflow = Workflow(load(manifest, given, registry), registry)
     secrets_module.check(workflow, secrets)
     if backoff_scale is None:
         backoff_scale = float(os.environ.get(BACKOFF_SCALE_VARIABLE) or 1.0)

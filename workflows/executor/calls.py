@@ -22,3 +22,4 @@ class Call:
     capture_result: bool = False
     ticket: object | None = None  # the place reserved in the boundary's parallelism queue
     order: int | None = None  # the place in the parent's children (see Runner.next_order)
+    label: str | None = None  # the template as the tree shows it, when not its name (templateRef: <object>/<template>)

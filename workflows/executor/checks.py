@@ -45,6 +45,13 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
                 f"{path}: a template needs exactly one of container, script, dag, steps "
                 f"(has {', '.join(kinds) or 'none'})"
             )
+    for _, template in workflow.reached:  # referenced by templateRef: checked as the workflow's own
+        kinds = [kind for kind in KINDS if kind in template]
+        if len(kinds) != 1:
+            problems.append(
+                f"{workflow.place(template)}: a template needs exactly one of container, script, dag, steps "
+                f"(has {', '.join(kinds) or 'none'})"
+            )
     entrypoint = spec.get("entrypoint")
     if not entrypoint:
         problems.append("spec.entrypoint: required")
@@ -59,9 +66,10 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
     _arguments(workflow, parameters or {}, problems)
     if structural:
         return
+    _entrypoint_inputs(workflow, set(parameters or ()), problems)
     before = len(problems)
-    for name, template in workflow.templates.items():
-        _template(workflow, name, template, workflow.paths[name], problems)
+    for template, path in workflow.checked():
+        _template(workflow, template["name"], template, path, problems)
     if len(problems) == before:
         references.check(workflow, set(parameters or ()), problems)
 
@@ -134,6 +142,19 @@ def _arguments(workflow: Workflow, given: dict[str, str], problems: list[str]) -
                 f"{path}.value: workflow parameter '{name}' needs a value (in the manifest or with -p {name}=...)"
             )
         _enum(param, given.get(name, param.get("value")), path, problems)
+
+
+def _entrypoint_inputs(workflow: Workflow, given: set[str], problems: list[str]) -> None:
+    """The entrypoint's inputs come from the workflow's parameters, by name (Argo's validation
+    processes the entrypoint with the workflow's arguments)."""
+    entry = workflow.templates[workflow.spec["entrypoint"]]
+    supplied = {param.get("name") for param in workflow.arguments} | given
+    for param in (entry.get("inputs") or {}).get("parameters") or []:
+        if param.get("name") not in supplied and param.get("value") is None and param.get("default") is None:
+            problems.append(
+                f"spec.entrypoint: template '{entry['name']}' needs input parameter '{param.get('name')}', "
+                f"which no workflow parameter supplies and has no default"
+            )
 
 
 def _enum(param: dict, value, path: str, problems: list[str]) -> None:
@@ -224,15 +245,19 @@ def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: lis
                 problems.append(f"{where}.valueFrom.secretKeyRef: needs name and key")
 
 
-def _call(workflow: Workflow, step: dict, path: str, problems: list[str]) -> None:
-    """A task or step: its template exists, its loop is well-formed, required inputs are given."""
+def _call(workflow: Workflow, step: dict, path: str, problems: list[str], caller: dict) -> None:
+    """A task or step of ``caller``: its template exists, its loop is well-formed, required inputs are given."""
     name = step.get("name")
     why = field_name_problem(name)
     if why:
         problems.append(f"{path}.name: bad value {name!r}: {why}")
     template = step.get("template")
-    called = workflow.templates.get(template) if isinstance(template, str) else None
-    if not template:
+    called = workflow.resolve(step, caller)
+    if step.get("templateRef") is not None:  # not found: said when the references were followed
+        if template:
+            problems.append(f"{path}.template: template name cannot be specified with templateRef")
+        _template_ref(step["templateRef"], f"{path}.templateRef", problems)
+    elif not template:
         problems.append(f"{path}.template: required")
     elif called is None:
         problems.append(f"{path}.template: no template named '{step['template']}'")
@@ -263,6 +288,22 @@ def _call(workflow: Workflow, step: dict, path: str, problems: list[str]) -> Non
                 )
 
 
+def _template_ref(ref: dict, path: str, problems: list[str]) -> None:
+    """A templateRef names its object and template with text (Argo's validateTemplateHolder)."""
+    for field in ("name", "template"):
+        value = ref.get(field)
+        if not isinstance(value, str) or not value:
+            what = "the WorkflowTemplate's name" if field == "name" else "the template's name in it"
+            problems.append(f"{path}.{field}: required: {what}")
+        elif "{{" in value:
+            problems.append(
+                f"{path}.{field}: a reference named with variables is resolved only at run time on a cluster; "
+                f"the local executor resolves references before it runs anything: name it"
+            )
+    if not isinstance(ref.get("clusterScope", False), bool):
+        problems.append(f"{path}.clusterScope: bad value {ref['clusterScope']!r}: must be true or false")
+
+
 def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
     tasks = template["dag"].get("tasks")
     if not tasks:
@@ -276,7 +317,7 @@ def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> 
     tasks_by_name = {name: tasks[index] for name, index in indexes.items()}
     for index, task in enumerate(tasks):
         where = f"{path}.tasks[{index}]"
-        _call(workflow, task, where, problems)
+        _call(workflow, task, where, problems, template)
         if task.get("depends") is not None and task.get("dependencies") is not None:
             problems.append(f"{where}: cannot use both 'depends' and 'dependencies'")
         if task.get("depends") is not None and task.get("continueOn") is not None:
@@ -325,7 +366,7 @@ def _steps(workflow: Workflow, template: dict, path: str, problems: list[str]) -
             continue
         for index, step in enumerate(group):
             where = f"{path}[{group_index}][{index}]"
-            _call(workflow, step, where, problems)
+            _call(workflow, step, where, problems, template)
             if step.get("name") in names:
                 problems.append(f"{where}.name: step name '{step['name']}' is used twice in this template")
             names.add(step.get("name"))

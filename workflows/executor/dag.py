@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from kaleidoscope.workflows.executor import conditions, loops, variables
 from kaleidoscope.workflows.executor.calls import Call
-from kaleidoscope.workflows.executor.model import Dag
+from kaleidoscope.workflows.executor.model import Dag, call_label
 from kaleidoscope.workflows.executor.nodes import FAILED, Node
 from kaleidoscope.workflows.executor.parallel import Boundary
 from kaleidoscope.workflows.executor.scope import arguments, node_values, template_outputs
@@ -136,7 +136,7 @@ class _DagRun:
         for other in tasks:
             state = self.states[other]
             if state.node is not None:
-                called = self.runner.wf.templates.get(self.dag.tasks[other]["template"])
+                called = self.runner.wf.resolve(self.dag.tasks[other], self.template)
                 items = [item for item in state.items if item is not None] if state.items is not None else None
                 scope.update(node_values("tasks", other, state.node, called, items))
         return scope
@@ -182,7 +182,7 @@ class _DagRun:
     def fan_out(self, name: str, task: dict, scope: dict, when: str, items: list | None) -> None:
         """A TaskGroup node with one child per item (Argo's expandTask)."""
         state = self.states[name]
-        group = self.runner.new_node(f"{self.node.name}.{name}", name, "TaskGroup", task["template"], self.node)
+        group = self.runner.new_node(f"{self.node.name}.{name}", name, "TaskGroup", call_label(task), self.node)
         state.node, state.items, state.descriptions = group, [None] * len(items or ()), []
         if not items:
             group.type = "Skipped"
@@ -223,7 +223,9 @@ class _DagRun:
         def body():
             child = None
             try:
-                child = runner.call(f"{self.node.name}.{name}{suffix}", f"{name}{suffix}", task, args, call)
+                child = runner.call(
+                    f"{self.node.name}.{name}{suffix}", f"{name}{suffix}", task, args, call, self.template
+                )
             finally:
                 boundary.discard(call.ticket)
                 self.events.put((name, index, child))
@@ -238,7 +240,7 @@ class _DagRun:
             f"{self.node.name}.{name}{suffix}",
             f"{name}{suffix}",
             "Skipped",
-            self.dag.tasks[name]["template"],
+            call_label(self.dag.tasks[name]),
             parent or self.node,
             phase,
             message,

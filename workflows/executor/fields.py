@@ -96,11 +96,7 @@ TABLES: dict[str, dict[str, tuple]] = {
             None,
             "persistent volume claims are not supported locally (emptyDir volumes only)",
         ),
-        "workflowTemplateRef": (
-            "refused",
-            None,
-            "it refers to a WorkflowTemplate stored in a cluster; run that template's file instead",
-        ),
+        "workflowTemplateRef": ("supported", "workflowTemplateRef"),  # joined at load (load.py)
         "synchronization": ("supported", "synchronization"),
         "suspend": ("refused", None, "suspending needs someone to resume the workflow through Argo"),
         "shutdown": ("refused", None, "a shutdown strategy is set on a running workflow through Argo"),
@@ -255,7 +251,7 @@ TABLES: dict[str, dict[str, tuple]] = {
         "withParam": ("supported", None),
         "withSequence": ("supported", "sequence"),
         "continueOn": ("supported", "continueOn"),
-        "templateRef": ("refused", None, "it refers to a WorkflowTemplate stored in a cluster"),
+        "templateRef": ("supported", "templateRef"),  # resolved at load (model.py)
         "inline": ("refused", None, "inline templates are not supported locally; name the template"),
         "hooks": ("refused", None, "lifecycle hooks are not supported locally"),
         "onExit": ("refused", None, "exit handlers are not supported locally"),
@@ -318,6 +314,9 @@ TABLES: dict[str, dict[str, tuple]] = {
         "semaphores": ("refused", None, "a semaphore's limit lives in a ConfigMap or Argo's database"),
     },
     "mutex": dict.fromkeys(("name", "namespace", "database"), ("supported", None)),
+    # References to WorkflowTemplates and ClusterWorkflowTemplates given to the run (registry.py).
+    "templateRef": dict.fromkeys(("name", "template", "clusterScope"), ("supported", None)),
+    "workflowTemplateRef": dict.fromkeys(("name", "clusterScope"), ("supported", None)),
     "backoff": dict.fromkeys(("duration", "factor", "cap", "maxDuration"), ("supported", None)),
     "sequence": dict.fromkeys(("count", "start", "end", "format"), ("supported", None)),
     "continueOn": dict.fromkeys(("failed", "error"), ("supported", None)),

@@ -28,7 +28,15 @@ from pathlib import Path
 
 from kaleidoscope.workflows.executor import dag, process, secrets, steps, variables
 from kaleidoscope.workflows.executor.calls import Call
-from kaleidoscope.workflows.executor.model import DISPLAY_NAME, STRFTIME_CHARS, Workflow, is_pod, kind_of, safe_name
+from kaleidoscope.workflows.executor.model import (
+    DISPLAY_NAME,
+    STRFTIME_CHARS,
+    Workflow,
+    call_label,
+    is_pod,
+    kind_of,
+    safe_name,
+)
 from kaleidoscope.workflows.executor.nodes import DONE, Node
 from kaleidoscope.workflows.executor.parallel import Slots
 from kaleidoscope.workflows.executor.process import NodeError
@@ -104,7 +112,7 @@ class Runner:
         listing = go_json([{"name": name, "value": value} for name, value in self.parameters.items()], sort_keys=False)
         self.globals["workflow.parameters"] = self.globals["workflow.parameters.json"] = listing
         self.globals.update({f"workflow.parameters.{name}": value for name, value in self.parameters.items()})
-        self._result_refs: dict[str, set[str]] = {}
+        self._result_refs: dict[int, set[str]] = {}
 
     # --- values -------------------------------------------------------------------------------
 
@@ -152,7 +160,7 @@ class Runner:
 
         Argo captures a result only then (``hasOutputResultRef`` in operator.go).
         """
-        key = parent_template["name"]
+        key = id(parent_template)  # templates of two WorkflowTemplates may share a name
         if key not in self._result_refs:
             prefix = "tasks" if "dag" in parent_template else "steps"
             text = json.dumps(parent_template)
@@ -244,19 +252,28 @@ class Runner:
         template = self.wf.templates[self.wf.spec["entrypoint"]]
         return self.execute(self.name, self.name, template, dict(self.parameters), Call(None, None, 0))
 
-    def call(self, name: str, display: str, step: dict, args: dict, call: Call) -> Node | None:
-        """Run the template a task or step names, with its argument values."""
-        return self.execute(name, display, self.wf.templates[step["template"]], args, call)
+    def call(self, name: str, display: str, step: dict, args: dict, call: Call, caller: dict) -> Node | None:
+        """Run the template a task or step of ``caller`` names, with its argument values.
+
+        A ``templateRef`` runs the referenced template here, in this workflow (its variables,
+        volumes, default retryStrategy); the template's own calls resolve in its WorkflowTemplate.
+        """
+        template = self.wf.resolve(step, caller)
+        assert template is not None, "checked at load"
+        if step.get("templateRef") is not None:
+            call.label = call_label(step)
+        return self.execute(name, display, template, args, call)
 
     def execute(self, name: str, display: str, template: dict, args: dict, call: Call) -> Node | None:
         """Run a template as node ``name``; None when the run stopped before it could start."""
         node_type = _TYPES[kind_of(template)]
+        label = call.label or template["name"]
         if call.depth > MAX_DEPTH:
             return self.new_node(
                 name,
                 display,
                 node_type,
-                template["name"],
+                label,
                 call.parent,
                 "Error",
                 f"Maximum recursion depth exceeded ({MAX_DEPTH})",
@@ -265,9 +282,7 @@ class Runner:
         try:
             inputs = self._inputs(template, args)
         except NodeError as error:
-            return self.new_node(
-                name, display, node_type, template["name"], call.parent, "Error", str(error), order=call.order
-            )
+            return self.new_node(name, display, node_type, label, call.parent, "Error", str(error), order=call.order)
         values = self.values()
         values.update({f"inputs.parameters.{key}": value for key, value in inputs.items()})
         values["inputs.parameters"] = go_json([{"name": k, "value": v} for k, v in inputs.items()], sort_keys=False)
@@ -314,8 +329,9 @@ class Runner:
         return inputs
 
     def _retry(self, name, display, template, values, inputs, call: Call, strategy: Strategy) -> Node:
-        node = self.new_node(name, display, "Retry", template["name"], call.parent, inputs=inputs, order=call.order)
-        inner = Call(node, call.boundary, call.depth, call.capture_result, call.ticket)
+        label = call.label or template["name"]
+        node = self.new_node(name, display, "Retry", label, call.parent, inputs=inputs, order=call.order)
+        inner = Call(node, call.boundary, call.depth, call.capture_result, call.ticket, label=call.label)
         first_started, attempt = None, 0
         while True:
             child = self._attempt(
@@ -395,9 +411,8 @@ class Runner:
         with self._slots(call, is_pod(template)) as ok:
             if not ok:
                 return None
-            node = self.new_node(
-                name, display, _TYPES[kind], template["name"], call.parent, inputs=inputs, order=call.order
-            )
+            label = call.label or template["name"]
+            node = self.new_node(name, display, _TYPES[kind], label, call.parent, inputs=inputs, order=call.order)
             try:
                 if is_pod(template):
                     self._pod(node, template, values, call)

@@ -41,7 +41,7 @@ def check(workflow: Workflow, secrets) -> None:
         InvalidInput: naming each place, secret and environment variable (never a value).
     """
     problems = []
-    for name, template in workflow.templates.items():
+    for template, path in workflow.checked():
         for kind in POD_KINDS:
             for index, env in enumerate((template.get(kind) or {}).get("env") or []):
                 ref = (env.get("valueFrom") or {}).get("secretKeyRef")
@@ -49,7 +49,7 @@ def check(workflow: Workflow, secrets) -> None:
                     continue  # optional, or known only at run time (checked then)
                 if lookup(secrets, str(ref["name"]), str(ref["key"])) is None:
                     problems.append(
-                        f"{workflow.paths[name]}.{kind}.env[{index}].valueFrom.secretKeyRef: "
+                        f"{path}.{kind}.env[{index}].valueFrom.secretKeyRef: "
                         f"{missing(str(ref['name']), str(ref['key']))}"
                     )
     if problems:

@@ -14,6 +14,7 @@ import queue
 from kaleidoscope.workflows.executor import conditions, loops, variables
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.dag import continues_on
+from kaleidoscope.workflows.executor.model import call_label
 from kaleidoscope.workflows.executor.nodes import FAILED, Node
 from kaleidoscope.workflows.executor.parallel import Boundary
 from kaleidoscope.workflows.executor.scope import aggregate, arguments, node_values, template_outputs
@@ -41,7 +42,7 @@ def run(runner, node: Node, template: dict, values: dict, depth: int) -> None:
             return
         runner.finish(group_node, "Succeeded")
         for step in group:
-            called = runner.wf.templates.get(step["template"])
+            called = runner.wf.resolve(step, template)
             items = children[step["name"]]
             if has_loop(step):
                 ran = [item for item in items if item is not None and item.type != "Skipped"]
@@ -73,7 +74,7 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
         def body():
             child = None
             try:
-                child = runner.call(f"{group_node.name}.{name}{suffix}", f"{name}{suffix}", step, args, call)
+                child = runner.call(f"{group_node.name}.{name}{suffix}", f"{name}{suffix}", step, args, call, template)
             finally:
                 boundary.discard(call.ticket)
                 events.put((name, slot, child))
@@ -85,7 +86,7 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
             f"{group_node.name}.{step['name']}{suffix}",
             f"{step['name']}{suffix}",
             "Skipped",
-            step["template"],
+            call_label(step),
             group_node,
             phase,
             message,
