@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hera.workflows import CronWorkflow, Resources, Workflow, WorkflowTemplate
 from hera.workflows.models import Toleration
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows import argo_golden, argo_params, builder
+from kaleidoscope.workflows import argo_golden, argo_metrics, argo_params, builder
 from kaleidoscope.workflows.argo_options import BuildOptions, CronSchedule
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
@@ -101,13 +102,23 @@ ALL_OPTIONS = BuildOptions(
     tolerations=[Toleration(key="dedicated", operator="Equal", value="batch", effect="NoSchedule")],
     run_as_user=2000,
     tmp_size="10Gi",
+    instance="nightly-prod",
+    part_of="vision-datasets",
+    pending_timeout="45m",
+    retry_other_node=False,
+    augment_memory_cap="32Gi",
+    metrics=False,
 )
 
 
 EVERY_RENDERING = pytest.mark.parametrize(
     "options",
-    [BuildOptions(), ALL_OPTIONS, BuildOptions(s3_secret=None, retries=0, mutex=False)],
-    ids=["defaults", "all-options", "irsa-no-retries-no-mutex"],
+    [
+        BuildOptions(),
+        ALL_OPTIONS,
+        BuildOptions(s3_secret=None, retries=0, mutex=False, pending_timeout=None, service_account=None),
+    ],
+    ids=["defaults", "all-options", "irsa-no-retries-no-mutex-no-pending-timeout"],
 )
 
 
@@ -140,7 +151,11 @@ def test_build_returns_the_hera_object_of_the_kind(kind, cls, argo_kind):
 def test_names_workflow_by_prefix_and_template_and_cron_by_name():
     metadata = build("workflow")["metadata"]
     assert metadata["generateName"] == "kaleidoscope-" and "name" not in metadata
-    assert metadata["labels"] == {"app.kubernetes.io/name": "kaleidoscope"}
+    assert metadata["labels"] == {
+        "app.kubernetes.io/name": "kaleidoscope",
+        "app.kubernetes.io/instance": "kaleidoscope",
+        "app.kubernetes.io/part-of": "kaleidoscope",
+    }
     assert build("workflowtemplate")["metadata"]["name"] == "kaleidoscope"
     assert build("cronworkflow", BuildOptions(name="nightly"))["metadata"]["name"] == "nightly"
     assert "namespace" not in build("workflow")["metadata"]  # left to argo submit -n
@@ -382,7 +397,7 @@ def test_every_run_carries_the_title_with_its_own_locations(kind):
         builder.DESCRIPTION: own[builder.DESCRIPTION]
         + " This run: {{workflow.parameters.source}} → {{workflow.parameters.destination}}.",
     }
-    assert carried["labels"] == {"app.kubernetes.io/name": "kaleidoscope"}
+    assert carried["labels"]["app.kubernetes.io/component"] == "workflow"
 
 
 # -- one run per destination ------------------------------------------------------------------
@@ -550,6 +565,16 @@ def test_every_problem_of_spec_options_and_schedule_is_reported_at_once():
         (BuildOptions(run_as_user=0), "run_as_user"),
         (BuildOptions(tmp_size="lots"), "tmp_size"),
         (BuildOptions(active_deadline_seconds=0), "active_deadline_seconds"),
+        (BuildOptions(service_account="Not An Account"), "service_account"),
+        (BuildOptions(pending_timeout="20 minutes"), "pending_timeout"),
+        (BuildOptions(pending_timeout="0s"), "pending_timeout"),
+        (BuildOptions(augment_memory_cap="lots"), "augment_memory_cap"),
+        (BuildOptions(augment_memory_cap="2Gi"), "augment_memory_cap"),  # below the 4Gi limit
+        (BuildOptions(instance="two words"), "instance"),
+        (BuildOptions(instance=""), "instance"),
+        (BuildOptions(part_of="x" * 64), "part_of"),
+        (BuildOptions(retry_other_node="yes"), "retry_other_node"),  # type: ignore[arg-type]
+        (BuildOptions(metrics=1), "metrics"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_option_is_refused_naming_it(options, field):
@@ -589,7 +614,6 @@ def test_a_schedule_that_is_not_cron_is_refused(expression, why):
         "0 0 1,15 JAN,jul *",
         "@daily",
         "@every 1h30m",
-        "CRON_TZ=Asia/Tokyo 0 9 * * *",
         "30 4 ? * 0",
     ],
 )
@@ -607,8 +631,6 @@ def test_a_schedule_for_a_workflow_or_an_unknown_kind_is_refused():
 
 
 def test_argo_page_parameters_table_is_the_generated_one():
-    import re
-
     text = (ROOT / "docs" / "argo.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- argo-params:begin -->\n(.*?)\n<!-- argo-params:end -->", text, re.S)
     assert match, "docs/argo.md lacks the <!-- argo-params:begin --> ... <!-- argo-params:end --> block"
@@ -688,3 +710,239 @@ def test_the_rendered_steps_run_end_to_end_with_the_step_commands(photos, tmp_pa
     parts = Path(merged["manifest"].removeprefix("file://"))
     assert parts.is_dir() and parts.is_relative_to(destination / "manifest")
     assert sum(len(part.read_text().splitlines()) for part in parts.rglob("*.jsonl")) == int(merged["outputs"])
+
+
+# -- the operators' path: account, labels, failing fast, retrying wisely --------------------
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_every_kind_names_the_service_account_that_rbac_yaml_creates(kind):
+    assert workflow_spec(build(kind))["serviceAccountName"] == "kaleidoscope"
+    assert (
+        workflow_spec(build(kind, BuildOptions(service_account="irsa-runner")))["serviceAccountName"] == "irsa-runner"
+    )
+    # None: the namespace's default account (which lacks the executor's permissions outside quick-start)
+    assert "serviceAccountName" not in workflow_spec(build(kind, BuildOptions(service_account=None)))
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_runs_and_pods_carry_name_instance_part_of_and_component(kind):
+    manifest = build(kind)
+    common = {
+        "app.kubernetes.io/name": "kaleidoscope",
+        "app.kubernetes.io/instance": "kaleidoscope",
+        "app.kubernetes.io/part-of": "kaleidoscope",
+    }
+    # The object itself; every run (Argo copies workflowMetadata's labels onto it); every pod.
+    assert manifest["metadata"]["labels"] == common
+    assert workflow_spec(manifest)["workflowMetadata"]["labels"] == {
+        **common,
+        "app.kubernetes.io/component": "workflow",
+    }
+    for template in containers(manifest):
+        assert template["metadata"]["labels"] == {**common, "app.kubernetes.io/component": template["name"]}
+    named = build(kind, BuildOptions(name="nightly", part_of="vision"))
+    assert named["metadata"]["labels"]["app.kubernetes.io/instance"] == "nightly"  # the name, by default
+    released = build(kind, BuildOptions(instance="ml-prod", part_of="vision"))
+    for template in containers(released):
+        labels = template["metadata"]["labels"]
+        assert (labels["app.kubernetes.io/instance"], labels["app.kubernetes.io/part-of"]) == ("ml-prod", "vision")
+
+
+def test_every_pod_template_fails_a_pod_pending_too_long_and_only_pod_templates():
+    manifest = build()
+    for template in containers(manifest):
+        assert template["pendingTimeout"] == "20m"  # longer than cluster-autoscaler's 15 min to add a node
+    assert "pendingTimeout" not in templates(manifest)["main"]  # Argo refuses it on a DAG
+    assert {t["pendingTimeout"] for t in containers(build(options=BuildOptions(pending_timeout="1h")))} == {"1h"}
+    assert all("pendingTimeout" not in t for t in containers(build(options=BuildOptions(pending_timeout=None))))
+
+
+def test_the_hera_object_lacks_pending_timeout_and_manifest_adds_it():
+    # Hera 7.1's Template model has no pendingTimeout (Argo 4.1): builder.manifest adds it, and the
+    # same manifest is what render prints and submit posts.
+    built = builder.build(SPEC)
+    assert "pendingTimeout" not in json.dumps(built.to_dict())
+    assert all(template["pendingTimeout"] == "20m" for template in containers(builder.manifest(built)))
+
+
+def test_retries_avoid_the_nodes_a_step_failed_on():
+    for template in containers(build()):
+        assert template["retryStrategy"]["affinity"] == {"nodeAntiAffinity": {}}
+    for template in containers(build(options=BuildOptions(retry_other_node=False))):
+        assert "affinity" not in template["retryStrategy"]
+
+
+def _memory_for(expression: str, retries: int) -> str:
+    """What Argo's expression tag gives for an attempt: ``{{=asInt(retries) < N ? [...][asInt(retries)] : 'X'}}``."""
+    match = re.fullmatch(
+        r"\{\{=asInt\(retries\) < (\d+) \? \[([^\]]*)\]\[asInt\(retries\)\] : '([^']+)'\}\}", expression
+    )
+    assert match, expression
+    sizes = [size.strip("'") for size in match.group(2).split(",")]
+    assert len(sizes) == int(match.group(1))
+    return sizes[retries] if retries < int(match.group(1)) else match.group(3)
+
+
+def test_a_retried_augment_pod_gets_twice_the_memory_up_to_the_cap():
+    steps = templates(build())
+    assert all("podSpecPatch" not in steps[name] for name in ("shard", "manifest"))
+    patch = json.loads(steps["augment"]["podSpecPatch"])
+    [container] = patch["containers"]
+    assert container["name"] == "main"  # Argo's name for the main container in the pod
+    limits, requests = container["resources"]["limits"]["memory"], container["resources"]["requests"]["memory"]
+    # Attempt 0 keeps the template's own resources (limit 4Gi, request 2Gi); each retry doubles both, to 16Gi.
+    assert [_memory_for(limits, n) for n in range(6)] == ["4Gi", "8Gi", "16Gi", "16Gi", "16Gi", "16Gi"]
+    assert [_memory_for(requests, n) for n in range(6)] == ["2Gi", "4Gi", "8Gi", "16Gi", "16Gi", "16Gi"]
+    resources = steps["augment"]["container"]["resources"]
+    assert (resources["limits"]["memory"], resources["requests"]["memory"]) == ("4Gi", "2Gi")
+    capped = templates(build(options=BuildOptions(augment_memory_cap="10Gi")))["augment"]["podSpecPatch"]
+    assert [_memory_for(json.loads(capped)["containers"][0]["resources"]["limits"]["memory"], n) for n in range(4)] == [
+        "4Gi",
+        "8Gi",
+        "10Gi",
+        "10Gi",
+    ]
+    for options in (
+        BuildOptions(augment_memory_cap=None),
+        BuildOptions(augment_memory_cap="4Gi"),  # the limit already: nothing grows
+        BuildOptions(retries=0),  # no retry, no {{retries}}
+        BuildOptions(resources={"augment": Resources(cpu_request="2", memory_request="2Gi")}),  # no limit to outgrow
+    ):
+        assert "podSpecPatch" not in templates(build(options=options))["augment"], options
+
+
+def test_the_memory_patch_passes_the_schema_and_the_lint_and_argo_resolves_retries_in_it():
+    manifest = build()
+    assert_valid(manifest)
+    assert lint(manifest) == []
+    # An expression tag over {{retries}}, which Argo sets for a template with a retryStrategy.
+    assert "retryStrategy" in templates(manifest)["augment"]
+    assert "{{=asInt(retries)" in templates(manifest)["augment"]["podSpecPatch"]
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+#: Prometheus' own rules, written out here rather than imported: a metric name, a label name.
+PROMETHEUS_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+PROMETHEUS_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def metrics_of(manifest: dict) -> list[tuple[str, dict]]:
+    spec = workflow_spec(manifest)
+    found = [("workflow", metric) for metric in spec.get("metrics", {}).get("prometheus", [])]
+    for template in spec["templates"]:
+        found += [(template["name"], metric) for metric in template.get("metrics", {}).get("prometheus", [])]
+    return found
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_metrics_are_named_by_prometheus_rules_and_tell_releases_apart(kind):
+    found = metrics_of(build(kind))
+    emitted = {(where, metric["name"]) for where, metric in found}
+    assert {
+        ("workflow", "kaleidoscope_run_duration_seconds"),
+        ("workflow", "kaleidoscope_runs_total"),
+        ("manifest", "kaleidoscope_images_in_total"),
+        ("manifest", "kaleidoscope_images_written_total"),
+        ("manifest", "kaleidoscope_images_failed_total"),
+    } <= emitted
+    assert {where for where, name in emitted if name == "kaleidoscope_step_duration_seconds"} == {
+        "shard",
+        "augment",
+        "manifest",
+    }
+    for where, metric in found:
+        name = metric["name"]
+        assert PROMETHEUS_METRIC.match(name) and ":" not in name, name  # Argo also refuses ':'
+        assert PROMETHEUS_METRIC.match(argo_metrics.PREFIX + name)
+        assert name.startswith("kaleidoscope_")
+        kind_of = next(k for k in ("counter", "gauge", "histogram") if k in metric)
+        assert not (kind_of == "counter") ^ name.endswith("_total"), name  # Prometheus' naming convention
+        labels = {label["key"]: label["value"] for label in metric["labels"]}
+        assert all(PROMETHEUS_LABEL.match(key) and not key.startswith("__") for key in labels)
+        assert "instance" not in labels and "job" not in labels  # Prometheus' own target labels
+        assert labels["namespace"] == "{{workflow.namespace}}" and labels["release"] == "kaleidoscope"
+        if where != "workflow":
+            assert labels["step"] == where
+        assert metric["help"] and "{{" not in metric["help"]  # one fixed help per name, controller-wide
+    others = metrics_of(build(kind, BuildOptions(instance="ml-prod")))
+    assert {label["value"] for _, metric in others for label in metric["labels"] if label["key"] == "release"} == {
+        "ml-prod"
+    }
+    assert [metric["help"] for _, metric in others] == [metric["help"] for _, metric in found]
+
+
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_every_variable_a_metric_uses_resolves(kind):
+    manifest = build(kind)
+    assert lint(manifest) == []  # the lint checks metrics' names, labels and variables
+    variables = {
+        tag for _, metric in metrics_of(manifest) for tag in re.findall(r"\{\{([^}]*)\}\}", json.dumps(metric))
+    }
+    assert variables == {
+        "workflow.namespace",
+        "workflow.status",
+        "workflow.duration",
+        "duration",
+        "status",
+        "outputs.parameters.inputs",
+        "outputs.parameters.outputs",
+        "outputs.parameters.failed",
+    }
+    # The counts are the manifest step's own declared outputs, emitted only when it succeeded.
+    declared = {p["name"] for p in templates(manifest)["manifest"]["outputs"]["parameters"]}
+    assert {"inputs", "outputs", "failed"} <= declared
+    wrong = copy.deepcopy(manifest)
+    counts = next(m for where, m in metrics_of(wrong) if m["name"] == "kaleidoscope_images_written_total")
+    counts["counter"]["value"] = "{{outputs.parameters.written}}"
+    [problem] = lint(wrong)
+    assert (
+        "{{outputs.parameters.written}} does not resolve: the emitting node has no outputs.parameters.written"
+        in problem
+    )
+
+
+def test_metrics_can_be_turned_off():
+    assert metrics_of(build(options=BuildOptions(metrics=False))) == []
+
+
+def test_argo_page_metrics_table_is_the_generated_one():
+    text = (ROOT / "docs" / "argo.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- argo-metrics:begin -->\n(.*?)\n<!-- argo-metrics:end -->", text, re.S)
+    assert match, "docs/argo.md lacks the <!-- argo-metrics:begin --> ... <!-- argo-metrics:end --> block"
+    assert match.group(1) == argo_metrics.markdown(), (
+        "regenerate with: python -c 'from kaleidoscope.workflows import argo_metrics; print(argo_metrics.markdown())'"
+    )
+    for metric in argo_metrics.METRICS:
+        assert argo_metrics.PREFIX + metric.name in metric.query
+
+
+# -- cron: time zones, and how long runs are kept ----------------------------------------------
+
+
+@pytest.mark.parametrize("expression", ["CRON_TZ=Asia/Tokyo 0 9 * * *", "TZ=UTC @daily", "  CRON_TZ=UTC 0 2 * * *"])
+def test_a_schedule_with_its_own_time_zone_is_refused_pointing_at_timezone(expression):
+    # Argo prefixes every schedule with CRON_TZ=<timezone>; a second prefix makes it unparsable.
+    problems = problems_of(kind="cronworkflow", schedule=CronSchedule(schedules=[expression]))
+    assert len(problems) == 1 and problems[0].startswith(f"schedules[0]: bad value {json.dumps(expression)}")
+    assert "set `timezone` to" in problems[0]
+
+
+def test_a_cron_workflows_runs_are_kept_by_its_history_limits_not_by_a_ttl():
+    # Argo's cron controller deletes a CronWorkflow's oldest runs beyond successfulJobsHistoryLimit
+    # and failedJobsHistoryLimit (workflow/cron/operator.go, enforceHistoryLimit); a ttlStrategy
+    # deletes each run on its own clock. With both, a TTL shorter than limit x period wins and the
+    # limits never count: so a CronWorkflow's runs have no TTL, and other runs keep theirs.
+    cron = build("cronworkflow")
+    assert "ttlStrategy" not in workflow_spec(cron) and "ttlStrategy" not in cron["spec"]
+    assert cron["spec"]["successfulJobsHistoryLimit"] >= 1 and cron["spec"]["failedJobsHistoryLimit"] >= 1
+    limited = build(
+        "cronworkflow", schedule=CronSchedule(successful_jobs_history_limit=10, failed_jobs_history_limit=2)
+    )
+    assert (limited["spec"]["successfulJobsHistoryLimit"], limited["spec"]["failedJobsHistoryLimit"]) == (10, 2)
+    for kind in ("workflow", "workflowtemplate"):
+        assert workflow_spec(build(kind))["ttlStrategy"] == {
+            "secondsAfterSuccess": 86400,
+            "secondsAfterFailure": 604800,
+        }

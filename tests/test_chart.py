@@ -28,9 +28,10 @@ kubernetes_validate = require_module(
     "kubernetes_validate", "kubernetes-validate is not installed: pip install -e '.[test]'"
 )
 
-from kaleidoscope.workflows import argo_golden, builder, chart, cli
+from kaleidoscope.workflows import argo_golden, builder, chart, cli, rbac
 from kaleidoscope.workflows.argo_cron import cron_problems
 from kaleidoscope.workflows.argo_options import DEFAULT_IMAGE, BuildOptions, CronSchedule
+from kaleidoscope.workflows.argo_templates import memory_patch
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
 
@@ -41,6 +42,8 @@ ARGO_KINDS = ("WorkflowTemplate", "CronWorkflow")
 #: The oldest Kubernetes the chart is checked against, and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 GENERIC_TITLE = "Kaleidoscope: image-dataset augmentation"
+#: What an enabled CronWorkflow needs: the locations it runs with (the values schema requires them).
+CRON = {"cronWorkflow": {"enabled": True}, "workflow": {"source": "s3://b/in", "destination": "s3://b/out"}}
 
 
 @functools.cache
@@ -53,11 +56,12 @@ def loaded() -> helm.Chart:
     return helm.Chart.load(CHART)
 
 
-def standard_labels(release: str = RELEASE) -> dict:
-    """The labels the chart's helper adds to every object, beyond the builder's."""
+def standard_labels(release: str = RELEASE, part_of: str | None = None) -> dict:
+    """The labels the chart's helper gives every object (the builder's object labels among them)."""
     return {
         "helm.sh/chart": f"kaleidoscope-{metadata()['version']}",
         "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/part-of": part_of or release,
         "app.kubernetes.io/version": metadata()["appVersion"],
         "app.kubernetes.io/managed-by": "Helm",
     }
@@ -183,6 +187,12 @@ def builder_settings(
         ),
         run_as_user=work["runAsUser"],
         tmp_size=work["tmpSize"],
+        instance=release,
+        part_of=work["partOf"] or release,
+        pending_timeout=work["pendingTimeout"] or None,
+        retry_other_node=work["retryOnOtherNode"],
+        augment_memory_cap=work["augmentMemoryCap"] or None,
+        metrics=work["metrics"],
     )
     cron = merged["cronWorkflow"]
     schedule = CronSchedule(
@@ -204,7 +214,10 @@ def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dic
         made = builder.manifest(builder.workflow_template(settings.spec, settings.template_options))
     else:
         made = builder.manifest(builder.cron_workflow(settings.spec, settings.cron_options, settings.schedule))
-    made["metadata"]["labels"] = {**made["metadata"]["labels"], **standard_labels(release)}
+    made["metadata"]["labels"] = {
+        **made["metadata"]["labels"],
+        **standard_labels(release, settings.template_options.part_of_name()),
+    }
 
     plain = dataclasses.replace(settings.template_options, incremental=False)
     words = builder.manifest(builder.workflow_template(settings.spec, plain))["metadata"]["annotations"]
@@ -269,7 +282,7 @@ def test_chart_defaults_render_exactly_the_builders_workflowtemplate():
     # GIVEN the chart's default values; the same settings for the builder: the release's
     # namespace and the ServiceAccount the chart creates, everything else the builder's default
     documents = render()
-    options = BuildOptions(namespace=NAMESPACE, service_account=RELEASE)
+    options = BuildOptions(namespace=NAMESPACE, service_account=RELEASE, instance=RELEASE, part_of=RELEASE)
     made = builder.manifest(builder.workflow_template(argo_golden.EXAMPLE_SPEC, options))
     rendered = one(documents, "WorkflowTemplate")
     # THEN the only difference is the standard labels the chart's helper adds
@@ -279,26 +292,39 @@ def test_chart_defaults_render_exactly_the_builders_workflowtemplate():
 
 
 def test_chart_with_cron_enabled_renders_exactly_the_builders_cronworkflow():
-    documents = render({"cronWorkflow": {"enabled": True}})
-    options = BuildOptions(namespace=NAMESPACE, service_account=RELEASE)
+    documents = render(CRON)
+    options = BuildOptions(
+        namespace=NAMESPACE,
+        service_account=RELEASE,
+        instance=RELEASE,
+        part_of=RELEASE,
+        source="s3://b/in",
+        destination="s3://b/out",
+    )
     made = builder.manifest(builder.cron_workflow(argo_golden.EXAMPLE_SPEC, options, CronSchedule()))
     rendered = one(documents, "CronWorkflow")
     assert rendered["metadata"].pop("labels") == {**made["metadata"].pop("labels"), **standard_labels()}
     assert as_yaml(rendered) == as_yaml(made)
     assert parameter(rendered, "incremental") == "true"
     assert parameter(one(documents, "WorkflowTemplate"), "incremental") == "false"
+    # kept by its history limits, not a TTL (builder.py: a TTL would delete them first)
+    assert "ttlStrategy" not in workflow_spec(rendered) and "ttlStrategy" in workflow_spec(
+        one(documents, "WorkflowTemplate")
+    )
 
 
 def test_values_defaults_are_the_builders_defaults():
     settings = builder_settings({}, render())
     options, default = settings.template_options, BuildOptions()
-    # The two settings the chart decides: its release's namespace and its own ServiceAccount.
+    # The settings the chart decides: its release's namespace, its own ServiceAccount, and the
+    # release as the instance and part-of labels.
     assert (options.namespace, options.service_account) == (NAMESPACE, RELEASE)
+    assert (options.instance, options.part_of) == (RELEASE, RELEASE)
     assert options.image == DEFAULT_IMAGE
     assert settings.spec == argo_golden.EXAMPLE_SPEC
     assert settings.schedule == CronSchedule()
     for field in dataclasses.fields(BuildOptions):
-        if field.name in ("namespace", "service_account", "resources", "incremental"):
+        if field.name in ("namespace", "service_account", "resources", "incremental", "instance", "part_of"):
             continue
         assert getattr(options, field.name) == getattr(default, field.name), field.name
     for step in ("shard", "augment", "manifest"):
@@ -401,10 +427,9 @@ def test_scenario_binds_the_executor_role_to_the_account_the_pods_run_as(scenari
     values, documents = scenario
     merged = loaded().merge_values(values)
     role, binding = one(documents, "Role"), one(documents, "RoleBinding")
-    # Argo's docs/workflow-rbac.md (v4.1.2): the executor's minimum, for outputs and progress.
-    assert role["rules"] == [
-        {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}
-    ]
+    # Argo's docs/workflow-rbac.md (v4.1.2): the executor's minimum, for outputs and progress; the
+    # same rules as workflows/rbac.yaml, from workflows/rbac.py.
+    assert role["rules"] == list(rbac.EXECUTOR_RULES)
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
@@ -487,6 +512,22 @@ BAD_VALUES = {
         "at '/workflow/mutex': value must be true",
     ),
     "mutex as text": ({"workflow": {"mutex": "yes"}}, "at '/workflow/mutex': got string, want boolean"),
+    "cron without locations": ({"cronWorkflow": {"enabled": True}}, "at '/workflow/source': minLength"),
+    "schedule with its own time zone": (
+        {**CRON, "cronWorkflow": {"enabled": True, "schedules": ["CRON_TZ=Asia/Tokyo 0 9 * * *"]}},
+        "at '/cronWorkflow/schedules/0'",
+    ),
+    "TZ prefix": ({"cronWorkflow": {"schedules": ["TZ=UTC @daily"]}}, "at '/cronWorkflow/schedules/0'"),
+    "pending timeout in words": ({"workflow": {"pendingTimeout": "20 minutes"}}, "at '/workflow/pendingTimeout'"),
+    "zero pending timeout": ({"workflow": {"pendingTimeout": "0s"}}, "at '/workflow/pendingTimeout'"),
+    "pending timeout as a number": ({"workflow": {"pendingTimeout": 900}}, "got number, want string"),
+    "memory cap in words": ({"workflow": {"augmentMemoryCap": "16 GB"}}, "at '/workflow/augmentMemoryCap'"),
+    "retry affinity as text": (
+        {"workflow": {"retryOnOtherNode": "no"}},
+        "at '/workflow/retryOnOtherNode': got string, want boolean",
+    ),
+    "metrics as text": ({"workflow": {"metrics": "on"}}, "at '/workflow/metrics': got string, want boolean"),
+    "part-of with a space": ({"workflow": {"partOf": "vision sets"}}, "at '/workflow/partOf'"),
 }
 
 
@@ -662,10 +703,10 @@ def test_spec_values_from_the_chart_command_give_the_builders_words_for_that_spe
     assert parameter(template, "spec") == spec.read_text()
 
 
-@pytest.mark.parametrize("values", [{}, {"cronWorkflow": {"enabled": True}}], ids=["template", "with-cron"])
+@pytest.mark.parametrize("values", [{}, CRON], ids=["template", "with-cron"])
 def test_the_mutex_values_render_as_the_builder_renders_them(values):
     def synchronizations(workflow: dict) -> list:
-        documents = render({**values, "workflow": workflow})
+        documents = render({**values, "workflow": {**values.get("workflow", {}), **workflow}})
         return [workflow_spec(document).get("synchronization") for document in argo_objects(documents)]
 
     name = "kaleidoscope-{{workflow.parameters.destination}}"
@@ -675,15 +716,24 @@ def test_the_mutex_values_render_as_the_builder_renders_them(values):
     assert synchronizations({"mutex": False}) == [None] * len(database)
 
 
-def test_the_template_leaves_its_locations_to_each_run_and_the_cron_carries_them():
-    documents = render({"cronWorkflow": {"enabled": True}})
-    template = workflow_spec(one(documents, "WorkflowTemplate"))["arguments"]["parameters"]
+def test_the_template_leaves_its_locations_to_each_run_and_the_cron_carries_the_values():
+    template = workflow_spec(one(render(), "WorkflowTemplate"))["arguments"]["parameters"]
     assert [p for p in template if p["name"] in ("source", "destination") and "value" in p] == []
-    assert parameter(one(documents, "CronWorkflow"), "destination") == "s3://my-bucket/augmented"  # the spec's
-    given = render({"cronWorkflow": {"enabled": True}, "workflow": {"destination": "s3://b/out"}})
+    given = render(CRON)
     assert parameter(one(given, "WorkflowTemplate"), "destination") == "s3://b/out"
-    assert parameter(one(given, "CronWorkflow"), "destination") == "s3://b/out"
-    assert parameter(one(given, "CronWorkflow"), "source") == "s3://my-bucket/photos"
+    assert (parameter(one(given, "CronWorkflow"), "source"), parameter(one(given, "CronWorkflow"), "destination")) == (
+        "s3://b/in",
+        "s3://b/out",
+    )
+
+
+@pytest.mark.parametrize("missing", ["source", "destination"])
+def test_an_enabled_cron_needs_its_locations_never_the_example_specs(missing):
+    # The spec in values.yaml is an example's: a CronWorkflow running unattended on its
+    # s3://my-bucket/... would write where nobody asked.
+    values = {"cronWorkflow": {"enabled": True}, "workflow": {**CRON["workflow"], missing: ""}}
+    with pytest.raises(helm.HelmValuesError, match=f"at '/workflow/{missing}': minLength"):
+        loaded().render(values, name=RELEASE, namespace=NAMESPACE)
 
 
 def test_a_changed_spec_gets_a_generic_title_not_the_default_specs():
@@ -703,12 +753,69 @@ def test_notes_give_the_numbered_next_commands():
     assert "kubectl create secret generic kaleidoscope-s3 -n argo" in text
     numbered = [line.split(".")[0] for line in text.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
     assert numbered == ["1", "2", "3", "4"]
-    with_cron = notes(
-        {"cronWorkflow": {"enabled": True}, "s3": {"credentials": "none"}, "workflow": {"destination": "s3://b/out"}}
-    )
+    with_cron = notes({**CRON, "s3": {"credentials": "none"}})
     assert "argo cron get -n argo kaleidoscope" in with_cron
     assert "s3://b/out/manifest/" in with_cron and "create secret" not in with_cron
     assert "-p destination=s3://b/out" in with_cron
-    # the CronWorkflow runs with the spec's locations when values give none
-    assert "s3://my-bucket/augmented/manifest/" in notes({"cronWorkflow": {"enabled": True}})
     assert "waits, Pending" not in notes({"workflow": {"mutex": False}})
+
+
+# -- failing fast and retrying wisely, as the builder renders them -------------------------------
+
+MEMORY_CASES = {
+    "defaults": ({}, {}),
+    "fractional limit": ({"limits": {"memory": "1.5Gi"}, "requests": {"memory": "1Gi"}}, {}),
+    "limit only, cap in Mi": (
+        {"limits": {"memory": "3Gi"}, "requests": {"memory": None}},
+        {"augmentMemoryCap": "10240Mi"},
+    ),
+    "cap equals the limit": ({}, {"augmentMemoryCap": "4Gi"}),
+    "no cap": ({}, {"augmentMemoryCap": ""}),
+    "no retries": ({}, {"retries": 0}),
+    "no memory limit": ({"limits": {"memory": None}}, {}),
+}
+
+
+@pytest.mark.parametrize("augment, workflow", MEMORY_CASES.values(), ids=MEMORY_CASES.keys())
+def test_the_augment_memory_patch_is_the_builders(augment, workflow):
+    values = {"resources": {"augment": augment}, "workflow": workflow}
+    documents = render(values)
+    settings = builder_settings(values, documents)
+    rendered = next(t for t in workflow_spec(one(documents, "WorkflowTemplate"))["templates"] if t["name"] == "augment")
+    assert rendered.get("podSpecPatch") == memory_patch(settings.template_options)
+
+
+def test_a_memory_cap_below_the_augment_limit_is_refused_at_install_naming_both():
+    with pytest.raises(helm.HelmRenderError, match=r"workflow.augmentMemoryCap: 2Gi is below resources.augment"):
+        loaded().render({"workflow": {"augmentMemoryCap": "2Gi"}}, name=RELEASE, namespace=NAMESPACE)
+
+
+def test_pending_timeout_retry_affinity_and_metrics_follow_the_values():
+    def pod_templates(workflow: dict) -> list[dict]:
+        documents = render({"workflow": workflow})
+        return [t for t in workflow_spec(one(documents, "WorkflowTemplate"))["templates"] if "container" in t]
+
+    assert {t["pendingTimeout"] for t in pod_templates({})} == {"20m"}
+    assert {t["pendingTimeout"] for t in pod_templates({"pendingTimeout": "1h"})} == {"1h"}
+    assert all("pendingTimeout" not in t for t in pod_templates({"pendingTimeout": ""}))
+    assert all(t["retryStrategy"]["affinity"] == {"nodeAntiAffinity": {}} for t in pod_templates({}))
+    assert all("affinity" not in t["retryStrategy"] for t in pod_templates({"retryOnOtherNode": False}))
+    assert all("metrics" in t for t in pod_templates({}))
+    off = render({"workflow": {"metrics": False}})
+    assert "metrics" not in json.dumps(workflow_spec(one(off, "WorkflowTemplate")))
+
+
+def test_runs_and_pods_carry_the_release_as_instance_and_part_of():
+    documents = render({"workflow": {"partOf": "vision"}}, release="ml")
+    template = workflow_spec(one(documents, "WorkflowTemplate"))
+    run = template["workflowMetadata"]["labels"]
+    assert run["app.kubernetes.io/instance"] == "ml" and run["app.kubernetes.io/part-of"] == "vision"
+    assert run["app.kubernetes.io/component"] == "workflow"
+    for pod in (t for t in template["templates"] if "container" in t):
+        labels = pod["metadata"]["labels"]
+        assert (labels["app.kubernetes.io/instance"], labels["app.kubernetes.io/component"]) == ("ml", pod["name"])
+        assert {
+            label["value"] for m in pod["metrics"]["prometheus"] for label in m["labels"] if label["key"] == "release"
+        } == {"ml"}
+    # every object the chart installs carries the same part-of
+    assert {document["metadata"]["labels"]["app.kubernetes.io/part-of"] for document in documents} == {"vision"}

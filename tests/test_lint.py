@@ -450,3 +450,97 @@ def test_command_refuses_what_is_not_yaml(tmp_path, capsys, content, words):
     assert words in capsys.readouterr().err
     assert main(["lint", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+# -- custom metrics ----------------------------------------------------------------------------
+
+METRICS = yaml.safe_load("""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: metrics-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: team, value: vision}]}
+  metrics:
+    prometheus:
+    - name: run_seconds
+      help: Duration of a run.
+      labels: [{key: team, value: "{{workflow.parameters.team}}"}, {key: status, value: "{{workflow.status}}"}]
+      gauge: {realtime: false, value: "{{workflow.duration}}"}
+  templates:
+  - name: main
+    inputs: {parameters: [{name: shard, value: "0"}]}
+    outputs: {parameters: [{name: count, valueFrom: {path: /tmp/count}}]}
+    metrics:
+      prometheus:
+      - name: count_total
+        help: Things counted.
+        when: "{{status}} == Succeeded"
+        labels: [{key: shard, value: "{{inputs.parameters.shard}}"}, {key: exit, value: "{{exitCode}}"}]
+        counter: {value: "{{outputs.parameters.count}}"}
+      - name: step_seconds
+        help: Step time.
+        gauge: {realtime: true, value: "{{duration}}"}
+    container: {image: busybox, command: [sh, -c, "echo 3 > /tmp/count"]}
+""")
+
+
+def _metric(document: dict, index: int) -> dict:
+    return document["spec"]["templates"][0]["metrics"]["prometheus"][index]
+
+
+def test_clean_metrics_pass():
+    assert lint(METRICS) == []
+
+
+@pytest.mark.parametrize(
+    "change, where, words",
+    [
+        (lambda d: _metric(d, 0).update(name="count-total"), "metrics.prometheus[0].name", "Prometheus' rule"),
+        (lambda d: _metric(d, 0).update(name="count:total"), "metrics.prometheus[0].name", "refuses ':'"),
+        (
+            lambda d: _metric(d, 0)["labels"].append({"key": "instance", "value": "x"}),
+            "metrics.prometheus[0].labels[2].key",
+            "renames this one exported_instance",
+        ),
+        (lambda d: _metric(d, 0)["labels"].append({"key": "__x", "value": "x"}), "labels[2].key", "Prometheus' own"),
+        (lambda d: _metric(d, 0).pop("help"), "metrics.prometheus[0].help", "required"),
+        (lambda d: _metric(d, 0).update(gauge={"realtime": False, "value": "1"}), "prometheus[0]", "exactly one of"),
+        (lambda d: _metric(d, 0).update(counter={"value": ""}), "prometheus[0].counter.value", "required"),
+        (lambda d: _metric(d, 1)["gauge"].update(value="{{retries}}"), "gauge.value", "records only {{duration}}"),
+        (
+            lambda d: _metric(d, 0)["counter"].update(value="{{outputs.parameters.cont}}"),
+            "metrics.prometheus[0].counter.value",
+            "{{outputs.parameters.cont}} does not resolve: the emitting node has no outputs.parameters.cont "
+            "(its outputs: outputs.parameters.count, outputs.result)",
+        ),
+        (
+            lambda d: _metric(d, 0)["labels"][0].update(value="{{inputs.parameters.shrd}}"),
+            "labels[0].value",
+            "this template has no input parameter 'shrd'",
+        ),
+        (lambda d: _metric(d, 0).update(when="{{stauts}} == Succeeded"), "prometheus[0].when", "not a variable"),
+        (
+            lambda d: d["spec"]["metrics"]["prometheus"][0]["labels"][0].update(value="{{workflow.parameters.tem}}"),
+            "spec.metrics.prometheus[0].labels[0].value",
+            "no workflow parameter 'tem'",
+        ),
+        (
+            lambda d: d["spec"]["metrics"]["prometheus"][0].update(name="count_total"),
+            "spec.templates[0].metrics.prometheus[0]",
+            "metric 'count_total' is also spec.metrics.prometheus[0] with another help or kind",
+        ),
+    ],
+)
+def test_every_metric_rule(change, where, words):
+    problems = broken(METRICS, change)
+    assert any(where in p.split(": ")[0] and words in p for p in problems), problems
+
+
+def test_the_builders_metrics_lint_clean_and_a_misspelt_output_does_not():
+    assert lint(GOLDEN) == [] and "metrics" in GOLDEN["spec"]
+    manifest = copy.deepcopy(GOLDEN)
+    template = next(t for t in manifest["spec"]["templates"] if t["name"] == "manifest")
+    template["metrics"]["prometheus"][1]["counter"]["value"] = "{{outputs.parameters.input}}"
+    [problem] = lint(manifest)
+    assert "{{outputs.parameters.input}} does not resolve" in problem

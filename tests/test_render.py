@@ -93,6 +93,16 @@ CHANGED_FLAGS = [
     "dedicated=batch:NoSchedule",
     "--toleration",
     "spot",
+    "--instance",
+    "ml-prod",
+    "--part-of",
+    "vision",
+    "--pending-timeout",
+    "45m",
+    "--augment-memory-cap",
+    "24Gi",
+    "--no-retry-anti-affinity",
+    "--no-metrics",
 ]
 
 
@@ -125,6 +135,12 @@ def test_flags_map_onto_the_builders_options(spec_file, capsys):
                 Toleration(key="dedicated", operator="Equal", value="batch", effect="NoSchedule"),
                 Toleration(key="spot", operator="Exists"),
             ),
+            instance="ml-prod",
+            part_of="vision",
+            pending_timeout="45m",
+            augment_memory_cap="24Gi",
+            retry_other_node=False,
+            metrics=False,
         ),
         CronSchedule(schedules=("30 1 * * *", "@weekly"), timezone="Europe/Paris", concurrency_policy="Replace"),
     )
@@ -139,6 +155,29 @@ def test_changed_flags_render_a_manifest_that_passes_argos_strict_schema(spec_fi
     code, out, _ = render([str(spec_file), *CHANGED_FLAGS], capsys)
     assert code == 0
     assert_valid(yaml.safe_load(out))
+
+
+def test_the_off_switches_leave_their_fields_out(spec_file, capsys):
+    _, out, _ = render(
+        [
+            str(spec_file),
+            "--no-pending-timeout",
+            "--no-augment-memory-growth",
+            "--no-service-account",
+            "--no-retry-anti-affinity",
+            "--no-metrics",
+        ],
+        capsys,
+    )
+    for field in ("pendingTimeout", "podSpecPatch", "serviceAccountName", "affinity", "metrics"):
+        assert field not in out, field
+    assert out == builder.render(
+        spec_file,
+        "workflow",
+        BuildOptions(
+            pending_timeout=None, augment_memory_cap=None, service_account=None, retry_other_node=False, metrics=False
+        ),
+    )
 
 
 def test_no_s3_secret_renders_no_credentials(spec_file, capsys):
@@ -218,6 +257,18 @@ def test_source_and_destination_values(spec_file, capsys, kind, flags, source, d
         (["--augment-memory", "8 GB"], "kaleidoscope: --augment-memory: bad value '8 GB'"),
         (["--toleration", "spot:Sometimes"], 'kaleidoscope: --toleration: bad value "Sometimes"'),
         (["--destination", "s3://my-bucket/photos/out"], "kaleidoscope: destination: bad value"),
+        (
+            ["--kind", "cronworkflow", "--schedule", "CRON_TZ=Asia/Tokyo 0 9 * * *"],
+            'kaleidoscope: --schedule: bad value "CRON_TZ=Asia/Tokyo 0 9 * * *": a CronWorkflow\'s schedules take no '
+            'CRON_TZ= prefix (Argo prefixes each with CRON_TZ=<timezone>, and refuses a second one): give "0 9 * * *" '
+            'and set `--timezone` to "Asia/Tokyo"',
+        ),
+        (["--pending-timeout", "15 minutes"], 'kaleidoscope: --pending-timeout: bad value "15 minutes"'),
+        (["--augment-memory-cap", "2Gi"], 'kaleidoscope: --augment-memory-cap: bad value "2Gi": below the augment'),
+        (["--augment-memory-cap", "lots"], 'kaleidoscope: --augment-memory-cap: bad value "lots"'),
+        (["--instance", "ml prod"], 'kaleidoscope: --instance: bad value "ml prod"'),
+        (["--part-of=vision_"], 'kaleidoscope: --part-of: bad value "vision_"'),
+        (["--service-account", "Runner"], 'kaleidoscope: --service-account: bad value "Runner"'),
     ],
 )
 def test_bad_options_and_schedules_exit_2_naming_the_field(spec_file, capsys, extra, message):
@@ -236,6 +287,9 @@ def test_bad_options_and_schedules_exit_2_naming_the_field(spec_file, capsys, ex
         (["--incremental", "maybe"], "argument --incremental: invalid choice: 'maybe'"),
         (["--s3-secret", "x", "--no-s3-secret"], "not allowed with argument"),
         (["--no-mutex", "--mutex-database"], "not allowed with argument"),
+        (["--pending-timeout", "5m", "--no-pending-timeout"], "not allowed with argument"),
+        (["--augment-memory-cap", "8Gi", "--no-augment-memory-growth"], "not allowed with argument"),
+        (["--service-account", "a", "--no-service-account"], "not allowed with argument"),
     ],
 )
 def test_unknown_option_values_exit_2(spec_file, capsys, argv, message):

@@ -18,14 +18,23 @@ from typing import Any
 from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
-from kaleidoscope.workflows.argo_cron import cron_problems, timezone_problems
+from kaleidoscope.workflows.argo_cron import cron_problems, prefix_problems, timezone_problems
 from kaleidoscope.workflows.rules import durations, names
-from kaleidoscope.workflows.rules.quantities import QUANTITY
+from kaleidoscope.workflows.rules.quantities import QUANTITY, parse_bytes
 
 #: The container image the steps run in (``images/`` holds its Dockerfile).
 DEFAULT_IMAGE = "ghcr.io/kaleidoscope/kaleidoscope:0.1.0"
 #: The Secret holding S3 credentials (keys ``accessKeyId``, ``secretAccessKey``, optional ``region``).
 DEFAULT_S3_SECRET = "kaleidoscope-s3"
+#: The service account the pods run as; ``workflows/rbac.yaml`` creates it with the executor's Role.
+DEFAULT_SERVICE_ACCOUNT = "kaleidoscope"
+#: How long a pod may stay Pending (unschedulable, image not pulled, a Secret missing) before Argo
+#: fails its node: longer than a cluster autoscaler takes to add a node (cluster-autoscaler gives up
+#: on a node that has not registered after --max-node-provision-time, 15 minutes by default, and
+#: then tries another node group), so a pod waiting for a new node is never failed for it.
+DEFAULT_PENDING_TIMEOUT = "20m"
+#: The most memory a retried augment pod is given; each retry doubles its request and limit up to it.
+DEFAULT_AUGMENT_MEMORY_CAP = "16Gi"
 STEPS = ("shard", "augment", "manifest")
 
 # Augment does the work: two cores matching its two threads, memory for a thread's window of
@@ -57,8 +66,10 @@ class BuildOptions:
         namespace: ``metadata.namespace``; None leaves it to ``argo submit -n`` / the server.
         image: The project's container image (``images/`` holds its Dockerfile).
         image_pull_policy: ``Always``, ``IfNotPresent``, ``Never`` or None for Kubernetes' default.
-        service_account: Service account of the pods (needs Argo's executor RBAC; for IRSA or
-            workload identity, the one bound to the cloud role). None: the namespace's default.
+        service_account: Service account of the pods: it needs Argo's executor permissions, which
+            ``workflows/rbac.yaml`` (from :mod:`~workflows.rbac`) gives the default one; for IRSA or
+            workload identity, the account bound to the cloud role. None leaves the field out: the
+            namespace's ``default`` account, which lacks them outside Argo's quick-start install.
         s3_secret: Secret the S3 credentials come from through ``secretKeyRef`` (keys
             ``accessKeyId``, ``secretAccessKey`` and optionally ``region``). None adds no
             credential variables at all: the pods get credentials from their service account
@@ -96,13 +107,32 @@ class BuildOptions:
             the image's own ``USER`` (images/Dockerfile).
         tmp_size: Size limit of the ``emptyDir`` mounted at ``/tmp`` in every pod (the root
             filesystem is read-only; the steps spool and write output files there).
+        instance: The ``app.kubernetes.io/instance`` label of the runs and pods, and the
+            ``release`` label of their metrics: what tells two installations apart. None: ``name``.
+            The Helm chart sets its release name.
+        part_of: The ``app.kubernetes.io/part-of`` label of the runs and pods. None: the instance.
+            The Helm chart sets its release name (or ``workflow.partOf``).
+        pending_timeout: Argo's ``pendingTimeout`` of every pod template (a Go duration): a pod
+            still Pending that long after its node started (unschedulable, image not pulled, a
+            Secret missing) fails its node. None leaves it out. See docs/argo.md: Argo 4.1.2 checks
+            it on the node of the template, which for a template with a ``retryStrategy`` is its
+            Retry node.
+        retry_other_node: Retries avoid the nodes the step failed on (``retryStrategy.affinity.
+            nodeAntiAffinity``, Argo's required anti-affinity on ``kubernetes.io/hostname``). Turn it
+            off on a cluster of one or few nodes, where a retry would find no node left.
+        augment_memory_cap: A retried augment pod gets twice the memory request and limit of the
+            attempt before it, up to this quantity (``podSpecPatch`` driven by ``{{retries}}``), so a
+            shard killed for memory (OOMKilled) runs again with more. None (or a cap no larger than
+            the augment limit) keeps the memory of every attempt the same.
+        metrics: Emit Argo custom Prometheus metrics (:mod:`~workflows.argo_metrics`): run and step
+            durations, images in, written and failed, labelled by namespace and release.
     """
 
     name: str = "kaleidoscope"
     namespace: str | None = None
     image: str = DEFAULT_IMAGE
     image_pull_policy: str | None = None
-    service_account: str | None = None
+    service_account: str | None = DEFAULT_SERVICE_ACCOUNT
     s3_secret: str | None = DEFAULT_S3_SECRET
     s3_endpoint: str = ""
     source: str = ""
@@ -123,6 +153,20 @@ class BuildOptions:
     tolerations: Sequence[Toleration] = ()
     run_as_user: int = 65532  # the image's USER (images/Dockerfile)
     tmp_size: str = "2Gi"
+    instance: str | None = None
+    part_of: str | None = None
+    pending_timeout: str | None = DEFAULT_PENDING_TIMEOUT
+    retry_other_node: bool = True
+    augment_memory_cap: str | None = DEFAULT_AUGMENT_MEMORY_CAP
+    metrics: bool = True
+
+    def instance_name(self) -> str:
+        """The ``app.kubernetes.io/instance`` label: ``instance``, else ``name``."""
+        return self.instance if self.instance is not None else self.name
+
+    def part_of_name(self) -> str:
+        """The ``app.kubernetes.io/part-of`` label: ``part_of``, else the instance."""
+        return self.part_of if self.part_of is not None else self.instance_name()
 
     def resources_for(self, step: str) -> Resources:
         """The step's resources: the user's, else the default."""
@@ -148,7 +192,9 @@ class CronSchedule:
         concurrency_policy: ``Forbid`` (skip a run while one is going: two incremental runs
             would both take the same new images), ``Allow`` or ``Replace``.
         starting_deadline_seconds: A run missed (controller down) by more than this is skipped.
-        successful_jobs_history_limit: Succeeded runs kept.
+        successful_jobs_history_limit: Succeeded runs kept. The CronWorkflow's runs have no
+            ``ttlStrategy``: these two limits alone decide how long they are kept (a TTL shorter than
+            limit × period would delete them first, and the limits would never matter).
         failed_jobs_history_limit: Failed runs kept.
     """
 
@@ -212,7 +258,13 @@ def option_problems(options: BuildOptions) -> list[str]:
     for where, value in texts:
         if not isinstance(value, str):
             problems.append(_bad(where, value, "must be text (empty for none)"))
-    for where, switch in (("mutex", options.mutex), ("mutex_database", options.mutex_database)):
+    switches = (
+        ("mutex", options.mutex),
+        ("mutex_database", options.mutex_database),
+        ("retry_other_node", options.retry_other_node),
+        ("metrics", options.metrics),
+    )
+    for where, switch in switches:
         if not isinstance(switch, bool):
             problems.append(_bad(where, switch, "must be true or false"))
     if options.mutex_database is True and options.mutex is False:
@@ -249,7 +301,47 @@ def option_problems(options: BuildOptions) -> list[str]:
             problems += _choice(f"tolerations[{index}].effect", toleration.effect, TAINT_EFFECTS)
     problems += _integer("run_as_user", options.run_as_user, 1)  # 0 is root
     problems += _pattern("tmp_size", options.tmp_size, QUANTITY, "a Kubernetes quantity such as 512Mi or 2Gi")
+    for where, label in (("instance", options.instance), ("part_of", options.part_of)):
+        if label is not None:
+            problems += _pattern(
+                where,
+                label,
+                names.LABEL_VALUE_SET,
+                "a Kubernetes label value: letters, digits, '-', '_' and '.', at most 63 characters",
+                most=names.LABEL_VALUE_MAX,
+            )
+    if options.pending_timeout is not None:
+        problems += _duration("pending_timeout", options.pending_timeout)
+    problems += _memory_cap(options)
     return problems
+
+
+def _duration(where: str, value: Any) -> list[str]:
+    rule = "a Go duration longer than 0, such as 20m or 1h"
+    try:
+        seconds = durations.parse(value)
+    except ValueError:
+        return [_bad(where, value, rule)]
+    return [] if seconds > 0 else [_bad(where, value, rule)]
+
+
+def _memory_cap(options: BuildOptions) -> list[str]:
+    cap = options.augment_memory_cap
+    if cap is None:
+        return []
+    try:
+        cap_bytes = parse_bytes(cap)
+    except ValueError:
+        return [_bad("augment_memory_cap", cap, "a Kubernetes quantity such as 16Gi")]
+    augment = options.resources.get("augment")
+    limit = (augment if isinstance(augment, Resources) else DEFAULT_RESOURCES["augment"]).memory_limit
+    try:
+        limit_bytes = parse_bytes(str(limit)) if limit is not None else None
+    except ValueError:
+        return []  # an odd limit Hera took: nothing to compare with
+    if limit_bytes is not None and cap_bytes < limit_bytes:
+        return [_bad("augment_memory_cap", cap, f"below the augment memory limit {limit}: a retry never gets less")]
+    return []
 
 
 def schedule_problems(schedule: CronSchedule) -> list[str]:
@@ -259,7 +351,9 @@ def schedule_problems(schedule: CronSchedule) -> list[str]:
         problems.append(_bad("schedules", schedule.schedules, "give a list of one or more cron expressions"))
     else:
         for index, expression in enumerate(schedule.schedules):
-            problems += cron_problems(f"schedules[{index}]", expression)
+            problems += cron_problems(f"schedules[{index}]", expression) or prefix_problems(
+                f"schedules[{index}]", expression
+            )
     problems += timezone_problems("timezone", schedule.timezone)
     problems += _choice("concurrency_policy", schedule.concurrency_policy, CONCURRENCY_POLICIES)
     problems += _integer("starting_deadline_seconds", schedule.starting_deadline_seconds, 0)

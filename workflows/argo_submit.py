@@ -8,9 +8,11 @@ Every failure becomes one line naming the server and the cause.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
@@ -18,8 +20,10 @@ from hera.exceptions import HeraException
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows.models import Workflow as WorkflowModel
 from hera.workflows.models import WorkflowCreateRequest
+from pydantic import PrivateAttr
 
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
+from kaleidoscope.workflows.builder import manifest
 
 #: Where Argo's quick start installs it and runs workflows.
 DEFAULT_NAMESPACE = "argo"
@@ -108,6 +112,20 @@ class _Session(requests.Session):
         return super().request(method, url, **kwargs)
 
 
+class _CreateRequest(WorkflowCreateRequest):
+    """The request body is the builder's manifest as is.
+
+    Hera 7.1's ``WorkflowsService.create_workflow`` sends ``req.json(...)``: serialised through its
+    own models, which drop the fields newer than them (``pendingTimeout``); this request sends
+    :func:`workflows.builder.manifest` instead, what ``kaleidoscope render`` prints.
+    """
+
+    _document: dict = PrivateAttr(default_factory=dict)
+
+    def json(self, **_: Any) -> str:  # Hera's call passes pydantic's options, which do not apply
+        return json.dumps({"workflow": self._document})
+
+
 def _cause(error: BaseException) -> str:
     """The operating system's reason under requests' and urllib3's wrappers, else the message."""
     seen: set[int] = set()
@@ -144,7 +162,9 @@ def submit(workflow: Workflow, server: ArgoServer) -> Submitted:
             raise InvalidInput(
                 f"submit: a {type(built).__name__} is not a Workflow (install templates with kubectl or Helm)"
             )
-        created = service.create_workflow(WorkflowCreateRequest(workflow=built), namespace=server.namespace)
+        request = _CreateRequest(workflow=built)
+        request._document = manifest(workflow)
+        created = service.create_workflow(request, namespace=server.namespace)
     except requests.exceptions.ConnectTimeout as error:
         raise KaleidoscopeError(
             f"cannot reach the Argo server at {server.shown}: no connection within {server.timeout:g} s"

@@ -7,18 +7,36 @@ from). S3 credentials reach the pods only through ``secretKeyRef``, or not at al
 
 Values that come from the workflow are passed as ``--flag=value``, one argument each: a spec
 that starts with ``---`` would otherwise be read by argparse as an option.
+
+Each pod template fails its node when its pod stays Pending past ``pendingTimeout``; retries avoid
+the nodes a step failed on; a retried augment pod gets more memory (:func:`memory_patch`); every
+pod carries the ``app.kubernetes.io`` labels ``name``, ``instance``, ``part-of`` and ``component``
+(the step), and its template the step's metrics (:mod:`.argo_metrics`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from hera.workflows import Container, EmptyDirVolume, Parameter, RetryStrategy, SecretEnv
-from hera.workflows.models import Backoff, Capabilities, IntOrString, Quantity, SecurityContext, Template, ValueFrom
+from hera.workflows.models import (
+    Backoff,
+    Capabilities,
+    IntOrString,
+    Quantity,
+    RetryAffinity,
+    RetryNodeAntiAffinity,
+    SecurityContext,
+    Template,
+    ValueFrom,
+)
 
 from kaleidoscope.steps.errors import NOT_RETRIED
+from kaleidoscope.workflows.argo_metrics import template_metrics
 from kaleidoscope.workflows.argo_options import BuildOptions
 from kaleidoscope.workflows.argo_params import reference
+from kaleidoscope.workflows.rules.quantities import format_bytes, parse_bytes
 
 #: Where the steps write the files Argo reads output parameters from (on the /tmp emptyDir).
 OUTPUT_DIR = "/tmp/kaleidoscope/out"
@@ -40,17 +58,24 @@ DISPLAY_NAME = "workflows.argoproj.io/display-name"
 #: Retry a failed pod unless its exit code says no retry can help (invalid input, a permanent
 #: failure): the contract in :mod:`steps.errors`. Killed pods (OOM, eviction) and outages retry.
 RETRY_UNLESS_FINAL = " && ".join(f"asInt(lastRetry.exitCode) != {code}" for code in NOT_RETRIED)
+#: Argo names the main container of every container template ``main`` in the pod
+#: (workflow/controller/workflowpod.go), whatever the template calls it: a pod spec patch names that.
+MAIN_CONTAINER = "main"
 
 
 @dataclass(kw_only=True)
 class StepContainer(Container):
-    """A Hera ``Container`` that can also set the template's own ``annotations``.
+    """A Hera ``Container`` that can also set the template's own ``annotations``, and fields that
+    Hera 7.1's models lack.
 
     Hera maps a Container's ``annotations`` to the pod's metadata; Argo reads node display names
-    from the template's ``annotations`` field, which Hera 7 does not expose.
+    from the template's ``annotations`` field, which Hera 7 does not expose. ``unmodelled`` holds
+    template fields newer than Hera 7.1's models (``pendingTimeout``, Argo 4.1): a model would drop
+    them, so :func:`workflows.builder.manifest` adds them to the manifest by template name.
     """
 
     template_annotations: dict[str, str] | None = None
+    unmodelled: dict[str, Any] = field(default_factory=dict)
 
     def _build_template(self) -> Template:
         template = super()._build_template()
@@ -82,6 +107,16 @@ def _credentials(options: BuildOptions) -> list[SecretEnv] | None:
     ]
 
 
+def labels(options: BuildOptions, component: str) -> dict[str, str]:
+    """The ``app.kubernetes.io`` labels of a run (component ``workflow``) or a step's pods."""
+    return {
+        "app.kubernetes.io/name": "kaleidoscope",
+        "app.kubernetes.io/instance": options.instance_name(),
+        "app.kubernetes.io/part-of": options.part_of_name(),
+        "app.kubernetes.io/component": component,
+    }
+
+
 def _container(step: str, options: BuildOptions, args: list[str], **kwargs) -> StepContainer:
     return StepContainer(
         name=step,
@@ -98,7 +133,9 @@ def _container(step: str, options: BuildOptions, args: list[str], **kwargs) -> S
             run_as_non_root=True,
             capabilities=Capabilities(drop=["ALL"]),
         ),
-        labels={"app.kubernetes.io/name": "kaleidoscope", "app.kubernetes.io/component": step},
+        labels=labels(options, step),
+        metrics=template_metrics(step, options.instance_name()) if options.metrics else None,
+        unmodelled={"pendingTimeout": options.pending_timeout} if options.pending_timeout else {},
         **kwargs,
     )
 
@@ -131,7 +168,53 @@ def _retry(options: BuildOptions) -> RetryStrategy | None:
         retry_policy="Always",  # also pods lost to eviction or a drained node
         expression=RETRY_UNLESS_FINAL,
         backoff=Backoff(duration=options.retry_backoff, factor=IntOrString(2)),
+        # Not the node it failed on (a bad disk, a noisy neighbour): Argo adds a required node
+        # anti-affinity on kubernetes.io/hostname to every failed attempt's node.
+        affinity=RetryAffinity(node_anti_affinity=RetryNodeAntiAffinity()) if options.retry_other_node else None,
     )
+
+
+def memory_sizes(base: str, cap: str) -> list[str]:
+    """The memory of attempt 0, 1, ...: ``base`` doubled on each retry, up to ``cap`` (its last item)."""
+    start, most = parse_bytes(base), parse_bytes(cap)
+    sizes = [start]
+    while sizes[-1] < most:
+        sizes.append(min(sizes[-1] * 2, most))
+    return [base, *(format_bytes(size) for size in sizes[1:])]
+
+
+def _by_retry(sizes: list[str]) -> str:
+    """An Argo expression tag giving ``sizes[retries]``, the last size for any later retry.
+
+    ``retries`` is the attempt's number (0 for the first), which Argo sets for a template with a
+    ``retryStrategy`` and substitutes into its ``podSpecPatch`` before each attempt's pod is made
+    (``TestRetriesVariableInPodSpecPatch`` in workflow/controller/operator_test.go).
+    """
+    if len(sizes) == 1:
+        return sizes[0]
+    listed = ",".join(f"'{size}'" for size in sizes[:-1])
+    return f"{{{{=asInt(retries) < {len(sizes) - 1} ? [{listed}][asInt(retries)] : '{sizes[-1]}'}}}}"
+
+
+def memory_patch(options: BuildOptions) -> str | None:
+    """The augment template's ``podSpecPatch``: each retry doubles the memory request and limit of
+    the attempt before it, up to ``augment_memory_cap``; None when nothing would grow.
+
+    Every retry grows, whatever ended the attempt before: Argo's ``lastRetry`` tells only of that
+    attempt, and a shard killed for memory and then lost to a network error must not drop back.
+    The main container is ``main`` in the pod (:data:`MAIN_CONTAINER`).
+    """
+    augment = options.resources_for("augment")
+    if not options.retries or options.augment_memory_cap is None or augment.memory_limit is None:
+        return None
+    limits = memory_sizes(str(augment.memory_limit), options.augment_memory_cap)
+    if len(limits) == 1:
+        return None
+    resources = f'"limits":{{"memory":"{_by_retry(limits)}"}}'
+    if augment.memory_request is not None:
+        requests = memory_sizes(str(augment.memory_request), options.augment_memory_cap)
+        resources += f',"requests":{{"memory":"{_by_retry(requests)}"}}'
+    return f'{{"containers":[{{"name":"{MAIN_CONTAINER}","resources":{{{resources}}}}}]}}'
 
 
 def augment_template(options: BuildOptions) -> StepContainer:
@@ -158,6 +241,7 @@ def augment_template(options: BuildOptions) -> StepContainer:
             )
         ],
         retry_strategy=retry,
+        pod_spec_patch=memory_patch(options),
         template_annotations={DISPLAY_NAME: "shard-{{inputs.parameters.index}}-of-{{inputs.parameters.of}}"},
     )
 

@@ -39,23 +39,32 @@ from hera.workflows.models import (
 
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.argo_metrics import workflow_metrics
 from kaleidoscope.workflows.argo_options import (
     DEFAULT_IMAGE,
     DEFAULT_RESOURCES,
     DEFAULT_S3_SECRET,
+    DEFAULT_SERVICE_ACCOUNT,
     BuildOptions,
     CronSchedule,
     option_problems,
     schedule_problems,
 )
 from kaleidoscope.workflows.argo_params import reference, workflow_arguments
-from kaleidoscope.workflows.argo_templates import augment_template, manifest_template, shard_template
+from kaleidoscope.workflows.argo_templates import (
+    StepContainer,
+    augment_template,
+    labels,
+    manifest_template,
+    shard_template,
+)
 from kaleidoscope.workflows.argo_yaml import dump
 
 __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_RESOURCES",
     "DEFAULT_S3_SECRET",
+    "DEFAULT_SERVICE_ACCOUNT",
     "KINDS",
     "MUTEX_NAME",
     "BuildOptions",
@@ -72,7 +81,8 @@ KINDS = ("workflow", "workflowtemplate", "cronworkflow")
 ENTRYPOINT = "main"
 TITLE = "workflows.argoproj.io/title"
 DESCRIPTION = "workflows.argoproj.io/description"
-LABELS = {"app.kubernetes.io/name": "kaleidoscope"}
+#: The component label of a run; its pods carry their step's name.
+RUN_COMPONENT = "workflow"
 #: The workflow-level mutex of every run: one run at a time per destination, whatever template,
 #: schedule or namespace-wide name started it. Argo substitutes the workflow's parameters into
 #: the workflow-level spec, ``synchronization`` included, before it takes the lock
@@ -194,9 +204,12 @@ def _build(
     annotations = _describe(parsed, schedule, incremental)
     source, destination = _locations(parsed, options, carry_locations)
     uid = options.run_as_user
+    run_labels = labels(options, RUN_COMPONENT)
+    # The object's own labels: a WorkflowTemplate or CronWorkflow is no run, so no component.
+    own_labels = {key: value for key, value in run_labels.items() if key != "app.kubernetes.io/component"}
     kwargs: dict[str, Any] = dict(
         annotations=annotations,
-        labels=dict(LABELS),
+        labels=own_labels,
         namespace=options.namespace,
         entrypoint=ENTRYPOINT,
         arguments=workflow_arguments(
@@ -212,10 +225,16 @@ def _build(
         parallelism=options.parallelism,
         active_deadline_seconds=options.active_deadline_seconds,
         pod_gc=PodGC(strategy=options.pod_gc),
-        ttl_strategy=TTLStrategy(
+        # A CronWorkflow's runs are kept by its history limits alone: a TTL shorter than the
+        # limits times the schedule's period would delete them first (one run a day, kept one day,
+        # and successfulJobsHistoryLimit: 3 never counts past one).
+        ttl_strategy=None
+        if schedule is not None
+        else TTLStrategy(
             seconds_after_success=options.ttl_seconds_after_success,
             seconds_after_failure=options.ttl_seconds_after_failure,
         ),
+        metrics=workflow_metrics(options.instance_name()) if options.metrics else None,
         security_context=PodSecurityContext(
             run_as_non_root=True,
             run_as_user=uid,
@@ -227,7 +246,7 @@ def _build(
         tolerations=list(options.tolerations) or None,
         synchronization=_synchronization(options),
         # Every run, whatever created it, carries the labels and its own title and description.
-        workflow_metadata=WorkflowMetadata(annotations=_run_words(annotations), labels=dict(LABELS)),
+        workflow_metadata=WorkflowMetadata(annotations=_run_words(annotations), labels=run_labels),
         **identity,
     )
     with cls(**kwargs) as w:
@@ -334,8 +353,23 @@ def build(
 
 
 def manifest(built: Workflow) -> dict:
-    """The manifest of a built Hera object, as the plain dictionary Argo's API takes."""
-    return built.to_dict()
+    """The manifest of a built Hera object, as the plain dictionary Argo's API takes.
+
+    What Hera 7.1's models cannot hold (``pendingTimeout``, newer than them) is added here, to the
+    template of each :class:`~workflows.argo_templates.StepContainer` that carries it: use this (or
+    :func:`render`), not the Hera object's own ``to_dict``/``to_yaml``/``create``, for the whole
+    manifest.
+    """
+    document = built.to_dict()
+    spec = document["spec"]["workflowSpec"] if document.get("kind") == "CronWorkflow" else document["spec"]
+    extra = {
+        template.name: template.unmodelled
+        for template in built.templates or []
+        if isinstance(template, StepContainer) and template.unmodelled
+    }
+    for template in spec.get("templates") or []:
+        template.update(extra.get(template.get("name"), {}))
+    return document
 
 
 def render(

@@ -134,8 +134,6 @@ _WORKFLOW_FIELDS = {
     ("securityContext", "fsGroup"): Helm(".Values.workflow.runAsUser | toJson"),
     ("securityContext", "runAsGroup"): Helm(".Values.workflow.runAsUser | toJson"),
     ("securityContext", "runAsUser"): Helm(".Values.workflow.runAsUser | toJson"),
-    ("ttlStrategy", "secondsAfterFailure"): Helm(".Values.workflow.ttlSecondsAfterFailure | toJson"),
-    ("ttlStrategy", "secondsAfterSuccess"): Helm(".Values.workflow.ttlSecondsAfterSuccess | toJson"),
     ("serviceAccountName",): Helm(
         'include "kaleidoscope.workflowServiceAccount" . | toJson',
         when='include "kaleidoscope.workflowServiceAccount" .',
@@ -143,6 +141,20 @@ _WORKFLOW_FIELDS = {
     ("nodeSelector",): Helm("toYaml .Values.nodeSelector", block=True, when=".Values.nodeSelector"),
     ("tolerations",): Helm("toYaml .Values.tolerations", block=True, when=".Values.tolerations"),
 }
+#: The runs of the WorkflowTemplate only: a CronWorkflow's are kept by its history limits.
+_TTL_FIELDS = {
+    ("ttlStrategy", "secondsAfterFailure"): Helm(".Values.workflow.ttlSecondsAfterFailure | toJson"),
+    ("ttlStrategy", "secondsAfterSuccess"): Helm(".Values.workflow.ttlSecondsAfterSuccess | toJson"),
+}
+#: Argo's custom metrics, of the workflow and of each pod template.
+_METRICS = Helm(None, when=".Values.workflow.metrics")
+_RELEASE = Helm(".Release.Name | toJson")
+_PART_OF = Helm('include "kaleidoscope.partOf" . | toJson')
+_PENDING_TIMEOUT = Helm(".Values.workflow.pendingTimeout | toJson", when=".Values.workflow.pendingTimeout")
+_RETRY_AFFINITY = Helm(None, when=".Values.workflow.retryOnOtherNode")
+_MEMORY_PATCH = Helm(
+    'include "kaleidoscope.augmentMemoryPatch" . | toJson', when='include "kaleidoscope.augmentMemoryPatch" .'
+)
 _PARAMETERS = {
     "spec": Helm('include "kaleidoscope.specText" . | toJson'),
     # The WorkflowTemplate leaves its locations to each run unless values give them.
@@ -150,11 +162,12 @@ _PARAMETERS = {
     "destination": Helm(".Values.workflow.destination | toJson", when=".Values.workflow.destination"),
     "s3-endpoint": Helm(".Values.s3.endpoint | toJson"),
 }
-#: The CronWorkflow carries its locations: the values', else the spec's (as the builder does).
+#: The CronWorkflow carries its locations: the values', which the values schema requires when it
+#: is enabled (the spec in values.yaml is an example's, whose locations nobody means).
 _CRON_PARAMETERS = {
     **_PARAMETERS,
-    "source": Helm('include "kaleidoscope.cronLocation" (dict "context" . "name" "source") | toJson'),
-    "destination": Helm('include "kaleidoscope.cronLocation" (dict "context" . "name" "destination") | toJson'),
+    "source": Helm(".Values.workflow.source | toJson"),
+    "destination": Helm(".Values.workflow.destination | toJson"),
 }
 #: The mutex on the destination: left out with workflow.mutex false, a database mutex with
 #: workflow.mutexDatabase (the builder's render keeps its name, Argo's own expression).
@@ -182,6 +195,14 @@ def _container_rule(where: tuple, value: Any, step: str) -> Helm | None:
         return Helm(f"toYaml .Values.resources.{step}", block=True, when=f".Values.resources.{step}")
     if where == ("retryStrategy",):
         return Helm(None, when="gt (int .Values.workflow.retries) 0")
+    if where == ("retryStrategy", "affinity"):
+        return _RETRY_AFFINITY
+    if where == ("pendingTimeout",):
+        return _PENDING_TIMEOUT
+    if where == ("podSpecPatch",) and step == "augment":
+        return _MEMORY_PATCH
+    if where == ("metrics",):
+        return _METRICS
     if where == ("retryStrategy", "limit"):
         return Helm(".Values.workflow.retries | toJson")
     if where == ("retryStrategy", "backoff", "duration"):
@@ -208,6 +229,12 @@ def _rule(path: tuple, value: Any, parent: Mapping, manifest: Mapping) -> Helm |
         return Helm(_CRON_DESCRIPTION if cron else _WT_DESCRIPTION)
     if len(path) >= 2 and path[-2] == "labels" and key == "app.kubernetes.io/name":
         return Helm('include "kaleidoscope.name" .')
+    if len(path) >= 2 and path[-2] == "labels" and key == "app.kubernetes.io/instance":
+        return _RELEASE
+    if len(path) >= 2 and path[-2] == "labels" and key == "app.kubernetes.io/part-of":
+        return _PART_OF
+    if "metrics" in path and key == "value" and parent.get("key") == "release":
+        return _RELEASE
     if cron and len(path) == 2 and path[0] == "spec" and key in _CRON_FIELDS:
         return _CRON_FIELDS[key]
     prefix = ("spec", "workflowSpec") if cron else ("spec",)
@@ -216,6 +243,10 @@ def _rule(path: tuple, value: Any, parent: Mapping, manifest: Mapping) -> Helm |
     where = path[len(prefix) :]
     if where in _WORKFLOW_FIELDS:
         return _WORKFLOW_FIELDS[where]
+    if where in _TTL_FIELDS:
+        return _TTL_FIELDS[where]
+    if where == ("metrics",):
+        return _METRICS
     if where in _SYNCHRONIZATION:
         return _SYNCHRONIZATION[where]
     if where[:2] == ("arguments", "parameters") and key == "value":
@@ -339,6 +370,8 @@ def template(manifest: Mapping) -> str:
 SENTINEL = "sentinel"
 _SENTINEL_OPTIONS = BuildOptions(
     namespace=f"{SENTINEL}-namespace",
+    instance=f"{SENTINEL}-instance",
+    part_of=f"{SENTINEL}-part-of",
     image=f"{SENTINEL}.example/{SENTINEL}:0",
     image_pull_policy="Always",
     service_account=f"{SENTINEL}-account",
@@ -366,9 +399,15 @@ _EXPECTED = (
     *(f"toYaml .Values.resources.{step}" for step in ("shard", "augment", "manifest")),
     _TITLE_EXPR,
     _RUN_TITLE_EXPR,
+    str(_RELEASE.expression),
+    str(_PART_OF.expression),
+    str(_PENDING_TIMEOUT.expression),
+    str(_MEMORY_PATCH.expression),
 )
 #: Conditions each generated template must hold, for the same reason.
-_EXPECTED_CONDITIONS = tuple(str(helm.when) for helm in _SYNCHRONIZATION.values())
+_EXPECTED_CONDITIONS = tuple(
+    str(helm.when) for helm in (*_SYNCHRONIZATION.values(), _METRICS, _PENDING_TIMEOUT, _RETRY_AFFINITY, _MEMORY_PATCH)
+)
 
 
 def _checked(text: str, name: str, cron: bool) -> str:
@@ -382,7 +421,7 @@ def _checked(text: str, name: str, cron: bool) -> str:
         + (
             (_CRON_DESCRIPTION, _RUN_CRON_DESCRIPTION, *(str(helm.expression) for helm in _CRON_FIELDS.values()))
             if cron
-            else (_WT_DESCRIPTION, _RUN_WT_DESCRIPTION)
+            else (_WT_DESCRIPTION, _RUN_WT_DESCRIPTION, *(str(helm.expression) for helm in _TTL_FIELDS.values()))
         )
     )
     missing = [
@@ -574,6 +613,11 @@ def _skeleton() -> dict:
                     "threads": _integer(0),
                     "runAsUser": _integer(1),
                     "tmpSize": _string(_QUANTITY),
+                    "pendingTimeout": _string(f"^({durations.POSITIVE})?$"),
+                    "retryOnOtherNode": {"type": "boolean"},
+                    "augmentMemoryCap": _string(f"^({QUANTITY})?$"),
+                    "metrics": {"type": "boolean"},
+                    "partOf": _string(f"^({names.LABEL_VALUE_SET})?$", maxLength=names.LABEL_VALUE_MAX),
                 },
                 # A database mutex is the mutex, shared through Argo's database: not without it.
                 allOf=[
@@ -610,7 +654,13 @@ def _skeleton() -> dict:
             "cronWorkflow": _object(
                 {
                     "enabled": {"type": "boolean"},
-                    "schedules": {"type": "array", "minItems": 1, "items": _string(cron_pattern())},
+                    "schedules": {
+                        "type": "array",
+                        "minItems": 1,
+                        # Argo's grammar, without a time zone prefix of its own: the CronWorkflow
+                        # sets `timezone`, which Argo puts before each schedule (argo_cron.py).
+                        "items": _string(cron_pattern(), **{"not": {"pattern": r"^\s*(CRON_)?TZ="}}),
+                    },
                     "timezone": _string(_TIMEZONE),
                     "concurrencyPolicy": {"type": "string", "enum": list(CONCURRENCY_POLICIES)},
                     "startingDeadlineSeconds": _integer(0),
@@ -619,7 +669,19 @@ def _skeleton() -> dict:
                     "incremental": {"type": "boolean"},
                 }
             ),
-        }
+        },
+        # An enabled CronWorkflow runs unattended with the values' locations, never the example
+        # spec's: it needs both.
+        allOf=[
+            {
+                "if": {"properties": {"cronWorkflow": {"properties": {"enabled": {"const": True}}}}},
+                "then": {
+                    "properties": {
+                        "workflow": {"properties": {"source": {"minLength": 1}, "destination": {"minLength": 1}}}
+                    }
+                },
+            }
+        ],
     )
 
 

@@ -12,7 +12,13 @@ workflow:
   the workflow-level ``synchronization`` and ``workflowMetadata``, the workflow's own variables;
 - DAG dependencies name tasks of the same DAG, with valid results, and form no cycle;
 - an ``enum`` is non-empty and contains the parameter's value or default;
-- a template's required inputs are given by every task and step that calls it.
+- a template's required inputs are given by every task and step that calls it;
+- custom metrics (``metrics.prometheus``, of the workflow and of each template) have names and
+  label keys Prometheus and Argo accept, a help text, one value (a real-time gauge only
+  ``{{workflow.duration}}`` or ``{{duration}}``), the same help and kind wherever a name recurs,
+  and every variable resolves in Argo's metric scope: the workflow's variables, the node's
+  ``status``, ``duration``, ``exitCode``, ``retries`` and ``resourcesDuration.*``, and the
+  template's own inputs and declared outputs (:mod:`kaleidoscope.workflows.rules.metrics`).
 
 Like Argo, variables under another root than ``inputs``, ``outputs``, ``workflow``, ``tasks``,
 ``steps``, ``pod`` or ``item`` (a script's own ``{{...}}``), and ``{{=expression}}`` tags, are
@@ -38,6 +44,7 @@ import yaml
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows._lint_dag import cycle_problems, dependencies
 from kaleidoscope.workflows._lint_variables import Scope, listing
+from kaleidoscope.workflows.rules import metrics as metric_rules
 from kaleidoscope.workflows.rules.dag import ancestors
 from kaleidoscope.workflows.rules.loops import has_loop, loop_fields
 from kaleidoscope.workflows.rules.names import field_name_problem
@@ -99,6 +106,7 @@ class _Linter:
             self.base, self.spec, self.cron_metadata = "spec", document.get("spec"), {}
         self.metadata = document.get("metadata") or {}
         self.templates: dict[str, tuple[int, dict]] = {}
+        self.metric_kinds: dict[str, tuple[str, Any, str]] = {}  # name -> (where, help, kind)
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -141,6 +149,12 @@ class _Linter:
         )
         for field in ("synchronization", "workflowMetadata"):
             self.variables(spec.get(field), f"{base}.{field}", before_run)
+        # Emitted with the scope of the run's root node: the entrypoint's outputs, no other.
+        entry = self.templates.get(str(spec.get("entrypoint")), (0, {}))[1]
+        entry_outputs = {
+            f"outputs.parameters.{name}" for name in _names((entry.get("outputs") or {}).get("parameters"))
+        }
+        self.metrics(spec.get("metrics"), f"{base}.metrics", _without_runtime_outputs(scope, entry_outputs), "workflow")
         for index, template in enumerate(templates):
             if isinstance(template, dict):
                 self.template(f"{base}.templates[{index}]", template, scope)
@@ -224,6 +238,78 @@ class _Linter:
                 if why:
                     self.add(path, f"{{{{{tag}}}}} does not resolve: {why}")
 
+    def metrics(self, metrics: Any, where: str, scope: Scope, level: str) -> None:
+        """Argo's checks of custom metrics (validate.go, metrics_custom.go), and their variables."""
+        if not isinstance(metrics, dict):
+            return
+        for index, metric in enumerate(metrics.get("prometheus") or []):
+            at = f"{where}.prometheus[{index}]"
+            if not isinstance(metric, dict):
+                continue
+            name = metric.get("name")
+            why = metric_rules.name_problem(name)
+            if why:
+                self.add(f"{at}.name", f"bad value {name!r}: {why}")
+            for label_index, label in enumerate(metric.get("labels") or []):
+                key = label.get("key") if isinstance(label, dict) else None
+                why = metric_rules.label_problem(key)
+                if why:
+                    self.add(f"{at}.labels[{label_index}].key", f"bad value {key!r}: {why}")
+            if not metric.get("help"):
+                self.add(f"{at}.help", "required: Argo refuses a metric without help")
+            kinds = [kind for kind in metric_rules.KINDS if metric.get(kind) is not None]
+            if len(kinds) != 1:
+                self.add(
+                    at,
+                    f"a metric has exactly one of {', '.join(metric_rules.KINDS)} (found: {', '.join(kinds) or 'none'})",
+                )
+            for kind in kinds:
+                body = metric[kind] if isinstance(metric[kind], dict) else {}
+                if not body.get("value"):
+                    self.add(f"{at}.{kind}.value", "required: what the metric records")
+                if (
+                    kind == "gauge"
+                    and body.get("realtime")
+                    and body.get("value") != metric_rules.REALTIME_VALUES[level]
+                ):
+                    self.add(
+                        f"{at}.gauge.value",
+                        f"a real-time gauge of a {level} records only {metric_rules.REALTIME_VALUES[level]}",
+                    )
+            if isinstance(name, str) and kinds:
+                seen = self.metric_kinds.setdefault(name, (at, metric.get("help"), kinds[0]))
+                if seen[1:] != (metric.get("help"), kinds[0]):
+                    self.add(
+                        at,
+                        f"metric '{name}' is also {seen[0]} with another help or kind: Argo keeps one of each "
+                        f"per name and refuses the second",
+                    )
+            for path, text in strings(metric, at):
+                for tag in tags(text):
+                    if tag is None:
+                        self.add(path, "'{{' is never closed by '}}'")
+                        continue
+                    why = self.metric_variable(tag, scope)
+                    if why:
+                        self.add(path, f"{{{{{tag}}}}} does not resolve: {why}")
+
+    @staticmethod
+    def metric_variable(tag: str, scope: Scope) -> str | None:
+        """Why ``tag`` does not resolve in a metric, or None: Argo's metric scope is the scope of the
+        place plus the emitting node's own variables; nothing in a metric is a script's own."""
+        text = tag.strip()
+        if text in metric_rules.NODE_VARIABLES or text.startswith("=") or text in scope.names:
+            return None
+        root = text.split(".", 1)[0]
+        if root == "outputs":
+            declared = sorted(name for name in scope.names if name.startswith("outputs."))
+            return f"the emitting node has no {text} (its outputs: {listing(declared)})"
+        if root in ("inputs", "workflow", "item", "tasks", "steps", "pod"):
+            return scope.unresolved(tag) or None
+        return (
+            f"not a variable of a metric ({', '.join(metric_rules.NODE_VARIABLES)}, the workflow's, inputs and outputs)"
+        )
+
     def template(self, where: str, template: dict, global_scope: Scope) -> None:
         types = [name for name in _TEMPLATE_TYPES if template.get(name) is not None]
         if len(types) != 1:
@@ -248,7 +334,12 @@ class _Linter:
         elif "steps" in types:
             self.steps(where, template, scope)
         else:
-            self.variables(template, where, scope)
+            self.variables({key: value for key, value in template.items() if key != "metrics"}, where, scope)
+        outputs = template.get("outputs") or {}
+        own = {f"outputs.parameters.{name}" for name in _names(outputs.get("parameters"))}
+        if set(types) & {"container", "script", "containerSet"}:
+            own.add("outputs.result")
+        self.metrics(template.get("metrics"), f"{where}.metrics", _without_runtime_outputs(scope, own), "template")
 
     def callee(self, where: str, call: dict) -> dict | None:
         """The local template a task or step runs; None when it is elsewhere (templateRef, inline)."""
@@ -395,6 +486,12 @@ class _Linter:
                 if name:
                     this_group[name] = (called, loop is not None)
             earlier.update(this_group)
+
+
+def _without_runtime_outputs(scope: Scope, outputs: set[str]) -> Scope:
+    """``scope`` where ``outputs.*`` names only the emitting node's declared outputs: a metric's
+    ``{{outputs.parameters.X}}`` is its own node's, so a misspelt X is an error, not a run-time value."""
+    return replace(scope, prefixes=tuple(prefix for prefix in scope.prefixes if prefix != "outputs.")).extended(outputs)
 
 
 def lint(document: Any) -> list[str]:

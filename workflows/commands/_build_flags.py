@@ -34,6 +34,12 @@ _FLAGS = {
     "threads": "--threads",
     "node_selector": "--node-selector",
     "tolerations": "--toleration",
+    "instance": "--instance",
+    "part_of": "--part-of",
+    "pending_timeout": "--pending-timeout",
+    "retry_other_node": "--no-retry-anti-affinity",
+    "augment_memory_cap": "--augment-memory-cap",
+    "metrics": "--no-metrics",
     "schedules": "--schedule",
     "timezone": "--timezone",
     "concurrency_policy": "--concurrency-policy",
@@ -82,7 +88,17 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--namespace", help="metadata.namespace (render) / where to create it (submit)")
     group.add_argument("--image", help="container image of the steps")
     group.add_argument("--image-pull-policy", help="Always, IfNotPresent or Never")
-    group.add_argument("--service-account", help="service account of the pods (IRSA: the one bound to the role)")
+    account = group.add_mutually_exclusive_group()
+    account.add_argument(
+        "--service-account",
+        help="service account of the pods (default kaleidoscope, which workflows/rbac.yaml creates; "
+        "IRSA: the one bound to the role)",
+    )
+    account.add_argument(
+        "--no-service-account",
+        action="store_true",
+        help="no serviceAccountName: the namespace's default account (it needs Argo's executor permissions)",
+    )
     secret = group.add_mutually_exclusive_group()
     secret.add_argument("--s3-secret", help="Secret holding accessKeyId, secretAccessKey (and optional region)")
     secret.add_argument("--no-s3-secret", action="store_true", help="no credential variables (IRSA, workload identity)")
@@ -102,6 +118,30 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=positive_int, help="augment threads (default: its CPU limit)")
     group.add_argument("--augment-cpu", help="augment CPU request and limit, e.g. 4 or 3500m")
     group.add_argument("--augment-memory", help="augment memory request and limit, e.g. 8Gi")
+    growth = group.add_mutually_exclusive_group()
+    growth.add_argument(
+        "--augment-memory-cap",
+        metavar="SIZE",
+        help="a retried augment pod gets twice the memory of the attempt before, up to this (default 16Gi)",
+    )
+    growth.add_argument(
+        "--no-augment-memory-growth", action="store_true", help="every augment attempt gets the same memory"
+    )
+    pending = group.add_mutually_exclusive_group()
+    pending.add_argument(
+        "--pending-timeout",
+        metavar="DURATION",
+        help="fail a step whose pod is still Pending after this Go duration (default 20m)",
+    )
+    pending.add_argument("--no-pending-timeout", action="store_true", help="no pendingTimeout: a pod may wait")
+    group.add_argument(
+        "--no-retry-anti-affinity",
+        action="store_true",
+        help="let a retry run on a node the step failed on (clusters of one or few nodes)",
+    )
+    group.add_argument("--no-metrics", action="store_true", help="no Argo custom Prometheus metrics")
+    group.add_argument("--instance", help="app.kubernetes.io/instance label and metrics' release (default: --name)")
+    group.add_argument("--part-of", help="app.kubernetes.io/part-of label (default: the instance)")
     group.add_argument("--node-selector", type=_pair, action="append", metavar="KEY=VALUE", help="node label (repeat)")
     group.add_argument(
         "--toleration",
@@ -161,8 +201,23 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         "parallelism": args.parallelism,
         "retries": args.retries,
         "threads": args.threads,
+        "instance": args.instance,
+        "part_of": args.part_of,
+        "pending_timeout": args.pending_timeout,
+        "augment_memory_cap": args.augment_memory_cap,
     }
-    changes = {key: value for key, value in given.items() if value is not None}
+    changes: dict = {key: value for key, value in given.items() if value is not None}
+    for flag, field_name in (
+        ("no_service_account", "service_account"),
+        ("no_pending_timeout", "pending_timeout"),
+        ("no_augment_memory_growth", "augment_memory_cap"),
+    ):
+        if getattr(args, flag):
+            changes[field_name] = None
+    if args.no_retry_anti_affinity:
+        changes["retry_other_node"] = False
+    if args.no_metrics:
+        changes["metrics"] = False
     if args.no_s3_secret:
         changes["s3_secret"] = None
     elif args.s3_secret is not None:
@@ -198,12 +253,17 @@ def cron_schedule(args: argparse.Namespace, kind: str) -> CronSchedule | None:
 
 
 def with_flags(error: InvalidInput) -> InvalidInput:
-    """The builder's problems with option fields renamed to the flags that set them."""
+    """The builder's problems with option fields renamed to the flags that set them: the field an
+    option's problem opens with, and any other it names in backquotes (`timezone`)."""
     known = {f.name for f in fields(BuildOptions)} | {f.name for f in fields(CronSchedule)}
     problems = []
     for problem in error.problems:
         match = re.match(r"^([a-z_]+)(\[\d+\])?(\.[^:]*)?:", problem)
         if match and match.group(1) in known and match.group(1) in _FLAGS:
-            problem = _FLAGS[match.group(1)] + problem[match.end(0) - 1 :]
+            problem = _FLAGS[match.group(1)] + re.sub(
+                r"`([a-z_]+)`",
+                lambda named: f"`{_FLAGS[named.group(1)]}`" if named.group(1) in _FLAGS else named.group(0),
+                problem[match.end(0) - 1 :],
+            )
         problems.append(problem)
     return InvalidInput(problems)

@@ -141,6 +141,10 @@ TABLES: dict[str, dict[str, tuple]] = {
                 "podResources",
                 "metrics",
                 "executor",
+                # A node is a process, not a pod: it never waits Pending (a node waiting for the
+                # workflow's parallelism is not started yet), and there is no pod spec to patch.
+                "pendingTimeout",
+                "podSpecPatch",
             ),
             ("ignored", None),
         ),
@@ -161,13 +165,7 @@ TABLES: dict[str, dict[str, tuple]] = {
         ),
         "archiveLocation": ("refused", None, _ARTIFACTS),
         "timeout": ("refused", None, "not supported locally; use activeDeadlineSeconds"),
-        "pendingTimeout": ("refused", None, "pods are never pending locally"),
         "failFast": ("refused", None, "template-level failFast is not supported locally (dag.failFast is)"),
-        "podSpecPatch": (
-            "refused",
-            None,
-            "a pod spec patch can add volumes and containers that would run differently locally",
-        ),
         "resourceClaims": ("refused", None, "dynamic resource claims " + _POD_ONLY),
     },
     "container": {

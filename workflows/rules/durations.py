@@ -20,6 +20,10 @@ _UNIT = "(?:" + "|".join(sorted(UNITS, key=len, reverse=True)) + ")"  # ms befor
 UNSIGNED = rf"(?:0|(?:{_NUMBER}{_UNIT})+)"
 #: Any Go duration.
 SIGNED = rf"[-+]?{UNSIGNED}"
+_NONZERO = r"(?:[0-9]*[1-9][0-9]*(?:\.[0-9]*)?|[0-9]*\.[0-9]*[1-9][0-9]*)"
+#: A Go duration longer than zero (some part of it has a digit other than 0); no lookahead, so it
+#: serves RE2 (Helm's schema check) as well.
+POSITIVE = rf"(?:{_NUMBER}{_UNIT})*{_NONZERO}{_UNIT}(?:{_NUMBER}{_UNIT})*"
 _PART = re.compile(rf"({_NUMBER})({_UNIT})")
 _LONGEST = (2**63 - 1) / 1e9  # a time.Duration is an int64 of nanoseconds
 _EXAMPLES = "a Go duration such as 30s, 1m30s or 1.5h (units ns, us, µs, ms, s, m, h)"

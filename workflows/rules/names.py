@@ -22,6 +22,8 @@ LABEL_KEY_MAX = DNS_SUBDOMAIN_MAX + 1 + 63
 #: A label value (``IsValidLabelValue``): empty, or a name of at most 63 characters.
 LABEL_VALUE = rf"({_QUALIFIED_NAME})?"
 LABEL_VALUE_MAX = 63
+#: A label value that is not empty (an ``app.kubernetes.io/instance`` that names something).
+LABEL_VALUE_SET = _QUALIFIED_NAME
 #: A CronWorkflow's runs are named ``<name>-<unix time>``, which must fit a DNS label: Argo's
 #: ``maxCharsInCronWorkflowName`` (``workflow/validate/validate.go``).
 CRON_WORKFLOW_NAME_MAX = 52

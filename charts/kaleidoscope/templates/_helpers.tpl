@@ -31,15 +31,25 @@ kaleidoscope.chart: chart name and version, as the helm.sh/chart label takes the
 {{- end }}
 
 {{/*
-kaleidoscope.labels: the standard labels of every object the chart installs. The workflow's pods
-and runs carry only app.kubernetes.io/name (and component), exactly as the builder renders them;
-Argo adds workflows.argoproj.io/workflow-template or cron-workflow to each run.
+kaleidoscope.labels: the standard labels of every object the chart installs. The workflow's runs
+and pods carry app.kubernetes.io/name, instance, part-of and component (workflow, or the step),
+exactly as the builder renders them; Argo adds workflows.argoproj.io/workflow-template or
+cron-workflow to each run.
 */}}
 {{- define "kaleidoscope.labels" -}}
 helm.sh/chart: {{ include "kaleidoscope.chart" . }}
 {{ include "kaleidoscope.selectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "kaleidoscope.partOf" . | toJson }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+kaleidoscope.partOf: the app.kubernetes.io/part-of label of every object, run and pod:
+workflow.partOf, else the release name (the builder's BuildOptions.part_of).
+*/}}
+{{- define "kaleidoscope.partOf" -}}
+{{- default .Release.Name .Values.workflow.partOf }}
 {{- end }}
 
 {{/*
@@ -136,13 +146,89 @@ workflow.threads, else the whole cores of the augment CPU limit (else request), 
 {{- end }}
 
 {{/*
-kaleidoscope.cronLocation: the CronWorkflow's source or destination, as the builder gives it: the
-value workflow.<name>, else the spec's own (a CronWorkflow runs unattended, and Argo refuses one
-whose parameter has no value). Takes a dict: context ($) and name ("source" or "destination").
+kaleidoscope.bytes: a memory quantity (512Mi, 1.5Gi, 4G, 1000) in whole bytes, a fraction rounded
+up, as workflows/rules/quantities.py parse_bytes reads it. Takes the quantity.
 */}}
-{{- define "kaleidoscope.cronLocation" -}}
-{{- $spec := fromYaml (include "kaleidoscope.specText" .context) | default dict }}
-{{- default (get $spec .name | toString) (get .context.Values.workflow .name) }}
+{{- define "kaleidoscope.bytes" -}}
+{{- $text := toString . }}
+{{- $number := regexFind "^[0-9.]+" $text }}
+{{- $factors := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "P" 1000000000000000 "E" 1000000000000000000 }}
+{{- $factor := get $factors (trimPrefix $number $text) | int64 }}
+{{- if contains "." $number }}
+{{- ceil (mulf (float64 $number) $factor) | int64 }}
+{{- else }}
+{{- mul (int64 $number) $factor }}
+{{- end }}
+{{- end }}
+
+{{/*
+kaleidoscope.quantity: bytes as the largest binary unit holding them whole (8Gi, 3072Mi), else
+bytes, as workflows/rules/quantities.py format_bytes writes them. Takes the bytes.
+*/}}
+{{- define "kaleidoscope.quantity" -}}
+{{- $bytes := int64 . }}
+{{- $out := toString $bytes }}
+{{- $factors := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976 }}
+{{- range $unit := list "Ki" "Mi" "Gi" "Ti" "Pi" "Ei" }}
+{{- $factor := get $factors $unit | int64 }}
+{{- if and (ge $bytes $factor) (eq (mod $bytes $factor) 0) }}
+{{- $out = printf "%d%s" (div $bytes $factor) $unit }}
+{{- end }}
+{{- end }}
+{{- $out }}
+{{- end }}
+
+{{/*
+kaleidoscope.memoryByRetry: the memory of each attempt of an augment pod, as the builder's
+memory_sizes and _by_retry give it (workflows/argo_templates.py): base for the first attempt,
+doubled on each retry up to cap, as an Argo expression tag over {{retries}}; base alone when it
+never grows. Takes a dict: base and cap (quantities).
+*/}}
+{{- define "kaleidoscope.memoryByRetry" -}}
+{{- $most := include "kaleidoscope.bytes" .cap | int64 }}
+{{- $size := include "kaleidoscope.bytes" .base | int64 }}
+{{- $sizes := list (toString .base) }}
+{{- range until 64 }}
+{{- if lt $size $most }}
+{{- $size = min (mul $size 2) $most }}
+{{- $sizes = append $sizes (include "kaleidoscope.quantity" $size) }}
+{{- end }}
+{{- end }}
+{{- if eq (len $sizes) 1 }}
+{{- first $sizes }}
+{{- else }}
+{{- $listed := list }}
+{{- range initial $sizes }}
+{{- $listed = append $listed (printf "'%s'" .) }}
+{{- end }}
+{{- printf "%s=asInt(retries) < %d ? [%s][asInt(retries)] : '%s'%s" "{{" (sub (len $sizes) 1) (join "," $listed) (last $sizes) "}}" }}
+{{- end }}
+{{- end }}
+
+{{/*
+kaleidoscope.augmentMemoryPatch: the augment template's podSpecPatch, as the builder's memory_patch
+gives it: each retry doubles the memory request and limit of the main container up to
+workflow.augmentMemoryCap; empty without retries, a cap or an augment memory limit, or when
+nothing would grow. A cap below the limit is refused, naming both values.
+*/}}
+{{- define "kaleidoscope.augmentMemoryPatch" -}}
+{{- $augment := .Values.resources.augment | default dict }}
+{{- $limits := $augment.limits | default dict }}
+{{- $requests := $augment.requests | default dict }}
+{{- $cap := .Values.workflow.augmentMemoryCap }}
+{{- if and (gt (int .Values.workflow.retries) 0) $cap $limits.memory }}
+{{- if lt (include "kaleidoscope.bytes" $cap | int64) (include "kaleidoscope.bytes" $limits.memory | int64) }}
+{{- fail (printf "workflow.augmentMemoryCap: %s is below resources.augment.limits.memory %s: a retried augment pod never gets less memory (empty turns the growth off)" $cap (toString $limits.memory)) }}
+{{- end }}
+{{- $limit := include "kaleidoscope.memoryByRetry" (dict "base" $limits.memory "cap" $cap) }}
+{{- if hasPrefix "{{=" $limit }}
+{{- $resources := printf "\"limits\":{\"memory\":\"%s\"}" $limit }}
+{{- if $requests.memory }}
+{{- $resources = printf "%s,\"requests\":{\"memory\":\"%s\"}" $resources (include "kaleidoscope.memoryByRetry" (dict "base" $requests.memory "cap" $cap)) }}
+{{- end }}
+{{- printf "{\"containers\":[{\"name\":\"main\",\"resources\":{%s}}]}" $resources }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
