@@ -165,7 +165,7 @@ def test_fields_with_no_local_meaning_are_accepted():
 
 def test_the_projects_committed_workflows_load():
     # The manifests `argo submit` takes (workflows/*.yaml) must run locally too.
-    committed = sorted((Path(__file__).resolve().parents[1] / "workflows").glob("*.yaml"))
+    committed = sorted((Path(__file__).resolve().parents[1] / "workflows").glob("kaleidoscope-*.yaml"))
     if not committed:
         pytest.fail("no committed workflow manifests in workflows/")
     # A workflowTemplateRef (the CronWorkflow may use one) finds the committed WorkflowTemplate.
