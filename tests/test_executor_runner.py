@@ -637,6 +637,24 @@ def test_progress_line_on_a_terminal_is_updated_in_place():
     assert "\n" not in stream.getvalue()
 
 
+def test_progress_shows_the_rate_and_the_time_left():
+    class Runner:
+        name = "wf"
+        done = 0
+
+        def progress(self):
+            return {"pods": 3, "pods_done": 1, "pods_running": 2, "items_done": self.done, "items_total": 100}
+
+    now = [0.0]
+    runner = Runner()
+    progress = Progress(runner, io.StringIO(), clock=lambda: now[0])
+    assert progress.line().endswith("progress 0/100")  # nothing done yet: no rate to show
+    runner.done, now[0] = 10, 2.0
+    assert progress.line().endswith("progress 10/100")  # the first items: the rate starts here
+    runner.done, now[0] = 30, 6.0
+    assert progress.line().endswith("progress 30/100, 5.0/s, 14s left")
+
+
 def test_events_report_every_node():
     seen = []
     templates = [{"name": "main", "steps": [[{"name": "a", "template": "ok"}]]}, sh("ok", "true")]

@@ -96,24 +96,34 @@ class Progress:
     """Reports a running workflow on a stream: one updating line on a terminal, else a line
     every ``interval`` seconds when something changed (short CI logs)."""
 
-    def __init__(self, runner, stream=None, interval: float = 10.0):
+    def __init__(self, runner, stream=None, interval: float = 10.0, clock=time.monotonic):
         self.runner = runner
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
+        self.clock = clock
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._started = time.monotonic()
+        self._started = clock()
+        self._first_item: tuple[float, int] | None = None  # when items began to move, and from where
         self._last = ""
 
     def line(self) -> str:
         state = self.runner.progress()
+        now = self.clock()
         text = (
-            f"{self.runner.name}: {duration(time.monotonic() - self._started)}, "
+            f"{self.runner.name}: {duration(now - self._started)}, "
             f"nodes {state['pods_done']}/{state['pods']} done, {state['pods_running']} running"
         )
-        if state["items_total"]:
-            text += f", progress {state['items_done']}/{state['items_total']}"
+        done, total = state["items_done"], state["items_total"]
+        if total:
+            text += f", progress {done}/{total}"
+            # The rate counts from the first item done, so pod start-up does not drag it down.
+            if self._first_item is None and done:
+                self._first_item = (now, done)
+            if self._first_item is not None and done > self._first_item[1] and now > self._first_item[0]:
+                rate = (done - self._first_item[1]) / (now - self._first_item[0])
+                text += f", {rate:.1f}/s, {duration((total - done) / rate)} left"
         return text
 
     def start(self) -> Progress:
