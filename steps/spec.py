@@ -33,7 +33,9 @@ DEFAULT_MAX_FAILED_FRACTION = 0.1
 DEFAULT_MAX_OUTPUTS_PER_IMAGE = 1024
 #: Bumped whenever the same spec would produce other bytes (an encoder setting, a changed
 #: operation): an incremental run refuses to add records of another engine to a generation.
-ENGINE_VERSION = 1
+#: 2: PNG with zlib's RLE strategy and the average filter; saturation (8 bit) as one matrix
+#: pass; speckle noise as one float32 product; 16-bit gamma tables in float64.
+ENGINE_VERSION = 2
 DEFAULT_INCLUDE = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.tif", "*.tiff"]
 LABEL_PATTERN = "^[a-z][a-z0-9_]{0,31}$"
 #: Words a label may not take because output names use them.

@@ -431,6 +431,188 @@ def test_behaviour(name):
 
 
 # --------------------------------------------------------------------------
+# Fast paths, pinned to slow exact formulas
+# --------------------------------------------------------------------------
+#
+# steps/ops.py computes several operations in a faster way than their definition reads
+# (tables, integer shifts, masked writes, cached noise terms, one matrix pass). These tests
+# compute the definition directly, per value, on small images of both depths and every
+# layout, and require the same bytes (or, for saturation, the documented bound).
+
+
+def colour_and_alpha(image):
+    """(colour planes as float64, alpha plane or None)."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        return image[..., :3].astype(np.float64), image[..., 3]
+    return image.astype(np.float64), None
+
+
+def assemble(colour, alpha, dtype):
+    colour = np.clip(colour, 0, full(dtype)).astype(dtype)
+    return colour if alpha is None else np.dstack((colour, alpha))
+
+
+def exact_curve(image, curve):
+    """A tone curve applied per value with float arithmetic, no table."""
+    colour, alpha = colour_and_alpha(image)
+    return assemble(np.rint(curve(colour.astype(np.float32))), alpha, image.dtype)
+
+
+BRIGHTNESS_DELTAS = [0.0, 0.12, -0.12, 0.25, -0.25, 0.999, -0.999, 1.0, -1.0, 0.1, 0.3 / 65535, -7.5 / 65535]
+# deltas whose offset is exactly a half: the table rounds v + offset half to even, so it is
+# no shift (0.1 * 255 = 25.5), and must not take the integer path
+BRIGHTNESS_TIES = [(k + 0.5) / 255 for k in (-3, 0, 25, 100)] + [(k + 0.5) / 65535 for k in (-300, 0, 7)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_tone_curves_equal_their_formulas(dtype, layout):
+    image = make_image(dtype, layout)
+    top = full(dtype)
+    for delta in BRIGHTNESS_DELTAS + BRIGHTNESS_TIES:
+        expected = exact_curve(image, lambda v, d=delta: v + np.float32(d * top))
+        np.testing.assert_array_equal(ops.brightness(image, {"delta": delta}), expected, err_msg=str(delta))
+    for factor in (0.0, 0.5, 0.6685193337148995, 1.0, 1.4, 3.7, 10.0):
+        expected = exact_curve(
+            image, lambda v, f=factor: (v - np.float32(top / 2)) * np.float32(f) + np.float32(top / 2)
+        )
+        np.testing.assert_array_equal(ops.contrast(image, {"factor": factor}), expected, err_msg=str(factor))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_brightness_shift_path_on_every_value(dtype):
+    """The integer add/subtract path against the table's definition for all 256 / 65536
+    values, in both OpenCV code paths (one long row; one-pixel rows)."""
+    top = full(dtype)
+    values = np.arange(top + 1, dtype=dtype)
+    row = np.dstack([values.reshape(1, -1)] * 3)
+    padded = np.zeros((top + 1, 8, 3), dtype)
+    padded[:, 0] = values[:, None]
+    column = padded[:, :1]
+    for delta in BRIGHTNESS_DELTAS + BRIGHTNESS_TIES:
+        expected = np.clip(np.rint(values.astype(np.float32) + np.float32(delta * top)), 0, top).astype(dtype)
+        for image in (row, column):
+            out = ops.brightness(image, {"delta": delta})
+            assert (out == expected.reshape(image.shape[:2])[..., None]).all(), delta
+    assert ops._curve_table("brightness", 0.12, np.dtype(np.uint8).str)[1] == 31
+    assert ops._curve_table("brightness", 0.1, np.dtype(np.uint8).str)[1] is None  # 25.5: no shift
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gamma_table_is_the_correctly_rounded_curve(dtype):
+    """Every entry equals math.pow's curve rounded: a float32 power differs in its last bit
+    from CPU to CPU (numpy's AVX-512 code), which moved 16-bit entries across a rounding edge."""
+    top = full(dtype)
+    for g in (0.05, 0.7685193337148994, 1.5, 2.2, 10.0):
+        table = ops._curve_table("gamma", g, np.dtype(dtype).str)[0]
+        expected = [min(top, max(0, round(top * math.pow(v / top, g)))) for v in range(top + 1)]
+        assert table.tolist() == expected, g
+    image = make_image(dtype, "bgra")
+    colour, alpha = colour_and_alpha(image)
+    expected = assemble(np.rint(top * np.power(colour / top, 1.3)), alpha, dtype)
+    np.testing.assert_array_equal(ops.gamma(image, {"gamma": 1.3}), expected)
+
+
+def exact_noise(image, kind, amount, seed):
+    """noise as its docstring defines it, with numpy alone and no cache."""
+    top = full(image.dtype)
+    colour, alpha = colour_and_alpha(image)
+    rng = np.random.default_rng(seed)
+    if kind == "salt_pepper":
+        u = rng.random(image.shape[:2], dtype=np.float32)
+        out = colour.copy()
+        out[u < amount / 2] = 0
+        out[(u >= amount / 2) & (u < amount)] = top
+        return assemble(out, alpha, image.dtype)
+    n = rng.standard_normal(colour.shape, dtype=np.float32)
+    if kind == "gauss":
+        return assemble(colour + np.rint(n * np.float32(amount * top)), alpha, image.dtype)
+    factor = n * np.float32(amount) + np.float32(1)
+    return assemble(np.rint(colour.astype(np.float32) * factor), alpha, image.dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("kind", ops.NOISE_KINDS)
+def test_noise_equals_its_formula(dtype, layout, kind):
+    image = make_image(dtype, layout)
+    for amount, seed in ((0.0, 1), (0.05, 2), (0.3, 3), (1.0, 4)):
+        params = {"kind": kind, "amount": amount, "seed": seed}
+        expected = exact_noise(image, kind, amount, seed)
+        first = ops.noise(image, params)  # fills the per-thread cache
+        np.testing.assert_array_equal(first, expected, err_msg=str(params))
+        np.testing.assert_array_equal(ops.noise(image, params), first)  # from the cache
+        assert not np.shares_memory(first, ops.noise(image, params))
+
+
+def exact_blend(image, factor):
+    colour, alpha = colour_and_alpha(image)
+    luma = colour @ np.array([0.114, 0.587, 0.299])
+    return colour * factor + (1 - factor) * luma[..., None], alpha
+
+
+def test_saturation_8bit_within_one_of_the_exact_blend():
+    """8 bit is one fixed-point matrix pass (16 bit keeps the grey image and the blend)."""
+    image = make_image(np.uint8, "bgra", 40, 56)
+    for factor in (0.0, 0.3, 0.5856491671436244, 1.0, 1.5, 4.0, 10.0):
+        blend, alpha = exact_blend(image, factor)
+        out = ops.saturation(image, {"factor": factor})
+        np.testing.assert_array_equal(out[..., 3], alpha)
+        error = np.abs(out[..., :3].astype(np.float64) - np.rint(np.clip(blend, 0, 255)))
+        assert error.max() <= 1, factor
+        if factor == 1.0:
+            np.testing.assert_array_equal(out, image)
+        # The same pixel gives the same value wherever it is: rows become columns.
+        colour = np.ascontiguousarray(image[..., :3])
+        turned = np.ascontiguousarray(colour.transpose(1, 0, 2))
+        np.testing.assert_array_equal(
+            ops.saturation(turned, {"factor": factor}), ops.saturation(colour, {"factor": factor}).transpose(1, 0, 2)
+        )
+
+
+def test_hue_8bit_equals_the_hue_plane_lookup():
+    for layout in ("bgr", "bgra"):
+        image = make_image(np.uint8, layout)
+        colour = np.ascontiguousarray(image[..., :3])
+        for shift in (-180, -17.3, -1, 0.9, 1, 3, 44.4, 120, 179, 180):
+            steps = round(shift / 2) % 180
+            if steps == 0:
+                expected = colour
+            else:
+                hsv = cv2.cvtColor(colour, cv2.COLOR_BGR2HSV)
+                hsv[..., 0] = ((hsv[..., 0].astype(np.int64) + steps) % 180).astype(np.uint8)
+                expected = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+            out = ops.hue(image, {"shift": shift})
+            np.testing.assert_array_equal(out[..., :3], expected, err_msg=str(shift))
+            if layout == "bgra":
+                np.testing.assert_array_equal(out[..., 3], image[..., 3])
+
+
+def test_jpeg_16bit_reduction_on_every_value():
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    expected = ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    np.testing.assert_array_equal(cv2.convertScaleAbs(values, alpha=1 / 257), expected)
+    image = make_image(np.uint16, "bgr")
+    small = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    ok, buffer = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 40])
+    assert ok
+    expected_image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED).astype(np.uint16) * np.uint16(257)
+    np.testing.assert_array_equal(ops.jpeg_quality(image, {"quality": 40}), expected_image)
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_strided_bgra_input(name):
+    """A BGRA view (negative strides, a column step) gives what its contiguous copy gives."""
+    for dtype in DTYPES:
+        base = make_image(dtype, "bgra", 50, 70)
+        view = base[::-1, 1::2]
+        params = sampled(name)
+        out = ops.FUNCTIONS[name](view, params)
+        np.testing.assert_array_equal(out, ops.FUNCTIONS[name](np.ascontiguousarray(view), params))
+        assert not np.shares_memory(out, base)
+
+
+# --------------------------------------------------------------------------
 # Normalisation
 # --------------------------------------------------------------------------
 
