@@ -175,7 +175,7 @@ def test_the_dag_is_shard_then_augment_fanned_out_over_the_shards_then_manifest(
     assert "depends" not in tasks["shard"]
     assert tasks["augment"]["depends"] == "shard"
     assert tasks["augment"]["withParam"] == "{{tasks.shard.outputs.parameters.shards}}"
-    assert tasks["augment"]["arguments"]["parameters"] == [
+    assert tasks["augment"]["arguments"]["parameters"][-2:] == [
         {"name": "index", "value": "{{item.index}}"},
         {"name": "of", "value": "{{item.of}}"},
     ]
@@ -183,27 +183,68 @@ def test_the_dag_is_shard_then_augment_fanned_out_over_the_shards_then_manifest(
     assert {task["template"] for task in tasks.values()} == {"shard", "augment", "manifest"}
 
 
-def test_each_step_runs_kaleidoscope_step_with_the_workflow_parameters_and_uid():
+@pytest.mark.parametrize("kind", builder.KINDS)
+def test_main_takes_the_parameters_as_inputs_and_gives_the_manifest_steps_outputs(kind):
+    # What makes main reusable: its values come in as inputs (the entrypoint's are filled from the
+    # workflow's parameters by name), its results go out as its own outputs.
+    main = templates(build(kind))["main"]
+    inputs = {parameter["name"]: parameter for parameter in main["inputs"]["parameters"]}
+    assert list(inputs) == [*argo_params.NAMES, "name"]
+    assert all("default" not in inputs[name] for name in ("spec", "source", "destination"))  # required
+    assert inputs["s3-endpoint"]["default"] == ""
+    assert (inputs["incremental"]["default"], inputs["incremental"]["enum"]) == ("false", ["true", "false"])
+    assert inputs["name"]["default"] == "main"
+    assert all(parameter["description"] for parameter in inputs.values())
+    outputs = {parameter["name"]: parameter for parameter in main["outputs"]["parameters"]}
+    assert list(outputs) == ["inputs", "outputs", "failed", "manifest", "summary"]
+    for name, parameter in outputs.items():
+        assert parameter["valueFrom"] == {"parameter": f"{{{{tasks.manifest.outputs.parameters.{name}}}}}"}
+        assert "globalName" not in parameter  # Argo never lifts the entrypoint DAG's own outputs
+    # Lifted to the workflow's outputs, from the manifest pod's, only where main runs once: a
+    # WorkflowTemplate's main may be called twice in one workflow, whose two calls would overwrite
+    # each other's.
+    for parameter in templates(build(kind))["manifest"]["outputs"]["parameters"]:
+        assert parameter.get("globalName") == (None if kind == "workflowtemplate" else parameter["name"])
+    assert main["parallelism"] == 20  # holds per call, whatever workflow runs main
+    assert templates(build(kind, ALL_OPTIONS))["main"]["parallelism"] == 7
+
+
+def test_no_template_reads_the_workflows_parameters():
+    for kind in builder.KINDS:
+        for template in workflow_spec(build(kind))["templates"]:
+            assert "workflow.parameters" not in json.dumps(template), (kind, template["name"])
+
+
+def test_each_step_runs_kaleidoscope_step_with_its_inputs_and_the_run_id():
     steps = templates(build())
     for name in ("shard", "augment", "manifest"):
         container = steps[name]["container"]
         assert container["command"] == ["kaleidoscope"]
         assert container["args"][:2] == ["step", name]
         args = container["args"]
+        declared = {parameter["name"] for parameter in steps[name]["inputs"]["parameters"]}
         for flag, parameter in (
             ("--spec-text", "spec"),
             ("--source", "source"),
             ("--destination", "destination"),
             ("--s3-endpoint", "s3-endpoint"),
+            ("--run-id", "run-id"),
         ):
-            assert f"{flag}={{{{workflow.parameters.{parameter}}}}}" in args, (name, flag)
-        # One uid for every pod and every retry of this workflow, never reused by another run.
-        assert "--run-id={{workflow.uid}}" in args
+            assert f"{flag}={{{{inputs.parameters.{parameter}}}}}" in args, (name, flag)
+            assert parameter in declared
         # --flag=value: a spec starting with '---' must not be read as an option.
         assert all(arg.startswith("--") and "=" in arg for arg in args[2:])
-    assert "--incremental={{workflow.parameters.incremental}}" in steps["shard"]["container"]["args"]
-    assert "--incremental={{workflow.parameters.incremental}}" in steps["manifest"]["container"]["args"]
+    assert "--incremental={{inputs.parameters.incremental}}" in steps["shard"]["container"]["args"]
+    assert "--incremental={{inputs.parameters.incremental}}" in steps["manifest"]["container"]["args"]
     assert "--shard={{inputs.parameters.index}}" in steps["augment"]["container"]["args"]
+    # main passes its inputs on by name, and the run id: one uid for every pod and every retry of
+    # this workflow, never reused by another run, then the call's name, unique within the workflow.
+    for task in steps["main"]["dag"]["tasks"]:
+        arguments = {parameter["name"]: parameter["value"] for parameter in task["arguments"]["parameters"]}
+        assert arguments["run-id"] == "{{workflow.uid}}-{{inputs.parameters.name}}"
+        for name in ("spec", "source", "destination", "s3-endpoint"):
+            assert arguments[name] == f"{{{{inputs.parameters.{name}}}}}"
+        assert set(arguments) == {parameter["name"] for parameter in steps[task["name"]]["inputs"]["parameters"]}
 
 
 def test_output_parameters_come_from_files_the_steps_write():
@@ -222,7 +263,7 @@ def test_output_parameters_come_from_files_the_steps_write():
     assert list(outputs) == ["inputs", "outputs", "failed", "manifest", "summary"]
     for name, parameter in outputs.items():
         assert parameter["valueFrom"] == {"path": f"/tmp/kaleidoscope/out/{name}"}
-        assert parameter["globalName"] == name  # shown among the workflow's outputs
+        assert parameter["globalName"] == name  # a Workflow's: shown among the workflow's outputs
         assert parameter["description"]
 
 
@@ -284,6 +325,8 @@ def test_pods_run_non_root_read_only_without_privileges_and_with_tmp_on_an_empty
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     for template in containers(manifest):
+        # Also each pod template's own, so it holds under another workflow's spec (templateRef).
+        assert template["securityContext"] == workflow_spec(manifest)["securityContext"]
         assert template["container"]["securityContext"] == {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -406,16 +449,29 @@ def test_every_run_carries_the_title_with_its_own_locations(kind):
 @pytest.mark.parametrize("kind", builder.KINDS)
 def test_every_kind_takes_a_mutex_named_after_the_destination(kind):
     manifest = build(kind)
-    assert workflow_spec(manifest)["synchronization"] == {
-        "mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}"}]  # Argo 4's list form
+    # main's, held while it runs, whatever workflow runs it (a pipeline's templateRef included) ...
+    assert templates(manifest)["main"]["synchronization"] == {
+        "mutexes": [{"name": "kaleidoscope-{{inputs.parameters.destination}}"}]  # Argo 4's list form
     }
+    # ... and the run's, so a second run waits Pending, before its deadline starts; never of the
+    # same name, or the run would wait for itself (Argo's holder keys differ between the levels).
+    assert workflow_spec(manifest)["synchronization"] == {
+        "mutexes": [{"name": "kaleidoscope.run-{{workflow.parameters.destination}}"}]
+    }
+    assert builder.MUTEX_NAME.removesuffix("{{inputs.parameters.destination}}") == "kaleidoscope-"
+    assert not builder.RUN_MUTEX_NAME.startswith("kaleidoscope-")
     if kind == "cronworkflow":
         assert "synchronization" not in manifest["spec"]  # each run's, not the CronWorkflow's
     database = build(kind, BuildOptions(mutex_database=True))
     assert workflow_spec(database)["synchronization"]["mutexes"] == [
-        {"name": "kaleidoscope-{{workflow.parameters.destination}}", "database": True}
+        {"name": "kaleidoscope.run-{{workflow.parameters.destination}}", "database": True}
     ]
-    assert "synchronization" not in workflow_spec(build(kind, BuildOptions(mutex=False)))
+    assert templates(database)["main"]["synchronization"]["mutexes"] == [
+        {"name": "kaleidoscope-{{inputs.parameters.destination}}", "database": True}
+    ]
+    without = build(kind, BuildOptions(mutex=False))
+    assert "synchronization" not in workflow_spec(without)
+    assert "synchronization" not in templates(without)["main"]
 
 
 @pytest.mark.parametrize("kind", builder.KINDS)
@@ -432,6 +488,10 @@ def test_a_misspelt_parameter_in_the_mutex_name_is_a_lint_problem():
     manifest["spec"]["synchronization"]["mutexes"][0]["name"] = "kaleidoscope-{{workflow.parameters.destinaton}}"
     [problem] = lint(manifest)
     assert problem.startswith("spec.synchronization.mutexes[0].name: {{workflow.parameters.destinaton}} does not")
+    manifest = build("workflowtemplate")
+    manifest["spec"]["templates"][0]["synchronization"]["mutexes"][0]["name"] = "k-{{inputs.parameters.destinaton}}"
+    [problem] = lint(manifest)
+    assert problem.startswith("spec.templates[0].synchronization.mutexes[0].name: {{inputs.parameters.destinaton}}")
 
 
 def test_a_database_mutex_needs_the_mutex():
@@ -677,23 +737,23 @@ def _run_pod(template: dict, values: dict[str, str], tmp: Path) -> dict[str, str
 
 
 def test_the_rendered_steps_run_end_to_end_with_the_step_commands(photos, tmp_path):
-    """Argo's part played by hand: parameters substituted, withParam expanded, outputs read from files."""
+    """Argo's part played by hand: inputs substituted, withParam expanded, outputs read from files."""
     manifest = build()
     steps = templates(manifest)
     destination = tmp_path / "augmented"
     values = {
-        f"workflow.parameters.{name}": parameter.get("value", "") for name, parameter in parameters(manifest).items()
+        f"inputs.parameters.{name}": parameter.get("value", "") for name, parameter in parameters(manifest).items()
     }
     values.update(
         {
-            "workflow.parameters.source": str(photos),
-            "workflow.parameters.destination": str(destination),
-            "workflow.uid": "3f1b7c2e-uid",
+            "inputs.parameters.source": str(photos),
+            "inputs.parameters.destination": str(destination),
+            "inputs.parameters.run-id": "3f1b7c2e-uid-main",
         }
     )
     # The photos hold 2 undecodable files in 8: above the default failure limit of 10 %.
-    spec_text = values["workflow.parameters.spec"]
-    values["workflow.parameters.spec"] = spec_text + "\nlimits: {max_failed_fraction: 0.5}\n"
+    spec_text = values["inputs.parameters.spec"]
+    values["inputs.parameters.spec"] = spec_text + "\nlimits: {max_failed_fraction: 0.5}\n"
 
     shard_out = _run_pod(steps["shard"], values, tmp_path / "pod-shard")
     items = json.loads(shard_out["shards"])
@@ -717,12 +777,20 @@ def test_the_rendered_steps_run_end_to_end_with_the_step_commands(photos, tmp_pa
 
 @pytest.mark.parametrize("kind", builder.KINDS)
 def test_every_kind_names_the_service_account_that_rbac_yaml_creates(kind):
-    assert workflow_spec(build(kind))["serviceAccountName"] == "kaleidoscope"
-    assert (
-        workflow_spec(build(kind, BuildOptions(service_account="irsa-runner")))["serviceAccountName"] == "irsa-runner"
-    )
+    # The workflow's and each pod template's: Kaleidoscope's pods run as it under another
+    # workflow's spec too (a pipeline calling main by templateRef).
+    for options, account in (
+        (BuildOptions(), "kaleidoscope"),
+        (BuildOptions(service_account="irsa-runner"), "irsa-runner"),
+    ):
+        manifest = build(kind, options)
+        assert workflow_spec(manifest)["serviceAccountName"] == account
+        assert {template["serviceAccountName"] for template in containers(manifest)} == {account}
+        assert "serviceAccountName" not in templates(manifest)["main"]  # Argo reads a pod's template's only
     # None: the namespace's default account (which lacks the executor's permissions outside quick-start)
-    assert "serviceAccountName" not in workflow_spec(build(kind, BuildOptions(service_account=None)))
+    unnamed = build(kind, BuildOptions(service_account=None))
+    assert "serviceAccountName" not in workflow_spec(unnamed)
+    assert all("serviceAccountName" not in template for template in containers(unnamed))
 
 
 @pytest.mark.parametrize("kind", builder.KINDS)

@@ -64,7 +64,7 @@ REFUSED = [
     ("spec.podSpecPatch", "{}", "spec.podSpecPatch"),
     ("spec.synchronization", {"semaphores": []}, "spec.synchronization.semaphores"),
     ("spec.synchronization", {"mutex": {"name": "m"}}, "spec.synchronization.mutex"),  # Argo 3's form
-    ("spec.templates.1.synchronization", {"mutexes": [{"name": "m"}]}, "spec.templates[1].synchronization"),
+    ("spec.templates.1.synchronization", {"semaphores": []}, "spec.templates[1].synchronization.semaphores"),
     (
         "spec.volumes",
         [{"name": "data", "persistentVolumeClaim": {"claimName": "c"}}],

@@ -1,5 +1,6 @@
-"""Argo's workflow-level mutex in the local executor: one workflow at a time per mutex name, between
-processes on this machine; required workflow parameters refused with exit 2 before anything runs.
+"""Argo's mutexes in the local executor: one workflow at a time per workflow-level mutex name,
+between processes on this machine; one node at a time per template-level one, within a run and
+between runs; required workflow parameters refused with exit 2 before anything runs.
 
 Processes are ordered by what they write to a shared log and by gates (files a node waits for),
 never by how long anything takes.
@@ -222,7 +223,7 @@ def test_a_mutex_whose_name_is_empty_fails_the_workflow_before_any_node(tmp_path
 
 def test_the_workflow_level_mutex_is_supported_and_checked_at_load():
     assert fields.TABLES["spec"]["synchronization"][0] == "supported"
-    assert fields.TABLES["template"]["synchronization"][0] == "refused"
+    assert fields.TABLES["template"]["synchronization"][0] == "supported"
     manifest = yaml.safe_load(yaml.safe_dump(GATED))
     given = {"destination": "d", "tag": "t", "log": "l", "gate": "g"}
     load(manifest, given)
@@ -269,3 +270,149 @@ def test_run_workflow_of_the_committed_workflow_without_locations_exits_2_naming
     assert len(lines) == 2, lines
     assert "workflow parameter 'source' needs a value (in the manifest or with -p source=...)" in lines[0]
     assert "workflow parameter 'destination' needs a value (in the manifest or with -p destination=...)" in lines[1]
+
+
+# -- template-level mutexes ------------------------------------------------------------------------
+
+#: A script that appends "start <tag>" to the log, waits for its gate file, appends "end <tag>".
+_GATED_SOURCE = (
+    "import os, time\n"
+    "def note(word):\n"
+    "    with open('{{workflow.parameters.log}}', 'a') as log:\n"
+    "        log.write(word + ' {{inputs.parameters.tag}}\\n')\n"
+    "note('start')\n"
+    "while not os.path.exists('{{workflow.parameters.log}}-gate-{{inputs.parameters.tag}}'):\n"
+    "    time.sleep(0.02)\n"
+    "note('end')\n"
+)
+
+
+def tasks_workflow(tasks: list[dict], locked: dict | None = None, **spec) -> dict:
+    """A DAG ``main`` of ``tasks``, each calling ``locked`` (a gated script taking ``tag`` and
+    ``destination``, with a template-level mutex on the destination), ``free`` or ``outer``."""
+    locked = locked or {"mutexes": [{"name": "t-{{inputs.parameters.destination}}"}]}
+    gated_script = {"image": "python", "command": ["python"], "source": _GATED_SOURCE}
+    inputs = {"parameters": [{"name": "tag"}, {"name": "destination"}]}
+    templates = [
+        {"name": "main", "dag": {"tasks": tasks}},
+        {"name": "locked", "inputs": inputs, "synchronization": locked, "script": gated_script},
+        {"name": "free", "inputs": inputs, "script": gated_script},
+    ]
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "tasks-"},
+        "spec": {
+            "entrypoint": "main",
+            "arguments": {"parameters": [{"name": "log"}, {"name": "destination", "value": "/data/out"}]},
+            "templates": templates,
+            **spec,
+        },
+    }
+
+
+def call(name: str, template: str, tag: str, destination: str = "/data/out", **task) -> dict:
+    arguments = [{"name": "tag", "value": tag}, {"name": "destination", "value": destination}]
+    return {"name": name, "template": template, "arguments": {"parameters": arguments}, **task}
+
+
+def open_gate(tmp_path: Path, tag: str) -> None:
+    Path(f"{tmp_path / 'log'}-gate-{tag}").touch()
+
+
+def run_in_thread(manifest: dict, tmp_path: Path, stream: io.StringIO) -> list:
+    results: list = []
+    thread = threading.Thread(
+        target=lambda: results.append(execute(manifest, {"log": str(tmp_path / "log")}, progress_stream=stream)),
+        daemon=True,
+    )
+    thread.start()
+    results.append(thread)
+    return results
+
+
+def finished(results: list):
+    thread = results[0]
+    thread.join(timeout=PATIENCE)
+    assert not thread.is_alive(), "the workflow did not end"
+    return results[1]
+
+
+def test_two_tasks_with_one_template_level_mutex_take_turns_others_do_not_wait(tmp_path):
+    manifest = tasks_workflow(
+        [call("a", "locked", "A"), call("b", "locked", "B"), call("c", "locked", "C", destination="/data/other")]
+    )
+    stream = io.StringIO()
+    results = run_in_thread(manifest, tmp_path, stream)
+    until(lambda: len(log_lines(tmp_path)) == 2, "one of a and b, and c, to start")
+    until(lambda: "Waiting for" in stream.getvalue(), "the other of a and b to wait")
+    first = next(line.split()[1] for line in log_lines(tmp_path) if line in ("start A", "start B"))
+    second = "B" if first == "A" else "A"
+    assert f"node {second.lower()}: Pending: Waiting for default/Mutex/t-/data/out lock" in stream.getvalue()
+    open_gate(tmp_path, "C")
+    until(lambda: "end C" in log_lines(tmp_path), "c to end while a or b waits")  # another lock
+    assert f"start {second}" not in log_lines(tmp_path)
+    open_gate(tmp_path, first)
+    open_gate(tmp_path, second)
+    result = finished(results)
+    assert result.phase == "Succeeded", result.message
+    lines = log_lines(tmp_path)
+    assert lines.index(f"end {first}") < lines.index(f"start {second}")
+    assert list((tmp_path / "locks").iterdir()) == []  # every lock file removed as it was released
+
+
+def test_a_template_level_mutex_waits_for_another_process_and_a_stopped_run_stops_waiting(tmp_path):
+    name = "default/Mutex/t-/data/out"
+    holder = os.open(synchronization.lock_file(synchronization.lock_folder(), name), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    os.write(holder, f"{name}\nworkflow elsewhere, process 1\n".encode())
+    try:
+        open_gate(tmp_path, "F")
+        manifest = tasks_workflow([call("a", "locked", "A"), call("f", "free", "F")], activeDeadlineSeconds=600)
+        stream = io.StringIO()
+        results = run_in_thread(manifest, tmp_path, stream)
+        until(lambda: "end F" in log_lines(tmp_path), "the task without a lock to run")
+        until(lambda: "Waiting for" in stream.getvalue(), "the locked task to wait")
+        assert "(held by workflow elsewhere, process 1)" in stream.getvalue()
+        assert "start A" not in log_lines(tmp_path)
+    finally:
+        os.close(holder)  # the other holder ends
+    open_gate(tmp_path, "A")
+    result = finished(results)
+    assert result.phase == "Succeeded", result.message
+    assert log_lines(tmp_path) == ["start F", "end F", "start A", "end A"]
+
+
+def test_a_lock_the_workflow_or_an_enclosing_node_holds_fails_the_node_as_argo_would_wait_forever(tmp_path):
+    # Argo's holder of a workflow-level lock is the workflow, of a template-level one the node: one
+    # name at both levels, or on a template and one it calls, would wait for itself.
+    same = {"mutexes": [{"name": "t-{{workflow.parameters.destination}}"}]}
+    manifest = tasks_workflow([call("a", "locked", "A")], synchronization=same)
+    result = execute(manifest, {"log": str(tmp_path / "log")}, show_progress=False)
+    assert result.phase == "Error"
+    node = result.node("a")
+    assert node.phase == "Error" and node.message.startswith(
+        "Waiting for default/Mutex/t-/data/out lock, which the workflow itself holds: Argo would wait here forever"
+    )
+    assert log_lines(tmp_path) == []
+    nested = tasks_workflow([call("a", "locked", "A")])
+    nested["spec"]["templates"][0]["synchronization"] = same  # main holds it, then calls locked
+    result = execute(nested, {"log": str(tmp_path / "log")}, show_progress=False)
+    assert result.node("a").phase == "Error"
+    assert f"which node {result.name} holds" in result.node("a").message
+
+
+def test_a_template_level_mutex_is_checked_at_load():
+    misspelt = {"name": "t-{{inputs.parameters.destinaton}}"}
+    with pytest.raises(InvalidInput) as caught:
+        load(tasks_workflow([call("a", "locked", "A")], locked={"mutexes": [misspelt, {"namespace": 3}]}), {"log": "l"})
+    assert caught.value.problems == [
+        "manifest: spec.templates[1].synchronization.mutexes[1].name: required: the mutex's name",
+        "manifest: spec.templates[1].synchronization.mutexes[1].namespace: must be text",
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        load(tasks_workflow([call("a", "locked", "A")], locked={"mutexes": [misspelt]}), {"log": "l"})
+    [problem] = caught.value.problems
+    assert problem.startswith(
+        "manifest: spec.templates[1].synchronization.mutexes[0].name: unresolved variable {{inputs.parameters.destinaton}}"
+    )

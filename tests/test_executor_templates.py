@@ -546,40 +546,15 @@ def check_the_run(result, spec_document) -> None:
     records = read_records(spec_document["destination"])
     assert len(records) == GOOD_IMAGES * 2 ** len(spec_document["transforms"])
     assert result.node("report").outputs == {"records": str(len(records))}
-    assert result.outputs["outputs"] == str(len(records)) and result.outputs["failed"] == str(BAD_IMAGES)
+    # main's own outputs, the task's: a WorkflowTemplate's main lifts none to the workflow's, which
+    # two calls in one workflow would both write.
+    outputs = result.node("kaleidoscope").outputs
+    assert outputs["outputs"] == str(len(records)) and outputs["failed"] == str(BAD_IMAGES)
+    assert result.outputs == {}
 
 
-def test_kaleidoscope_runs_by_template_ref_as_one_task_of_a_users_pipeline(spec_document, monkeypatch):
-    # Kaleidoscope's templates read the workflow's parameters (spec, source, destination,
-    # s3-endpoint, incremental), so the user's workflow declares them; the manifest's URL comes
-    # out as the workflow output `manifest` (its manifest step's globalName), as `main` has no outputs.
-    monkeypatch.setenv("KALEIDOSCOPE_BACKOFF_SCALE", "0.01")
-    task = {"name": "kaleidoscope", "templateRef": {"name": "kaleidoscope", "template": "main"}}
-    manifest = user_pipeline(
-        task,
-        "{{workflow.outputs.parameters.manifest}}",
-        {
-            "spec": json.dumps(spec_document),
-            "source": spec_document["source"],
-            "destination": spec_document["destination"],
-            "s3-endpoint": "",
-            "incremental": "false",
-        },
-    )
-    result = run(manifest, [KALEIDOSCOPE], secrets=SECRETS)
-    check_the_run(result, spec_document)
-    assert result.node("kaleidoscope").template == "kaleidoscope/main"
-    assert {node.display_name for node in result.nodes} >= {"shard", "shard-0-of-3", "shard-2-of-3", "manifest"}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidInput,
-    reason="Kaleidoscope's WorkflowTemplate is not yet reusable by templateRef: `main` takes no inputs (its "
-    "templates read workflow.parameters) and has no outputs (the manifest is only a workflow output)",
-)
 def test_kaleidoscope_by_template_ref_with_arguments_and_outputs(spec_document, monkeypatch):
-    # What a user should be able to write: arguments in, the manifest out of the task itself.
+    # What a user writes: arguments in, the manifest out of the task itself.
     monkeypatch.setenv("KALEIDOSCOPE_BACKOFF_SCALE", "0.01")
     task = {
         "name": "kaleidoscope",
@@ -592,6 +567,58 @@ def test_kaleidoscope_by_template_ref_with_arguments_and_outputs(spec_document, 
         user_pipeline(task, "{{tasks.kaleidoscope.outputs.parameters.manifest}}"), [KALEIDOSCOPE], secrets=SECRETS
     )
     check_the_run(result, spec_document)
+    assert result.node("kaleidoscope").template == "kaleidoscope/main"
+    assert {node.display_name for node in result.nodes} >= {"shard", "shard-0-of-3", "shard-2-of-3", "manifest"}
+    # The run id is the workflow's uid and the call's name (main's default, as no name was given).
+    summary = json.loads(Path(result.node("kaleidoscope").outputs["summary"].removeprefix("file://")).read_text())
+    assert summary["run_id"] == f"{result.uid}-main"
+
+
+def test_kaleidoscope_by_template_ref_takes_the_users_workflow_parameters_through_its_arguments(
+    spec_document, monkeypatch
+):
+    # The user's own workflow parameters, under the user's names, reach main as arguments.
+    monkeypatch.setenv("KALEIDOSCOPE_BACKOFF_SCALE", "0.01")
+    task = {
+        "name": "kaleidoscope",
+        "templateRef": {"name": "kaleidoscope", "template": "main"},
+        "arguments": params(
+            spec="{{workflow.parameters.augmentation}}",
+            source="{{workflow.parameters.photos}}",
+            destination="{{workflow.parameters.dataset}}",
+            name="{{workflow.parameters.run}}",
+        ),
+    }
+    manifest = user_pipeline(
+        task,
+        "{{tasks.kaleidoscope.outputs.parameters.manifest}}",
+        {
+            "augmentation": json.dumps(spec_document),
+            "photos": spec_document["source"],
+            "dataset": spec_document["destination"],
+            "run": "nightly",
+        },
+    )
+    result = run(manifest, [KALEIDOSCOPE], secrets=SECRETS)
+    check_the_run(result, spec_document)
+    summary = json.loads(Path(result.node("kaleidoscope").outputs["summary"].removeprefix("file://")).read_text())
+    assert summary["run_id"] == f"{result.uid}-nightly"
+
+
+def test_kaleidoscope_by_template_ref_without_its_required_arguments_is_refused(spec_document):
+    # main reads its inputs, not the workflow's parameters: a task that gives none is refused
+    # before anything runs, as Argo refuses it.
+    task = {"name": "kaleidoscope", "templateRef": {"name": "kaleidoscope", "template": "main"}}
+    manifest = user_pipeline(
+        task,
+        "{{tasks.kaleidoscope.outputs.parameters.manifest}}",
+        {"spec": json.dumps(spec_document), "source": "s", "destination": "d"},
+    )
+    assert problems_of(manifest, [KALEIDOSCOPE]) == [
+        f"manifest: spec.templates[0].dag.tasks[0].arguments: template 'main' needs input parameter '{name}', "
+        "which is not supplied and has no default"
+        for name in ("spec", "source", "destination")
+    ]
 
 
 def test_kaleidoscope_runs_from_a_cron_workflow_by_workflow_template_ref(spec_document, monkeypatch):
@@ -615,7 +642,7 @@ def test_kaleidoscope_runs_from_a_cron_workflow_by_workflow_template_ref(spec_do
     joined = load(cron, templates=[KALEIDOSCOPE])["spec"]
     # The WorkflowTemplate's spec runs: its entrypoint, mutex, deadline; its parameter defaults.
     assert joined["entrypoint"] == "main"
-    assert joined["synchronization"] == {"mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}"}]}
+    assert joined["synchronization"] == {"mutexes": [{"name": "kaleidoscope.run-{{workflow.parameters.destination}}"}]}
     assert {param["name"]: param.get("value") for param in joined["arguments"]["parameters"]} == {
         "spec": json.dumps(spec_document),
         "source": spec_document["source"],

@@ -193,13 +193,16 @@ def test_mutex_flags(spec_file, capsys, kind):
         manifest = yaml.safe_load(out)
         assert lint(manifest) == []
         spec = manifest["spec"]["workflowSpec"] if kind == "cronworkflow" else manifest["spec"]
-        return spec.get("synchronization")
+        main = next(template for template in spec["templates"] if template["name"] == "main")
+        return spec.get("synchronization"), main.get("synchronization")
 
-    assert synchronization() == {"mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}"}]}
-    assert synchronization("--mutex-database") == {
-        "mutexes": [{"name": "kaleidoscope-{{workflow.parameters.destination}}", "database": True}]
-    }
-    assert synchronization("--no-mutex") is None
+    run, main = synchronization()
+    assert run == {"mutexes": [{"name": "kaleidoscope.run-{{workflow.parameters.destination}}"}]}
+    assert main == {"mutexes": [{"name": "kaleidoscope-{{inputs.parameters.destination}}"}]}
+    run, main = synchronization("--mutex-database")
+    assert run == {"mutexes": [{"name": "kaleidoscope.run-{{workflow.parameters.destination}}", "database": True}]}
+    assert main == {"mutexes": [{"name": "kaleidoscope-{{inputs.parameters.destination}}", "database": True}]}
+    assert synchronization("--no-mutex") == (None, None)
 
 
 @pytest.mark.parametrize(

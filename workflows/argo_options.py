@@ -70,6 +70,10 @@ class BuildOptions:
             ``workflows/rbac.yaml`` (from :mod:`~workflows.rbac`) gives the default one; for IRSA or
             workload identity, the account bound to the cloud role. None leaves the field out: the
             namespace's ``default`` account, which lacks them outside Argo's quick-start install.
+            It is the workflow's ``serviceAccountName`` and each pod template's, so Kaleidoscope's
+            pods run as it whatever workflow runs them (a user's pipeline calling ``main`` by
+            ``templateRef`` or with its templates included, whose own account then needs neither S3
+            access nor the executor's permissions for them).
         s3_secret: Secret the S3 credentials come from through ``secretKeyRef`` (keys
             ``accessKeyId``, ``secretAccessKey`` and optionally ``region``). None adds no
             credential variables at all: the pods get credentials from their service account
@@ -80,15 +84,18 @@ class BuildOptions:
             parameter without a value, so each run must name it (``argo submit -p source=...``);
             a CronWorkflow, which runs unattended, carries this or else the spec's ``source``.
         destination: Value of the ``destination`` parameter, as for ``source``.
-        mutex: Take an Argo workflow-level mutex named after the destination
-            (:data:`~workflows.builder.MUTEX_NAME`), so two runs never write one destination
-            at once: the second waits, Pending, until the first ends.
-        mutex_database: Make that mutex a database mutex (Argo's ``database: true``), shared by
+        mutex: Take an Argo mutex named after the destination on ``main``
+            (:data:`~workflows.builder.MUTEX_NAME`, held while ``main`` runs, whatever workflow
+            runs it), so two runs never write one destination at once, and a workflow-level one
+            (:data:`~workflows.builder.RUN_MUTEX_NAME`), so a second run of the builder's
+            workflow waits Pending, its deadline not yet running, until the first ends.
+        mutex_database: Make those mutexes database mutexes (Argo's ``database: true``), shared by
             every controller of the sync database: for several clusters or controllers writing the
             same destinations. Needs Argo's sync database configured (``SyncConfig``).
         incremental: Default of the ``incremental`` parameter; None means false for a Workflow or
             WorkflowTemplate and true for a CronWorkflow (each run processes only new images).
-        parallelism: Most pods of one workflow running at once.
+        parallelism: Most pods of one workflow running at once, and of one call of ``main``
+            (its ``parallelism``, which holds under another workflow too).
         retries: Retries of a failed pod of any step (0 disables), not on exit code 2 (invalid
             input). Every step is idempotent: a retried augment shard rewrites the same bytes
             under the same names, a retried manifest step never duplicates a record.

@@ -5,13 +5,18 @@ read-only root filesystem, no privilege escalation and no capabilities, with an 
 ``/tmp`` (the steps' temporary files and the small result files Argo reads output parameters
 from). S3 credentials reach the pods only through ``secretKeyRef``, or not at all (IRSA).
 
-Values that come from the workflow are passed as ``--flag=value``, one argument each: a spec
-that starts with ``---`` would otherwise be read by argparse as an option.
+Each takes what it needs as inputs (``spec``, ``source``, ``destination``, ``s3-endpoint``,
+``run-id``, and ``incremental`` or the shard it augments), which the entry template ``main``
+passes: nothing here reads ``{{workflow.parameters.*}}``, so the templates run the same as a
+task of another workflow. Values are passed as ``--flag=value``, one argument each: a spec that
+starts with ``---`` would otherwise be read by argparse as an option.
 
-Each pod template fails its node when its pod stays Pending past ``pendingTimeout``; retries avoid
-the nodes a step failed on; a retried augment pod gets more memory (:func:`memory_patch`); every
-pod carries the ``app.kubernetes.io`` labels ``name``, ``instance``, ``part-of`` and ``component``
-(the step), and its template the step's metrics (:mod:`.argo_metrics`).
+Each pod template carries the pod security context and the service account that the workflow's
+spec also sets, so the pods run the same under another workflow's spec; fails its node when its pod stays
+Pending past ``pendingTimeout``; retries avoid the nodes a step failed on; a retried augment pod
+gets more memory (:func:`memory_patch`); every pod carries the ``app.kubernetes.io`` labels
+``name``, ``instance``, ``part-of`` and ``component`` (the step), and its template the step's
+metrics (:mod:`.argo_metrics`).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from hera.workflows.models import (
     Backoff,
     Capabilities,
     IntOrString,
+    PodSecurityContext,
     Quantity,
     RetryAffinity,
     RetryNodeAntiAffinity,
+    SeccompProfile,
     SecurityContext,
     Template,
     ValueFrom,
@@ -35,17 +42,13 @@ from hera.workflows.models import (
 from kaleidoscope.steps.errors import NOT_RETRIED
 from kaleidoscope.workflows.argo_metrics import template_metrics
 from kaleidoscope.workflows.argo_options import BuildOptions
-from kaleidoscope.workflows.argo_params import reference
+from kaleidoscope.workflows.argo_params import RUN_ID, RUN_ID_INPUT, input_reference
 from kaleidoscope.workflows.rules.quantities import format_bytes, parse_bytes
 
 #: Where the steps write the files Argo reads output parameters from (on the /tmp emptyDir).
 OUTPUT_DIR = "/tmp/kaleidoscope/out"
 SHARDS_FILE = f"{OUTPUT_DIR}/shards.json"
 AUGMENT_FILE = f"{OUTPUT_DIR}/augment.json"
-#: The run's work folder under the destination: the workflow's uid is the same for every pod
-#: and every retry of this workflow (``argo retry`` included) and never reused by another one,
-#: which a name can be once the workflow is deleted and a new one takes it.
-RUN_ID = "{{workflow.uid}}"
 #: The manifest step's output parameters: one plain-text file each under OUTPUT_DIR.
 MANIFEST_OUTPUTS = (
     ("inputs", "Images found in the source (new ones only, in incremental mode)."),
@@ -83,16 +86,41 @@ class StepContainer(Container):
         return template
 
 
-def _common_args(step: str) -> list[str]:
-    return [
-        "step",
-        step,
-        f"--spec-text={reference('spec')}",
-        f"--source={reference('source')}",
-        f"--destination={reference('destination')}",
-        f"--s3-endpoint={reference('s3-endpoint')}",
-        f"--run-id={RUN_ID}",
-    ]
+#: What every step takes from ``main``, as ``(input, flag)``.
+_COMMON_INPUTS = (
+    ("spec", "--spec-text", "The spec, YAML or JSON."),
+    ("source", "--source", "Where the images are."),
+    ("destination", "--destination", "Where the images, the manifest and summary.json go."),
+    ("s3-endpoint", "--s3-endpoint", "S3-compatible endpoint URL; empty for AWS."),
+    (RUN_ID_INPUT, "--run-id", "The run's id: its work folder and manifest parts (main: workflow uid and name)."),
+)
+_INCREMENTAL = ("incremental", "--incremental", "true: only images not yet recorded.")
+
+
+def _inputs(*extra: tuple[str, str, str]) -> list[Parameter]:
+    return [Parameter(name=name, description=text) for name, _, text in (*_COMMON_INPUTS, *extra)]
+
+
+def _args(step: str, *extra: tuple[str, str, str]) -> list[str]:
+    return ["step", step] + [f"{flag}={input_reference(name)}" for name, flag, _ in (*_COMMON_INPUTS, *extra)]
+
+
+def step_arguments(step: str) -> dict[str, str]:
+    """What ``main`` passes to ``step``: its own inputs by name, and the run id it makes."""
+    names = [name for name, _, _ in _COMMON_INPUTS] + (["incremental"] if step in ("shard", "manifest") else [])
+    return {name: RUN_ID if name == RUN_ID_INPUT else input_reference(name) for name in names}
+
+
+def pod_security_context(options: BuildOptions) -> PodSecurityContext:
+    """The pods' security context: the image's non-root user, its group, seccomp RuntimeDefault."""
+    uid = options.run_as_user
+    return PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        seccomp_profile=SeccompProfile(type="RuntimeDefault"),
+    )
 
 
 def _credentials(options: BuildOptions) -> list[SecretEnv] | None:
@@ -117,9 +145,9 @@ def labels(options: BuildOptions, component: str) -> dict[str, str]:
     }
 
 
-def _container(step: str, options: BuildOptions, args: list[str], **kwargs) -> StepContainer:
+def _container(step: str, options: BuildOptions, prefix: str, args: list[str], **kwargs) -> StepContainer:
     return StepContainer(
-        name=step,
+        name=prefix + step,
         image=options.image,
         image_pull_policy=options.image_pull_policy,
         command=["kaleidoscope"],
@@ -134,18 +162,22 @@ def _container(step: str, options: BuildOptions, args: list[str], **kwargs) -> S
             capabilities=Capabilities(drop=["ALL"]),
         ),
         labels=labels(options, step),
+        pod_security_context=pod_security_context(options),
+        service_account_name=options.service_account,
         metrics=template_metrics(step, options.instance_name()) if options.metrics else None,
         unmodelled={"pendingTimeout": options.pending_timeout} if options.pending_timeout else {},
         **kwargs,
     )
 
 
-def shard_template(options: BuildOptions) -> StepContainer:
+def shard_template(options: BuildOptions, prefix: str = "") -> StepContainer:
     """List the source, write the shard key lists, emit the shard references as ``shards``."""
     return _container(
         "shard",
         options,
-        _common_args("shard") + [f"--incremental={reference('incremental')}", f"--output={SHARDS_FILE}"],
+        prefix,
+        _args("shard", _INCREMENTAL) + [f"--output={SHARDS_FILE}"],
+        inputs=_inputs(_INCREMENTAL),
         retry_strategy=_retry(options),
         outputs=[
             Parameter(
@@ -217,19 +249,21 @@ def memory_patch(options: BuildOptions) -> str | None:
     return f'{{"containers":[{{"name":"{MAIN_CONTAINER}","resources":{{{resources}}}}}]}}'
 
 
-def augment_template(options: BuildOptions) -> StepContainer:
+def augment_template(options: BuildOptions, prefix: str = "") -> StepContainer:
     """Augment one shard; progress goes to $ARGO_PROGRESS_FILE, which Argo sets and reads."""
     retry = _retry(options)
     return _container(
         "augment",
         options,
-        _common_args("augment")
+        prefix,
+        _args("augment")
         + [
             "--shard={{inputs.parameters.index}}",
             f"--threads={options.augment_threads()}",
             f"--output={AUGMENT_FILE}",
         ],
         inputs=[
+            *_inputs(),
             Parameter(name="index", description="Shard index, from the shard step."),
             Parameter(name="of", description="Number of shards in the run."),
         ],
@@ -246,16 +280,29 @@ def augment_template(options: BuildOptions) -> StepContainer:
     )
 
 
-def manifest_template(options: BuildOptions) -> StepContainer:
-    """Publish the shards' manifest parts and summary.json; expose counts and URLs as outputs."""
+def manifest_template(options: BuildOptions, prefix: str = "", global_outputs: bool = False) -> StepContainer:
+    """Publish the shards' manifest parts and summary.json; expose counts and URLs as outputs.
+
+    ``main`` passes them on as its own outputs. With ``global_outputs`` they are also lifted to
+    the workflow's outputs (``globalName``), shown on the workflow's summary: only where the
+    template runs once per workflow, or two calls would overwrite each other's. The pod's own
+    outputs carry it, not ``main``'s: Argo lifts a DAG node's outputs from the DAG that runs it as
+    a task (``executeDAG`` in workflow/controller/dag.go), so those of the entrypoint's DAG never.
+    """
     return _container(
         "manifest",
         options,
-        _common_args("manifest") + [f"--incremental={reference('incremental')}", f"--output-dir={OUTPUT_DIR}"],
+        prefix,
+        _args("manifest", _INCREMENTAL) + [f"--output-dir={OUTPUT_DIR}"],
+        inputs=_inputs(_INCREMENTAL),
         retry_strategy=_retry(options),
         outputs=[
-            # globalName lifts each to the workflow's outputs, shown on the workflow's summary.
-            Parameter(name=name, description=text, global_name=name, value_from=ValueFrom(path=f"{OUTPUT_DIR}/{name}"))
+            Parameter(
+                name=name,
+                description=text,
+                global_name=name if global_outputs else None,
+                value_from=ValueFrom(path=f"{OUTPUT_DIR}/{name}"),
+            )
             for name, text in MANIFEST_OUTPUTS
         ],
     )

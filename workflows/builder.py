@@ -1,12 +1,16 @@
 """Build Kaleidoscope's Argo workflow with Hera: a Workflow, a WorkflowTemplate or a CronWorkflow.
 
-The DAG is ``shard`` (one pod: lists the source, writes the shard key lists, emits the shard
-references) → ``augment`` (one pod per shard, ``withParam`` over those references) →
-``manifest`` (one pod: merges the parts, exposes the counts and the manifest's URL). The spec
-travels as the workflow parameter ``spec`` so the Argo UI can edit it; the shard step validates
-it first and fails fast. ``source`` and ``destination`` are required parameters: a run names
-them (a CronWorkflow carries them), and a workflow-level mutex named after the destination lets
-one run at a time write it.
+The entry template ``main`` is a DAG: ``shard`` (one pod: lists the source, writes the shard key
+lists, emits the shard references) → ``augment`` (one pod per shard, ``withParam`` over those
+references) → ``manifest`` (one pod: merges the parts, exposes the counts and the manifest's
+URL). ``main`` takes its values as inputs and gives the manifest step's outputs as its own
+(:func:`templates`), so it runs the same as the entrypoint, whose inputs Argo fills from the
+workflow's parameters by name, and as a task of a user's own workflow
+(:mod:`~workflows.pipeline`). The spec travels as the workflow parameter ``spec`` so the Argo UI
+can edit it; the shard step validates it first and fails fast. ``source`` and ``destination``
+are required parameters: a run names them (a CronWorkflow carries them). A mutex named after the
+destination, on ``main``, lets one call at a time write it; a workflow-level one keeps a second
+run of the same destination Pending until the first ends.
 
 Example:
     >>> from workflows import builder
@@ -26,14 +30,13 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import yaml
-from hera.workflows import DAG, CronWorkflow, Task, Workflow, WorkflowTemplate
+from hera.workflows import DAG, CronWorkflow, Parameter, Task, Workflow, WorkflowTemplate
 from hera.workflows.models import (
     Mutex,
     PodGC,
-    PodSecurityContext,
-    SeccompProfile,
     Synchronization,
     TTLStrategy,
+    ValueFrom,
     WorkflowMetadata,
 )
 
@@ -50,13 +53,16 @@ from kaleidoscope.workflows.argo_options import (
     option_problems,
     schedule_problems,
 )
-from kaleidoscope.workflows.argo_params import reference, workflow_arguments
+from kaleidoscope.workflows.argo_params import input_reference, main_inputs, reference, workflow_arguments
 from kaleidoscope.workflows.argo_templates import (
+    MANIFEST_OUTPUTS,
     StepContainer,
     augment_template,
     labels,
     manifest_template,
+    pod_security_context,
     shard_template,
+    step_arguments,
 )
 from kaleidoscope.workflows.argo_yaml import dump
 
@@ -67,12 +73,14 @@ __all__ = [
     "DEFAULT_SERVICE_ACCOUNT",
     "KINDS",
     "MUTEX_NAME",
+    "RUN_MUTEX_NAME",
     "BuildOptions",
     "CronSchedule",
     "build",
     "cron_workflow",
     "manifest",
     "render",
+    "templates",
     "workflow",
     "workflow_template",
 ]
@@ -83,15 +91,27 @@ TITLE = "workflows.argoproj.io/title"
 DESCRIPTION = "workflows.argoproj.io/description"
 #: The component label of a run; its pods carry their step's name.
 RUN_COMPONENT = "workflow"
-#: The workflow-level mutex of every run: one run at a time per destination, whatever template,
-#: schedule or namespace-wide name started it. Argo substitutes the workflow's parameters into
-#: the workflow-level spec, ``synchronization`` included, before it takes the lock
-#: (``substituteGlobalVariables`` in workflow/controller/operator.go). The ``/`` and ``:`` of a
-#: destination are fine in a mutex name in Argo 4: the lock's key is
-#: ``<namespace>/Mutex/<name>`` (``<namespace>/Database/<name>`` for a database mutex), and
+#: The mutex of every call of ``main``, held from when its node starts to when it ends: one call
+#: at a time per destination, whatever workflow, template, schedule or namespace-wide name runs it
+#: (the user's own pipeline included). Argo substitutes a template's inputs into its
+#: ``synchronization`` before it takes the lock (``executeTemplate`` in
+#: workflow/controller/operator.go processes the template with its arguments first). The name
+#: resolves as the workflow-level mutex of earlier versions did, so their runs and these exclude
+#: one another. The ``/`` and ``:`` of a destination are fine in a mutex name in Argo 4: the lock's
+#: key is ``<namespace>/Mutex/<name>`` (``<namespace>/Database/<name>`` for a database mutex), and
 #: ``DecodeLockName`` (workflow/sync/lock_name.go) splits it with ``strings.SplitN(key, "/", 3)``,
 #: so everything after the second ``/`` is the name, slashes and colons included.
-MUTEX_NAME = f"kaleidoscope-{reference('destination')}"
+MUTEX_NAME = f"kaleidoscope-{input_reference('destination')}"
+#: The workflow-level mutex of a run of the builder's workflow, taken before its first node: a
+#: second run of the same destination then waits Pending, its ``activeDeadlineSeconds`` not yet
+#: running (Argo starts a workflow's clock when it leaves Pending), instead of Running with ``main``
+#: waiting. Its name can never be :data:`MUTEX_NAME`'s (``kaleidoscope.`` against ``kaleidoscope-``):
+#: Argo's holder of a workflow-level lock is the workflow and that of a template-level one its node
+#: (``getHolderKey`` in workflow/sync/sync_manager.go), so one name taken at both levels would make
+#: the run wait for itself. Every workflow takes this one before the other, so the two never
+#: deadlock. Argo substitutes the workflow's parameters into the workflow-level spec,
+#: ``synchronization`` included (``substituteGlobalVariables`` in operator.go), before it takes it.
+RUN_MUTEX_NAME = f"kaleidoscope.run-{reference('destination')}"
 #: What a run's title and description add to the template's: its own locations. Argo substitutes
 #: ``spec.workflowMetadata`` with the rest of the workflow-level spec, then copies its
 #: annotations onto the run (``updateWorkflowMetadata`` in operator.go); the object's own
@@ -181,11 +201,69 @@ def _locations(parsed, options: BuildOptions, carried: bool) -> tuple[str | None
     return options.source or None, options.destination or None
 
 
-def _synchronization(options: BuildOptions) -> Synchronization | None:
-    """The mutex on the destination (Argo 4's list form), or None when the options turn it off."""
+def _synchronization(options: BuildOptions, name: str) -> Synchronization | None:
+    """A mutex named ``name`` (Argo 4's list form), or None when the options turn it off."""
     if not options.mutex:
         return None
-    return Synchronization(mutexes=[Mutex(name=MUTEX_NAME, database=True if options.mutex_database else None)])
+    return Synchronization(mutexes=[Mutex(name=name, database=True if options.mutex_database else None)])
+
+
+def templates(options: BuildOptions, *, prefix: str = "", global_outputs: bool = False) -> DAG:
+    """Kaleidoscope's templates, added to the Hera workflow whose context is open: ``main`` first.
+
+    ``main`` takes :func:`~workflows.argo_params.main_inputs` (``spec``, ``source`` and
+    ``destination`` required; ``s3-endpoint``, ``incremental`` and ``name`` with defaults), passes
+    them to ``shard``, ``augment`` and ``manifest`` with the run id
+    ``{{workflow.uid}}-{{inputs.parameters.name}}``, and gives the manifest step's outputs
+    (``inputs``, ``outputs``, ``failed``, ``manifest``, ``summary``) as its own. It carries the
+    destination's mutex (:data:`MUTEX_NAME`) and ``parallelism``; each pod template its security
+    context and metrics, so all of it holds whatever workflow runs ``main``.
+
+    Args:
+        options: How the pods run.
+        prefix: Put before every template's name (``kaleidoscope-main``, ...), so the templates
+            go into a workflow beside its own without a clash.
+        global_outputs: Also lift the manifest step's outputs to the workflow's outputs
+            (``globalName``): only where ``main`` runs once per workflow, or two calls would
+            overwrite each other's.
+
+    Returns:
+        The Hera ``DAG`` template ``main``, for a task's ``template``.
+    """
+    shard, augment, manifest_step = (
+        shard_template(options, prefix),
+        augment_template(options, prefix),
+        manifest_template(options, prefix, global_outputs),
+    )
+    outputs = [
+        Parameter(
+            name=name,
+            description=text,
+            value_from=ValueFrom(parameter=f"{{{{tasks.manifest.outputs.parameters.{name}}}}}"),
+        )
+        for name, text in MANIFEST_OUTPUTS
+    ]
+    with DAG(
+        name=prefix + ENTRYPOINT,
+        inputs=main_inputs(),
+        outputs=outputs,
+        parallelism=options.parallelism,
+        synchronization=_synchronization(options, MUTEX_NAME),
+    ) as main:
+        # Inside a DAG Hera returns a Task; its signature also admits a Step or None.
+        shards = cast(Task, shard(name="shard", arguments=step_arguments("shard")))
+        parts = cast(
+            Task,
+            augment(
+                name="augment",
+                arguments={**step_arguments("augment"), "index": "{{item.index}}", "of": "{{item.of}}"},
+                with_param="{{tasks.shard.outputs.parameters.shards}}",
+            ),
+        )
+        merged = cast(Task, manifest_step(name="manifest", arguments=step_arguments("manifest")))
+        shards >> parts
+        parts >> merged
+    return main
 
 
 AnyWorkflow = TypeVar("AnyWorkflow", bound=Workflow)
@@ -203,7 +281,6 @@ def _build(
     incremental = options.incremental if options.incremental is not None else schedule is not None
     annotations = _describe(parsed, schedule, incremental)
     source, destination = _locations(parsed, options, carry_locations)
-    uid = options.run_as_user
     run_labels = labels(options, RUN_COMPONENT)
     # The object's own labels: a WorkflowTemplate or CronWorkflow is no run, so no component.
     own_labels = {key: value for key, value in run_labels.items() if key != "app.kubernetes.io/component"}
@@ -235,36 +312,18 @@ def _build(
             seconds_after_failure=options.ttl_seconds_after_failure,
         ),
         metrics=workflow_metrics(options.instance_name()) if options.metrics else None,
-        security_context=PodSecurityContext(
-            run_as_non_root=True,
-            run_as_user=uid,
-            run_as_group=uid,
-            fs_group=uid,
-            seccomp_profile=SeccompProfile(type="RuntimeDefault"),
-        ),
+        security_context=pod_security_context(options),
         node_selector=dict(options.node_selector) or None,
         tolerations=list(options.tolerations) or None,
-        synchronization=_synchronization(options),
+        synchronization=_synchronization(options, RUN_MUTEX_NAME),
         # Every run, whatever created it, carries the labels and its own title and description.
         workflow_metadata=WorkflowMetadata(annotations=_run_words(annotations), labels=run_labels),
         **identity,
     )
     with cls(**kwargs) as w:
-        shard, augment, manifest_step = shard_template(options), augment_template(options), manifest_template(options)
-        with DAG(name=ENTRYPOINT):
-            # Inside a DAG Hera returns a Task; its signature also admits a Step or None.
-            shards = cast(Task, shard(name="shard"))
-            parts = cast(
-                Task,
-                augment(
-                    name="augment",
-                    arguments={"index": "{{item.index}}", "of": "{{item.of}}"},
-                    with_param="{{tasks.shard.outputs.parameters.shards}}",
-                ),
-            )
-            merged = cast(Task, manifest_step(name="manifest"))
-            shards >> parts
-            parts >> merged
+        # A WorkflowTemplate's main may run twice in one workflow (two templateRef tasks): only a
+        # Workflow's or CronWorkflow's, the entrypoint of a run nothing else calls, lifts its outputs.
+        templates(options, global_outputs=cls is not WorkflowTemplate)
     # The entrypoint first, so the YAML reads from the DAG down to the steps it runs.
     w.templates.sort(key=lambda template: template.name != ENTRYPOINT)
     return w

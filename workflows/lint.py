@@ -9,7 +9,8 @@ workflow:
 - every ``{{...}}`` variable resolves where it is used: workflow parameters and metadata, the
   template's inputs, ``item`` only in a loop, ``tasks.X`` only for a task upstream of the one
   using it (and only outputs X's template declares), ``steps.X`` only from an earlier group; in
-  the workflow-level ``synchronization`` and ``workflowMetadata``, the workflow's own variables;
+  a template's ``synchronization``, its inputs and the workflow's variables; in the
+  workflow-level ``synchronization`` and ``workflowMetadata``, the workflow's own variables;
 - DAG dependencies name tasks of the same DAG, with valid results, and form no cycle;
 - an ``enum`` is non-empty and contains the parameter's value or default;
 - a template's required inputs are given by every task and step that calls it;
@@ -329,10 +330,13 @@ class _Linter:
         if set(types) & set(POD_TYPES):
             names.add("pod.name")
         scope = global_scope.extended(names, inputs=input_names)
-        if "dag" in types:
-            self.dag(where, template, scope)
-        elif "steps" in types:
-            self.steps(where, template, scope)
+        if "dag" in types or "steps" in types:
+            if "dag" in types:
+                self.dag(where, template, scope)
+            else:
+                self.steps(where, template, scope)
+            # Taken before the template's node starts: its inputs and the workflow's variables.
+            self.variables(template.get("synchronization"), f"{where}.synchronization", scope)
         else:
             self.variables({key: value for key, value in template.items() if key != "metrics"}, where, scope)
         outputs = template.get("outputs") or {}

@@ -21,6 +21,7 @@ from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.workflows import builder, executor
 from kaleidoscope.workflows.argo_options import BuildOptions
+from kaleidoscope.workflows.argo_params import NAME_INPUT
 
 
 def _absolute(location: str) -> str:
@@ -106,12 +107,15 @@ def run_locally(
         if codes and codes[-1] in NOT_RETRIED + (claim.DestinationBusy.exit_code,):
             error.exit_code = codes[-1]
         raise error
-    counts = {name: int(result.outputs[name]) for name in ("inputs", "outputs", "failed")}
+    # main's own outputs (the root node's): what a WorkflowTemplate's run, whose main lifts none
+    # to the workflow's outputs, gives as well.
+    outputs = result.root.outputs
+    counts = {name: int(outputs[name]) for name in ("inputs", "outputs", "failed")}
     return {
         **counts,
-        "manifest": result.outputs["manifest"],
-        "summary": result.outputs["summary"],
-        "run_id": result.uid,
+        "manifest": outputs["manifest"],
+        "summary": outputs["summary"],
+        "run_id": f"{result.uid}-{NAME_INPUT.input_default}",
         "seconds": round(time.monotonic() - started, 2),
     }
 

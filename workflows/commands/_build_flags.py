@@ -106,14 +106,14 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--incremental", choices=("true", "false"), help="default of the incremental parameter")
     mutex = group.add_mutually_exclusive_group()
     mutex.add_argument(
-        "--no-mutex", action="store_true", help="no mutex on the destination: runs on one destination may overlap"
+        "--no-mutex", action="store_true", help="no mutexes on the destination: runs on one destination may overlap"
     )
     mutex.add_argument(
         "--mutex-database",
         action="store_true",
-        help="a database mutex, shared by every controller of Argo's sync database (needs its SyncConfig)",
+        help="database mutexes, shared by every controller of Argo's sync database (needs its SyncConfig)",
     )
-    group.add_argument("--parallelism", type=positive_int, help="most pods running at once")
+    group.add_argument("--parallelism", type=positive_int, help="most pods running at once (the run's, and main's)")
     group.add_argument("--retries", type=non_negative_int, help="retries of a failed pod of any step (not on exit 2)")
     group.add_argument("--threads", type=positive_int, help="augment threads (default: its CPU limit)")
     group.add_argument("--augment-cpu", help="augment CPU request and limit, e.g. 4 or 3500m")

@@ -34,7 +34,10 @@ def add_parser(subparsers) -> None:
         sub = steps.add_parser(name, help=help_text)
         add_spec_arguments(sub, positional=False)
         sub.add_argument(
-            "--run-id", required=True, type=run_id, help="identifies the run and its work folder (Argo: workflow uid)"
+            "--run-id",
+            required=True,
+            type=run_id,
+            help="identifies the run and its work folder (Argo: the workflow's uid, then the call's name)",
         )
         sub.add_argument("--output", help="file to write the step's JSON result to")
         sub.add_argument(

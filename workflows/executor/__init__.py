@@ -33,7 +33,8 @@ from kaleidoscope.workflows.executor.model import Workflow
 from kaleidoscope.workflows.executor.nodes import Node, WorkflowResult
 from kaleidoscope.workflows.executor.registry import Registry
 from kaleidoscope.workflows.executor.report import Progress, format_tree
-from kaleidoscope.workflows.executor.runner import Runner, to_text
+from kaleidoscope.workflows.executor.runner import WORKFLOW_HOLDER, Runner
+from kaleidoscope.workflows.executor.variables import to_text
 from kaleidoscope.workflows.rules.durations import parse_argo
 
 __all__ = ["Node", "Registry", "WorkflowResult", "execute", "format_tree", "load"]
@@ -69,7 +70,8 @@ def execute(
     workflow-level mutex (``spec.synchronization.mutexes``) is taken once the parameters are
     substituted, before the first node, and released when the workflow ends: while another
     process on this machine holds it, the workflow waits, Pending, as Argo's would
-    (:mod:`~kaleidoscope.workflows.executor.synchronization`).
+    (:mod:`~kaleidoscope.workflows.executor.synchronization`). A template's mutexes are taken
+    when its node is about to start and given back when it ended.
 
     Args:
         manifest: the manifest (a mapping, YAML text or a path).
@@ -126,6 +128,10 @@ def execute(
             if not keep:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
+        runner.held_locks.update(dict.fromkeys(names, WORKFLOW_HOLDER))
+        runner.on_lock_wait = lambda node, name, holder: _waiting(
+            runner, name, holder, progress_stream, show_progress, node
+        )
         try:
             progress = Progress(runner, progress_stream, progress_interval).start() if show_progress else None
             started = time.time()  # Argo's startedAt: when the workflow left Pending
@@ -160,13 +166,14 @@ def execute(
     )
 
 
-def _waiting(runner: Runner, name: str, holder: str, stream, show: bool) -> None:
-    """Say once that the workflow is Pending on a lock, in Argo's words."""
+def _waiting(runner: Runner, name: str, holder: str, stream, show: bool, node: str | None = None) -> None:
+    """Say once that the workflow (or one of its nodes) is Pending on a lock, in Argo's words."""
     if not show:
         return
     stream = stream or sys.stderr
     held = f" (held by {holder})" if holder else ""
-    stream.write(f"{runner.name}: Pending: Waiting for {name} lock. Lock status: 0/1{held}\n")
+    who = f"{runner.name}, node {node}" if node else runner.name
+    stream.write(f"{who}: Pending: Waiting for {name} lock. Lock status: 0/1{held}\n")
     stream.flush()
 
 

@@ -178,6 +178,7 @@ def _template(workflow: Workflow, name: str, template: dict, path: str, problems
     _positive(template, "activeDeadlineSeconds", path, problems)
     _retry(template, path, problems)
     _volumes(template.get("volumes"), f"{path}.volumes", problems)
+    _synchronization(template.get("synchronization"), f"{path}.synchronization", problems)
     inputs = (template.get("inputs") or {}).get("parameters") or []
     seen: set[str] = set()
     for index, param in enumerate(inputs):

@@ -158,11 +158,7 @@ TABLES: dict[str, dict[str, tuple]] = {
         "initContainers": ("refused", None, "init containers are not supported locally"),
         "daemon": ("refused", None, "daemon containers are not supported locally"),
         "memoize": ("refused", None, "memoization caches outputs in a ConfigMap"),
-        "synchronization": (
-            "refused",
-            None,
-            "template-level locks are not supported locally (a workflow-level mutex is)",
-        ),
+        "synchronization": ("supported", "synchronization"),  # its mutexes; taken by the node (runner.py)
         "archiveLocation": ("refused", None, _ARTIFACTS),
         "timeout": ("refused", None, "not supported locally; use activeDeadlineSeconds"),
         "failFast": ("refused", None, "template-level failFast is not supported locally (dag.failFast is)"),
@@ -305,8 +301,8 @@ TABLES: dict[str, dict[str, tuple]] = {
         "affinity": ("ignored", None),
         "expression": ("supported", None),
     },
-    # A workflow-level mutex is a lock file on this machine (synchronization.py); a semaphore's
-    # size lives in a ConfigMap or Argo's database, which a local run has not.
+    # A mutex, workflow-level or template-level, is a lock file on this machine (synchronization.py);
+    # a semaphore's size lives in a ConfigMap or Argo's database, which a local run has not.
     "synchronization": {
         "mutexes": ("supported", "mutex[]"),
         "semaphores": ("refused", None, "a semaphore's limit lives in a ConfigMap or Argo's database"),

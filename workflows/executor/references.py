@@ -3,8 +3,9 @@
 Argo validates the same way (``workflow/validate``): a template sees the workflow's variables,
 its own inputs and ``node.name``; a pod also ``pod.name``, ``retries`` and its outputs' paths; a
 DAG task sees the outputs of the tasks it depends on (directly or not); a step those of the
-steps in earlier groups; a task or step with a loop its ``item``; the workflow-level
-``synchronization`` the workflow's variables but its outputs (Argo substitutes it before the run
+steps in earlier groups; a task or step with a loop its ``item``; a template's
+``synchronization`` what the template sees; the workflow-level ``synchronization`` the
+workflow's variables but its outputs (Argo substitutes it before the run
 and leaves an unknown tag as written, which would name another lock). What a task or step offers,
 and how tags are read, are :mod:`kaleidoscope.workflows.rules.variables`. Expression tags
 (``{{=...}}``) need Argo's expression language and are refused; so is a ``{{`` never closed.
@@ -33,7 +34,8 @@ def check(workflow: Workflow, given: set[str], problems: list[str]) -> None:
         # A referenced template runs in this workflow: its workflow.* variables are this one's.
         elsewhere = workflow.holder_of(template) is not None
         kind = kind_of(template)
-        for field in ("inputs", "annotations"):
+        # A template's mutexes are substituted with its inputs and the workflow's variables.
+        for field in ("inputs", "annotations", "synchronization"):
             _scan(template.get(field), f"{path}.{field}", names, problems, elsewhere=elsewhere)
         outputs = template.get("outputs")
         if kind in POD_KINDS:

@@ -7,6 +7,8 @@ steps template waits for its children and decides its phase as Argo's controller
 - ``spec.parallelism`` bounds the pods running at once in the whole workflow; a DAG or steps
   template's ``parallelism`` bounds its own running children (pods and nested templates, not
   their descendants), as Argo counts them (``workflow/controller/node_counters.go``).
+- a template's ``synchronization`` (mutexes): taken before its node starts, after its workflow's
+  own, and released when the node ended, retries included (``synchronization.py``).
 - ``spec.activeDeadlineSeconds``: when it passes, running pods are stopped (SIGTERM to their
   process group, SIGKILL after a grace period), nothing new starts, and the workflow fails with
   "Step exceeded its deadline". A container or script template's ``activeDeadlineSeconds`` stops
@@ -23,10 +25,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from kaleidoscope.workflows.executor import dag, process, secrets, steps, variables
+from kaleidoscope.workflows.executor import dag, process, secrets, steps, synchronization, variables
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import (
     DISPLAY_NAME,
@@ -42,20 +45,14 @@ from kaleidoscope.workflows.executor.parallel import Slots
 from kaleidoscope.workflows.executor.process import NodeError
 from kaleidoscope.workflows.executor.retry import Strategy, decide
 from kaleidoscope.workflows.executor.scope import go_json
+from kaleidoscope.workflows.executor.variables import to_text
 from kaleidoscope.workflows.rules.durations import parse_argo
 
+#: The holder of a workflow-level lock in :attr:`Runner.held_locks` (a node's is its id).
+WORKFLOW_HOLDER = ""
 MAX_DEPTH = 100  # templates calling templates; Argo's controller stops at a similar depth
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
 _TYPES = {"container": "Pod", "script": "Pod", "dag": "DAG", "steps": "Steps"}
-
-
-def to_text(value) -> str:
-    """A YAML scalar as Argo reads it into a string parameter."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return "" if value is None else str(value)
 
 
 def fnv32a(text: str) -> int:
@@ -113,6 +110,11 @@ class Runner:
         self.globals["workflow.parameters"] = self.globals["workflow.parameters.json"] = listing
         self.globals.update({f"workflow.parameters.{name}": value for name, value in self.parameters.items()})
         self._result_refs: dict[int, set[str]] = {}
+        #: The locks this run holds: lock name -> its holder, a node's id or WORKFLOW_HOLDER.
+        self.held_locks: dict[str, str] = {}
+        #: Called once when a node is about to wait for a template-level lock: (display name,
+        #: lock name, what the lock's file says of its holder).
+        self.on_lock_wait: Callable[[str, str, str], None] | None = None
 
     # --- values -------------------------------------------------------------------------------
 
@@ -291,10 +293,67 @@ class Runner:
         if annotation:
             with suppress(variables.Unresolved, variables.Absent, ValueError):
                 display = variables.substitute(str(annotation), values)
+        if template.get("synchronization"):
+            return self._locked(name, display, template, values, inputs, call)
+        return self._run(name, display, template, values, inputs, call)
+
+    def _run(self, name: str, display: str, template: dict, values: dict, inputs: dict, call: Call) -> Node | None:
         strategy = self.wf.retry_strategy(template)
         if not strategy:
             return self._attempt(name, display, template, values, inputs, call)
         return self._retry(name, display, template, values, inputs, call, Strategy.parse(strategy))
+
+    def _locked(self, name: str, display: str, template: dict, values: dict, inputs: dict, call: Call) -> Node | None:
+        """Run a template holding its mutexes: taken before its node starts, given back when it
+        ended (retries included), as Argo's ``executeTemplate`` does; None if the run stopped first.
+
+        A lock that the workflow or an enclosing node already holds fails the node at once: Argo
+        lets a holder in again only under its own key (the workflow's, or the node's), so it
+        would wait for itself until the workflow's deadline.
+        """
+
+        def failed(message: str) -> Node:
+            label = call.label or template["name"]
+            node_type = _TYPES[kind_of(template)]
+            return self.new_node(name, display, node_type, label, call.parent, "Error", message, inputs, call.order)
+
+        try:
+            names = synchronization.lock_names(template["synchronization"], values, self.globals["workflow.namespace"])
+        except synchronization.LockNameError as error:
+            return failed(str(error))
+        enclosing = self._enclosing(call.parent)
+        with self.lock:
+            ours = {lock: self.held_locks[lock] for lock in names if self.held_locks.get(lock) in enclosing}
+        if ours:
+            lock, holder = next(iter(ours.items()))
+            who = "the workflow itself" if holder == WORKFLOW_HOLDER else f"node {self.nodes[holder].display_name}"
+            return failed(
+                f"Waiting for {lock} lock, which {who} holds: Argo would wait here forever (a lock lets in "
+                f"again only the workflow or node that took it); give the two mutexes different names"
+            )
+        locks = synchronization.Locks(names, f"{self.name}, node {display}")
+        tell = self.on_lock_wait
+        if not locks.acquire((lambda lock, holder: tell(display, lock, holder)) if tell else None, stop=self.stop):
+            return None
+        node_id = self.name if call.parent is None else f"{self.name}-{fnv32a(name)}"
+        with self.lock:
+            self.held_locks.update(dict.fromkeys(names, node_id))
+        try:
+            return self._run(name, display, template, values, inputs, call)
+        finally:
+            with self.lock:
+                for lock in names:
+                    self.held_locks.pop(lock, None)
+            locks.release()
+
+    def _enclosing(self, parent: Node | None) -> set[str]:
+        """The holders a node would wait for forever: the workflow, its parent and their parents."""
+        holders = {WORKFLOW_HOLDER}
+        with self.lock:
+            while parent is not None:
+                holders.add(parent.id)
+                parent = self.nodes.get(parent.parent) if parent.parent else None
+        return holders
 
     def _inputs(self, template: dict, args: dict) -> dict[str, str]:
         inputs: dict[str, str] = {}

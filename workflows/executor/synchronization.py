@@ -1,18 +1,26 @@
-"""Argo's workflow-level mutexes, held on this machine as operating-system file locks.
+"""Argo's mutexes, workflow-level and template-level, held on this machine as file locks.
 
 Argo substitutes the workflow's variables into the workflow-level spec, ``synchronization``
 included (``substituteGlobalVariables`` in workflow/controller/operator.go), then takes the
 workflow's locks before its first node; a workflow that cannot get one stays Pending, its message
 ``Waiting for <namespace>/Mutex/<name> lock. Lock status: 0/1``, until the holder ends
-(workflow/sync). A mutex's lock is named ``<namespace>/Mutex/<name>`` (``Database`` for a
-database mutex), the namespace being the mutex's own or else the workflow's (lock_name.go).
+(workflow/sync). A template's ``synchronization`` is substituted with the template's inputs and
+taken when its node is about to start (``executeTemplate`` in operator.go, after the parallelism
+check), by that node, and released when the node ends, retries included; the node waits Pending
+meanwhile. A mutex's lock is named ``<namespace>/Mutex/<name>`` (``Database`` for a database
+mutex), the namespace being the mutex's own or else the workflow's (lock_name.go). Argo's holder
+of a lock is the workflow, or the node for a template's (``getHolderKey`` in
+workflow/sync/sync_manager.go), and a holder is let in again only under the same key: a node whose
+lock its workflow or an enclosing node already holds waits for itself forever. The runner fails
+such a node at once instead (:meth:`Runner.execute`).
 
 Here one process runs one workflow, so a lock is an ``flock`` on a file named by a hash of that
 lock name, in a folder of this user's (``$KALEIDOSCOPE_LOCK_DIR``, else
 ``$XDG_RUNTIME_DIR/kaleidoscope-locks``, else ``<temp dir>/kaleidoscope-locks-<uid>``). The kernel
 releases it when the holding process ends, killed or not, so a crashed run never leaves a stale
 lock; the file descriptor is not inherited by the nodes' processes, so a node left running after
-its executor was killed does not hold it either. A run removes the file as it releases the lock,
+its executor was killed does not hold it either. A ``flock`` belongs to the open file, not the
+process, so two nodes of one run wanting one template-level lock take turns as two runs do. A run removes the file as it releases the lock,
 and a waiter that then finds its file gone opens the path anew, so no file is left behind. Several mutexes are taken in the order of their
 names, so two workflows that want the same ones never hold one each and wait for the other.
 Workflows run by another user, or on another machine, do not see these locks.
@@ -25,15 +33,18 @@ import hashlib
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kaleidoscope.steps.errors import KaleidoscopeError
 from kaleidoscope.workflows.executor import variables
-from kaleidoscope.workflows.executor.runner import to_text
+from kaleidoscope.workflows.executor.variables import to_text
 
 #: Environment variable naming the folder of the lock files (tests give each run its own).
 LOCK_DIR_VARIABLE = "KALEIDOSCOPE_LOCK_DIR"
+#: How often a node waiting for a template-level lock tries it again.
+POLL_SECONDS = 0.05
 
 
 class LockNameError(ValueError):
@@ -44,9 +55,10 @@ def lock_names(synchronization: Mapping | None, values: Mapping[str, str], names
     """The names of the workflow's locks, ``<namespace>/Mutex/<name>``, sorted, each once.
 
     Args:
-        synchronization: the workflow's ``spec.synchronization`` (checked at load: mutexes only).
-        values: the workflow's variables; a tag none of them fills is left as written, as Argo
-            leaves it (the load refuses such tags before anything runs).
+        synchronization: the workflow's ``spec.synchronization``, or a template's (checked at
+            load: mutexes only).
+        values: the workflow's variables (and a template's inputs); a tag none of them fills is
+            left as written, as Argo leaves it (the load refuses such tags before anything runs).
         namespace: the workflow's namespace, for a mutex that names none.
 
     Raises:
@@ -97,45 +109,63 @@ def lock_file(folder: Path, name: str) -> Path:
 
 
 class Locks:
-    """The locks of one workflow run: :meth:`acquire` before its first node, :meth:`release` after."""
+    """The locks of one workflow run, or of one node: :meth:`acquire` before it starts,
+    :meth:`release` after it ended."""
 
     def __init__(self, names: list[str], workflow: str):
         self.names = names
         self.workflow = workflow
         self._held: list[tuple[Path, int]] = []
 
-    def acquire(self, on_wait: Callable[[str, str], None] | None = None) -> None:
-        """Take every lock, waiting for each as long as another process holds it.
+    def acquire(self, on_wait: Callable[[str, str], None] | None = None, stop: threading.Event | None = None) -> bool:
+        """Take every lock, waiting for each as long as another holder has it.
 
         Args:
             on_wait: called once per lock this run has to wait for, with the lock's name and
                 what its file says of the holder, before the wait.
+            stop: give up waiting once it is set (the run stopped), giving back what was taken;
+                without it the wait blocks until the lock is free.
+
+        Returns:
+            Whether every lock was taken (always, without ``stop``).
         """
         if not self.names:
-            return
+            return True
         folder = lock_folder()
         try:
             for name in self.names:
-                self._held.append(self._take(lock_file(folder, name), name, on_wait))
+                held = self._take(lock_file(folder, name), name, on_wait, stop)
+                if held is None:
+                    self.release()
+                    return False
+                self._held.append(held)
         except BaseException:  # interrupted while waiting: give back what was taken
             self.release()
             raise
+        return True
 
-    def _take(self, path: Path, name: str, on_wait: Callable[[str, str], None] | None) -> tuple[Path, int]:
+    def _take(
+        self, path: Path, name: str, on_wait: Callable[[str, str], None] | None, stop: threading.Event | None
+    ) -> tuple[Path, int] | None:
         said = False
         while True:
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 try:
                     fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    taken = True
                 except BlockingIOError:
                     if on_wait is not None and not said:
                         on_wait(name, _holder(descriptor))
                         said = True
-                    fcntl.flock(descriptor, fcntl.LOCK_EX)
+                    # A thread cannot be woken from flock: with ``stop``, poll, so a stopped run
+                    # stops waiting.
+                    taken = stop is None
+                    if taken:
+                        fcntl.flock(descriptor, fcntl.LOCK_EX)
                 # A holder removes the file as it releases it (no file is left behind): a lock
                 # taken on a file no longer at this path is no lock, so try again.
-                if _same_file(descriptor, path):
+                if taken and _same_file(descriptor, path):
                     # Who holds it, for the next run that has to wait (and for a person looking).
                     os.ftruncate(descriptor, 0)
                     os.pwrite(descriptor, f"{name}\nworkflow {self.workflow}, process {os.getpid()}\n".encode(), 0)
@@ -144,6 +174,8 @@ class Locks:
                 os.close(descriptor)
                 raise
             os.close(descriptor)
+            if not taken and stop is not None and stop.wait(POLL_SECONDS):
+                return None
 
     def release(self) -> None:
         """Give every lock back: remove its file while still holding it, then close it."""

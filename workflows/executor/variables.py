@@ -8,11 +8,21 @@ module.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kaleidoscope.workflows.rules.variables import TAG
+
+
+def to_text(value) -> str:
+    """A YAML scalar as Argo reads it into a string parameter."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return "" if value is None else str(value)
 
 
 class Unresolved(Exception):
