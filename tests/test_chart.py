@@ -1,16 +1,21 @@
-"""The Helm chart: generated from the builder, rendered by real Helm, valid for Argo and Kubernetes.
+"""The Helm chart: written by hand, rendered by real Helm, equal to the builder's render, valid for
+Argo and Kubernetes.
 
 Helm itself renders the chart here (helm-python-sdk binds Helm's Go library: no helm binary, no
 cluster). Each ``ci/`` scenario is checked against Argo's strict schema, the Kubernetes schema,
-``helm lint``, and the builder's own render for the same settings; bad values must be refused by
-Helm's schema check, as ``helm install`` would refuse them.
+``helm lint``, and the builder's own render for the same settings (the chart's hand-written
+WorkflowTemplate must equal it; its CronWorkflow, which refers to that WorkflowTemplate, must run
+what the builder's self-contained CronWorkflow runs). Bad values must be refused by Helm's schema
+check, as ``helm install`` would refuse them, naming the value.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import re
@@ -21,6 +26,7 @@ import yaml
 from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
+from tests.conftest import GOOD_IMAGES, read_records
 from tests.prerequisites import require_module, under_ci
 
 helm = require_module("helm_python", "helm-python-sdk is not installed: pip install -e '.[test]'")
@@ -32,6 +38,8 @@ from kaleidoscope.workflows import argo_golden, builder, chart, cli, rbac
 from kaleidoscope.workflows.argo_cron import cron_problems
 from kaleidoscope.workflows.argo_options import DEFAULT_IMAGE, BuildOptions, CronSchedule
 from kaleidoscope.workflows.argo_templates import memory_patch
+from kaleidoscope.workflows.executor import execute, load
+from kaleidoscope.workflows.executor.merge import join
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
 
@@ -39,11 +47,14 @@ CHART = chart.CHART
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 RELEASE, NAMESPACE = "kaleidoscope", "argo"
 ARGO_KINDS = ("WorkflowTemplate", "CronWorkflow")
-#: The oldest Kubernetes the chart is checked against, and the newest kubernetes-validate knows.
+#: The oldest Kubernetes the chart is checked against (Chart.yaml's kubeVersion), and the newest
+#: kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 GENERIC_TITLE = "Kaleidoscope: image-dataset augmentation"
 #: What an enabled CronWorkflow needs: the locations it runs with (the values schema requires them).
 CRON = {"cronWorkflow": {"enabled": True}, "workflow": {"source": "s3://b/in", "destination": "s3://b/out"}}
+#: Credentials for the chart's default Secret, for runs on this machine (local paths need none).
+SECRETS = {"kaleidoscope-s3": {"accessKeyId": "unused-locally", "secretAccessKey": "unused-locally"}}
 
 
 @functools.cache
@@ -96,8 +107,12 @@ def workflow_spec(document: dict) -> dict:
     return document["spec"]["workflowSpec"] if document["kind"] == "CronWorkflow" else document["spec"]
 
 
+def pod_templates(document: dict) -> list[dict]:
+    return [template for template in workflow_spec(document)["templates"] if "container" in template]
+
+
 def containers(document: dict) -> list[dict]:
-    return [template["container"] for template in workflow_spec(document)["templates"] if "container" in template]
+    return [template["container"] for template in pod_templates(document)]
 
 
 def parameter(document: dict, name: str) -> str:
@@ -125,16 +140,24 @@ class Settings:
     merged: dict
 
 
+#: The resource names Hera's Resources has fields for; any other goes in as a custom resource.
+_HERA_FIELDS = {"cpu": "cpu", "memory": "memory", "ephemeral-storage": "ephemeral"}
+
+
 def _resources(values: dict) -> Resources:
-    requests, limits = values.get("requests") or {}, values.get("limits") or {}
-    return Resources(
-        cpu_request=requests.get("cpu"),
-        cpu_limit=limits.get("cpu"),
-        memory_request=requests.get("memory"),
-        memory_limit=limits.get("memory"),
-        ephemeral_request=requests.get("ephemeral-storage"),
-        ephemeral_limit=limits.get("ephemeral-storage"),
-    )
+    """A step's values as the builder's Resources: every quantity as text, as the values' docs say
+    (a number as Python's str() writes it: Helm hands numbers over as JSON)."""
+    fields: dict = {}
+    custom: dict = {}
+    for group, suffix in (("requests", "request"), ("limits", "limit")):
+        for name, amount in (values.get(group) or {}).items():
+            if amount is None:
+                continue
+            if name in _HERA_FIELDS:
+                fields[f"{_HERA_FIELDS[name]}_{suffix}"] = str(amount)
+            else:
+                custom.setdefault(group, {})[name] = str(amount)
+    return Resources(**fields, custom_resources=custom or None)
 
 
 def builder_settings(
@@ -206,19 +229,34 @@ def builder_settings(
     return Settings(spec, options, dataclasses.replace(options, incremental=cron["incremental"]), schedule, merged)
 
 
-def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dict:
-    """The builder's object for the settings, with what the chart adds or words differently made explicit:
-    the standard labels, and the title and description when the spec changed or values set them (a
-    run's words add the builder's run sentence to them)."""
-    if kind == "WorkflowTemplate":
-        made = builder.manifest(builder.workflow_template(settings.spec, settings.template_options))
-    else:
-        made = builder.manifest(builder.cron_workflow(settings.spec, settings.cron_options, settings.schedule))
+def chart_additions(made: dict, merged: dict) -> dict:
+    """The builder's object with what only the chart's values set, as the values' docs say: the
+    standard and common labels of the object; the pull secrets of the run; each pod template's
+    annotations, extra labels, affinity and priority class. (The builder has no options for these:
+    each is a chart value alone.)"""
     made["metadata"]["labels"] = {
         **made["metadata"]["labels"],
-        **standard_labels(release, settings.template_options.part_of_name()),
+        **standard_labels(RELEASE, made["metadata"]["labels"]["app.kubernetes.io/part-of"]),
+        **merged["commonLabels"],
     }
+    spec = workflow_spec(made)
+    if merged["imagePullSecrets"]:
+        spec["imagePullSecrets"] = copy.deepcopy(merged["imagePullSecrets"])
+    for template in pod_templates(made):
+        if merged["podAnnotations"]:
+            template["metadata"]["annotations"] = dict(merged["podAnnotations"])
+        template["metadata"]["labels"] = {**template["metadata"]["labels"], **merged["podLabels"]}
+        if merged["affinity"]:
+            template["affinity"] = copy.deepcopy(merged["affinity"])
+        if merged["priorityClassName"]:
+            template["priorityClassName"] = merged["priorityClassName"]
+    return made
 
+
+def _words(made: dict, settings: Settings) -> dict:
+    """The builder's object with the title and description the chart gives it: the builder's when
+    the spec is the default one (the chart holds its words) and values set none, else the values'
+    or a generic text (a run's words add the builder's run sentence to them)."""
     plain = dataclasses.replace(settings.template_options, incremental=False)
     words = builder.manifest(builder.workflow_template(settings.spec, plain))["metadata"]["annotations"]
     description = made["metadata"]["annotations"][builder.DESCRIPTION]
@@ -243,11 +281,73 @@ def builder_render(kind: str, settings: Settings, release: str = RELEASE) -> dic
     return made
 
 
+def builder_render(kind: str, settings: Settings) -> dict:
+    """The builder's object for the settings, with what the chart adds or words differently made
+    explicit (:func:`chart_additions`, :func:`_words`). The CronWorkflow is the builder's own,
+    self-contained one: compare it with :func:`effective_cron`."""
+    if kind == "WorkflowTemplate":
+        made = builder.manifest(builder.workflow_template(settings.spec, settings.template_options))
+    else:
+        made = builder.manifest(builder.cron_workflow(settings.spec, settings.cron_options, settings.schedule))
+    return chart_additions(_words(made, settings), settings.merged)
+
+
+def effective_cron(cron: dict, template: dict) -> dict:
+    """The chart's CronWorkflow with the workflow spec its runs run: its own joined with the
+    WorkflowTemplate's (the local executor's Argo JoinWorkflowSpec), the reference dropped, and the
+    TTL Argo applies (``Workflow.GetTTLStrategy``: the run's own ``ttlStrategy`` whole when it has
+    one, else the template's; an empty one is no TTL)."""
+    own = cron["spec"]["workflowSpec"]
+    assert own["workflowTemplateRef"] == {"name": template["metadata"]["name"]}
+    joined = join(own, template["spec"])
+    del joined["workflowTemplateRef"]
+    if "ttlStrategy" in own:
+        joined["ttlStrategy"] = own["ttlStrategy"]
+    if joined.get("ttlStrategy") == {}:
+        del joined["ttlStrategy"]
+    effective = copy.deepcopy(cron)
+    effective["spec"]["workflowSpec"] = joined
+    return effective
+
+
+def parameters_by_name(document: dict) -> dict[str, str | None]:
+    return {p["name"]: p.get("value") for p in workflow_spec(document)["arguments"]["parameters"]}
+
+
+def without_global_outputs(cron: dict) -> dict:
+    """The builder's CronWorkflow without the one thing it has and a run of the WorkflowTemplate
+    has not: the manifest step's outputs lifted to the workflow's outputs (``globalName``). The
+    builder lifts them only where ``main`` runs once per workflow, never in a WorkflowTemplate, whose
+    ``main`` two tasks of one workflow may call; the chart's CronWorkflow runs the WorkflowTemplate,
+    so its runs give them as ``main``'s outputs, as every run of the WorkflowTemplate does."""
+    cron = copy.deepcopy(cron)
+    manifest = next(t for t in workflow_spec(cron)["templates"] if t["name"] == "manifest")
+    lifted = {p["name"]: p.pop("globalName", None) for p in manifest["outputs"]["parameters"]}
+    assert lifted == {name: name for name in ("inputs", "outputs", "failed", "manifest", "summary")}
+    return cron
+
+
+def assert_cron_runs_the_builders(cron: dict, template: dict, expected: dict) -> None:
+    """The chart's CronWorkflow, joined with its WorkflowTemplate, is the builder's CronWorkflow:
+    the same object, schedule and templates, the same parameter values; but for the workflow
+    outputs (:func:`without_global_outputs`). Argo takes a parameter the run gives whole, so those
+    the cron gives carry no description (the template's keep theirs)."""
+    effective = effective_cron(cron, template)
+    expected = without_global_outputs(expected)
+    given = {p["name"] for p in cron["spec"]["workflowSpec"]["arguments"]["parameters"]}
+    assert given == {"source", "destination", "incremental"}
+    assert parameters_by_name(effective) == parameters_by_name(expected)
+    for document in (effective, expected):
+        kept = workflow_spec(document)["arguments"]["parameters"]
+        workflow_spec(document)["arguments"]["parameters"] = [p for p in kept if p["name"] not in given]
+    assert as_yaml(effective) == as_yaml(expected)
+
+
 # -- generated files -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", chart.GENERATED)
-def test_generated_file_equals_what_the_generator_makes_from_the_builder_today(path):
+def test_generated_file_equals_what_the_generator_makes_from_values_yaml_today(path):
     generated = chart.generate()[path]
     target = CHART / path
     if os.environ.get("KALEIDOSCOPE_REGENERATE"):
@@ -265,17 +365,32 @@ def test_chart_command_reports_the_committed_chart_up_to_date(capsys):
     assert cli.main(["chart", "--check"]) == 0, capsys.readouterr().err
 
 
-def test_generated_templates_escape_every_argo_expression_for_helm():
+def test_the_chart_command_names_a_value_without_comment(monkeypatch, tmp_path, capsys):
+    values = tmp_path / "values.yaml"
+    values.write_text(chart.VALUES.read_text(encoding="utf-8").replace("  # -- Most pods of one run at once.\n", ""))
+    monkeypatch.setattr(chart, "VALUES", values)
+    assert cli.main(["chart", "--check"]) == 1
+    assert "workflow.parallelism: no '# --' comment" in capsys.readouterr().err
+
+
+def test_only_the_schema_and_the_values_table_are_generated():
+    # The templates are Helm written by hand: nothing converts the builder's YAML into them.
+    assert chart.GENERATED == ("values.schema.json", "README.md")
+    for path in (CHART / "templates").iterdir():
+        assert "Generated by" not in path.read_text(encoding="utf-8"), path.name
+    assert not (CHART / "templates" / "_builder.tpl").exists()
+
+
+# -- the hand-written WorkflowTemplate is the builder's render ---------------------------------
+
+
+def test_templates_escape_every_argo_expression_for_helm():
     # Helm would evaluate a bare {{workflow.uid}} as its own template and fail (or print nothing).
     rendered = one(render(), "WorkflowTemplate")
     made = builder.manifest(builder.workflow_template(argo_golden.EXAMPLE_SPEC))
     expressions = set(re.findall(r"\{\{[^}]*\}\}", json.dumps(made)))
     assert "{{workflow.uid}}" in expressions and len(expressions) > 5
-    text = json.dumps(rendered)
-    assert all(expression in text for expression in expressions)
-
-
-# -- the default render is the builder's render ------------------------------------------------
+    assert set(re.findall(r"\{\{[^}]*\}\}", json.dumps(rendered))) == expressions
 
 
 def test_chart_defaults_render_exactly_the_builders_workflowtemplate():
@@ -291,7 +406,30 @@ def test_chart_defaults_render_exactly_the_builders_workflowtemplate():
     assert of_kind(documents, "CronWorkflow") == []
 
 
-def test_chart_with_cron_enabled_renders_exactly_the_builders_cronworkflow():
+def test_the_default_specs_words_are_the_builders_for_exactly_that_spec():
+    # _helpers.tpl holds the builder's title and description of values.yaml's spec, by hand, shown
+    # only while the spec's sha256 is the one written beside them.
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text(encoding="utf-8")
+    written = re.search(r'define "kaleidoscope.defaultSpec.sha256" -}}\n([0-9a-f]{64})\n', helpers)
+    assert written and written.group(1) == hashlib.sha256(argo_golden.EXAMPLE_SPEC.encode()).hexdigest()
+    made = builder.manifest(builder.workflow_template(argo_golden.EXAMPLE_SPEC))
+    assert one(render(), "WorkflowTemplate")["metadata"]["annotations"] == made["metadata"]["annotations"]
+
+
+# -- the CronWorkflow refers to the WorkflowTemplate and runs what the builder's runs -----------
+
+
+def test_the_cron_refers_to_the_workflowtemplate_and_holds_no_template_of_its_own():
+    documents = render(CRON)
+    cron, template = one(documents, "CronWorkflow"), one(documents, "WorkflowTemplate")
+    own = cron["spec"]["workflowSpec"]
+    assert own["workflowTemplateRef"] == {"name": template["metadata"]["name"]}
+    assert "templates" not in own and "entrypoint" not in own
+    # the scheduled runs' own TTL, empty, replaces the template's: its history limits keep them
+    assert own["ttlStrategy"] == {} and "ttlStrategy" in template["spec"]
+
+
+def test_chart_with_cron_enabled_runs_exactly_the_builders_cronworkflow():
     documents = render(CRON)
     options = BuildOptions(
         namespace=NAMESPACE,
@@ -302,15 +440,51 @@ def test_chart_with_cron_enabled_renders_exactly_the_builders_cronworkflow():
         destination="s3://b/out",
     )
     made = builder.manifest(builder.cron_workflow(argo_golden.EXAMPLE_SPEC, options, CronSchedule()))
-    rendered = one(documents, "CronWorkflow")
-    assert rendered["metadata"].pop("labels") == {**made["metadata"].pop("labels"), **standard_labels()}
-    assert as_yaml(rendered) == as_yaml(made)
-    assert parameter(rendered, "incremental") == "true"
-    assert parameter(one(documents, "WorkflowTemplate"), "incremental") == "false"
-    # kept by its history limits, not a TTL (builder.py: a TTL would delete them first)
-    assert "ttlStrategy" not in workflow_spec(rendered) and "ttlStrategy" in workflow_spec(
-        one(documents, "WorkflowTemplate")
-    )
+    # the builder's stays self-contained, for `argo cron create` alone
+    assert "workflowTemplateRef" not in made["spec"]["workflowSpec"] and made["spec"]["workflowSpec"]["templates"]
+    made["metadata"]["labels"] = {**made["metadata"]["labels"], **standard_labels()}
+    cron, template = one(documents, "CronWorkflow"), one(documents, "WorkflowTemplate")
+    assert_cron_runs_the_builders(cron, template, made)
+    assert parameter(cron, "incremental") == "true"
+    assert parameter(template, "incremental") == "false"
+
+
+def test_the_cron_resolves_to_exactly_the_workflowtemplates_templates_with_the_local_executor():
+    documents = render(CRON)
+    cron, template = one(documents, "CronWorkflow"), one(documents, "WorkflowTemplate")
+    resolved = load(cron, templates=[template])
+    assert resolved["spec"]["templates"] == template["spec"]["templates"]
+    assert resolved["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] == template["metadata"]["name"]
+    assert parameters_by_name(resolved) == {
+        **parameters_by_name(template),
+        "source": "s3://b/in",
+        "destination": "s3://b/out",
+        "incremental": "true",
+    }
+
+
+def test_a_scheduled_run_runs_the_same_nodes_as_a_run_of_the_workflowtemplate(spec_document, tmp_path, monkeypatch):
+    # GIVEN the chart's CronWorkflow and WorkflowTemplate, and a small spec over local folders
+    monkeypatch.setenv("KALEIDOSCOPE_BACKOFF_SCALE", "0.01")
+    documents = render(CRON)
+    cron, template = one(documents, "CronWorkflow"), one(documents, "WorkflowTemplate")
+
+    def run(manifest: dict, name: str):
+        document = {**spec_document, "destination": str(tmp_path / name)}
+        given = {"spec": json.dumps(document), "source": document["source"], "destination": document["destination"]}
+        result = execute(manifest, given, templates=[template], secrets=SECRETS, show_progress=False)
+        assert result.phase == "Succeeded", result.message
+        assert len(read_records(document["destination"])) == GOOD_IMAGES * 2 ** len(document["transforms"])
+        # the root is named after the run (random); every other node after its task or step
+        return sorted(
+            (node.type, node.template or "", node.parent and node.display_name, node.phase) for node in result.nodes
+        )
+
+    # WHEN the cron's workflow runs (once, now) and the WorkflowTemplate runs as `argo submit --from`
+    # THEN both ran the same templates, node for node
+    by_cron = run(cron, "by-cron")
+    assert by_cron == run(template, "by-template")
+    assert {template for _, template, _, _ in by_cron} >= {"main", "shard", "augment", "manifest"}
 
 
 def test_values_defaults_are_the_builders_defaults():
@@ -331,6 +505,10 @@ def test_values_defaults_are_the_builders_defaults():
         assert options.resources_for(step) == default.resources_for(step), step
     # The builder's None means false for a WorkflowTemplate and true for a CronWorkflow.
     assert (options.incremental, settings.cron_options.incremental) == (False, True)
+    # and what only the chart sets is off by default
+    merged = settings.merged
+    assert (merged["imagePullSecrets"], merged["affinity"], merged["priorityClassName"]) == ([], {}, "")
+    assert (merged["commonLabels"], merged["podLabels"], merged["podAnnotations"], merged["global"]) == ({},) * 4
 
 
 # -- every ci/ scenario ------------------------------------------------------------------------
@@ -349,9 +527,16 @@ def test_the_ci_scenarios_cover_what_the_chart_must_support():
         "minio-existing-secret-values.yaml",
         "irsa-values.yaml",
         "cron-values.yaml",
+        "gpu-values.yaml",
+        "private-registry-values.yaml",
     } <= names
-    credentials = {loaded().merge_values(load_scenario(path))["s3"]["credentials"] for path in SCENARIOS}
-    assert credentials == {"existingSecret", "secret", "none"}
+    merged = [loaded().merge_values(load_scenario(path)) for path in SCENARIOS]
+    assert {values["s3"]["credentials"] for values in merged} == {"existingSecret", "secret", "none"}
+    # every value beyond the builder's options is set by some scenario
+    for key in ("imagePullSecrets", "affinity", "priorityClassName", "commonLabels", "podLabels", "podAnnotations"):
+        assert any(values[key] for values in merged), key
+    assert any("nvidia.com/gpu" in values["resources"]["augment"]["limits"] for values in merged)
+    assert any(values["global"] for values in merged)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[path.name for path in SCENARIOS])
@@ -397,11 +582,24 @@ def test_scenario_kubernetes_objects_pass_the_kubernetes_schema(scenario):
 def test_scenario_argo_objects_equal_the_builders_render_for_the_same_settings(scenario):
     values, documents = scenario
     settings = builder_settings(values, documents)
-    for document in documents:
-        if document["kind"] in ARGO_KINDS:
-            assert as_yaml(document) == as_yaml(builder_render(document["kind"], settings)), document["kind"]
+    template = one(documents, "WorkflowTemplate")
+    assert as_yaml(template) == as_yaml(builder_render("WorkflowTemplate", settings))
     enabled = settings.merged["cronWorkflow"]["enabled"]
     assert len(of_kind(documents, "CronWorkflow")) == (1 if enabled else 0)
+    if enabled:
+        assert_cron_runs_the_builders(
+            one(documents, "CronWorkflow"), template, builder_render("CronWorkflow", settings)
+        )
+
+
+def test_scenario_every_object_carries_the_standard_and_common_labels(scenario):
+    values, documents = scenario
+    merged = loaded().merge_values(values)
+    part_of = merged["workflow"]["partOf"] or RELEASE
+    for document in documents:
+        labels = document["metadata"]["labels"]
+        expected = {**standard_labels(RELEASE, part_of), **merged["commonLabels"]}
+        assert {key: labels.get(key) for key in expected} == expected, document["kind"]
 
 
 def test_scenario_spec_parameter_defaults_to_exactly_the_configmaps_spec(scenario):
@@ -411,9 +609,10 @@ def test_scenario_spec_parameter_defaults_to_exactly_the_configmaps_spec(scenari
     assert configmap["metadata"]["labels"]["workflows.argoproj.io/configmap-type"] == "Parameter"
     spec = loaded().merge_values(values)["spec"]
     assert text == spec if isinstance(spec, str) else yaml.safe_load(text) == spec
-    for document in documents:
-        if document["kind"] in ARGO_KINDS:
-            assert parameter(document, "spec") == text
+    # the CronWorkflow gives no spec of its own: its runs take the WorkflowTemplate's
+    assert parameter(one(documents, "WorkflowTemplate"), "spec") == text
+    for cron in of_kind(documents, "CronWorkflow"):
+        assert "spec" not in parameters_by_name(cron)
 
 
 def test_scenario_passes_helm_lint(scenario):
@@ -435,10 +634,8 @@ def test_scenario_binds_the_executor_role_to_the_account_the_pods_run_as(scenari
         "kind": "Role",
         "name": role["metadata"]["name"],
     }
-    for document in documents:
-        if document["kind"] in ARGO_KINDS:
-            account = workflow_spec(document).get("serviceAccountName", "default")
-            assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
+    account = workflow_spec(one(documents, "WorkflowTemplate")).get("serviceAccountName", "default")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
     accounts = of_kind(documents, "ServiceAccount")
     if merged["serviceAccount"]["create"]:
         assert [account["metadata"]["name"] for account in accounts] == [binding["subjects"][0]["name"]]
@@ -447,20 +644,27 @@ def test_scenario_binds_the_executor_role_to_the_account_the_pods_run_as(scenari
         assert accounts == []
 
 
+def test_scenario_image_pull_secrets_reach_the_pods_and_the_created_account(scenario):
+    values, documents = scenario
+    merged = loaded().merge_values(values)
+    secrets = merged["imagePullSecrets"]
+    assert workflow_spec(one(documents, "WorkflowTemplate")).get("imagePullSecrets", []) == secrets
+    for account in of_kind(documents, "ServiceAccount"):
+        assert account.get("imagePullSecrets", []) == secrets
+
+
 def test_scenario_pods_get_s3_credentials_as_the_values_say(scenario):
     values, documents = scenario
     s3 = loaded().merge_values(values)["s3"]
     secrets = of_kind(documents, "Secret")
     references = {
         env["valueFrom"]["secretKeyRef"]["name"]
-        for document in documents
-        if document["kind"] in ARGO_KINDS
-        for container in containers(document)
+        for container in containers(one(documents, "WorkflowTemplate"))
         for env in container.get("env", [])
     }
     if s3["credentials"] == "none":
         assert secrets == [] and references == set()
-        assert not any("env" in c for d in documents if d["kind"] in ARGO_KINDS for c in containers(d))
+        assert not any("env" in c for c in containers(one(documents, "WorkflowTemplate")))
     elif s3["credentials"] == "existingSecret":
         assert secrets == [] and references == {s3["existingSecret"]}
     else:
@@ -480,10 +684,27 @@ BAD_VALUES = {
     "misspelt top-level key": ({"imag": {"tag": "1.0"}}, "additional properties 'imag' not allowed"),
     "misspelt workflow key": ({"workflow": {"paralelism": 5}}, "additional properties 'paralelism' not allowed"),
     "misspelt s3 key": ({"s3": {"credential": "none"}}, "additional properties 'credential' not allowed"),
-    "misspelt resource name": ({"resources": {"augment": {"limits": {"cpus": "2"}}}}, "additional properties 'cpus'"),
+    "misspelt resource name": (
+        {"resources": {"augment": {"limits": {"cpus": "2"}}}},
+        "at '/resources/augment/limits': additional properties 'cpus' not allowed",
+    ),
+    "resource without its domain": (
+        {"resources": {"augment": {"limits": {"gpu": 1}}}},
+        "at '/resources/augment/limits': additional properties 'gpu' not allowed",
+    ),
+    "misspelt resource group": ({"resources": {"augment": {"limit": {"cpu": "2"}}}}, "additional properties 'limit'"),
     "number as text": ({"workflow": {"parallelism": "20"}}, "at '/workflow/parallelism': got string, want integer"),
     "boolean as text": ({"cronWorkflow": {"enabled": "yes"}}, "at '/cronWorkflow/enabled': got string, want boolean"),
-    "cpu as a number": ({"resources": {"augment": {"limits": {"cpu": 2}}}}, "got number, want string"),
+    "cpu in words": ({"resources": {"augment": {"limits": {"cpu": "two"}}}}, "at '/resources/augment/limits/cpu'"),
+    "negative cpu": ({"resources": {"augment": {"requests": {"cpu": -1}}}}, "at '/resources/augment/requests/cpu'"),
+    "memory as a number": (
+        {"resources": {"augment": {"limits": {"memory": 4294967296}}}},
+        "at '/resources/augment/limits/memory': got number, want string",
+    ),
+    "gpu in words": (
+        {"resources": {"augment": {"limits": {"nvidia.com/gpu": "one"}}}},
+        "at '/resources/augment/limits/nvidia.com~1gpu'",
+    ),
     "zero parallelism": ({"workflow": {"parallelism": 0}}, "at '/workflow/parallelism': minimum"),
     "four-field schedule": ({"cronWorkflow": {"schedules": ["0 2 * *"]}}, "at '/cronWorkflow/schedules/0'"),
     "minute out of range": ({"cronWorkflow": {"schedules": ["61 2 * * *"]}}, "at '/cronWorkflow/schedules/0'"),
@@ -499,11 +720,44 @@ BAD_VALUES = {
     "existing secret unnamed": ({"s3": {"existingSecret": ""}}, "at '/s3/existingSecret': minLength"),
     "name too long": ({"fullnameOverride": "a" * 53}, "at '/fullnameOverride': maxLength"),
     "bad pull policy": ({"image": {"pullPolicy": "always"}}, "at '/image/pullPolicy'"),
+    "pull secret as a name": ({"imagePullSecrets": ["regcred"]}, "at '/imagePullSecrets/0': got string, want object"),
+    "pull secret without name": ({"imagePullSecrets": [{}]}, "at '/imagePullSecrets/0': missing property 'name'"),
+    "pull secret misspelt": (
+        {"imagePullSecrets": [{"nmae": "regcred"}]},
+        "at '/imagePullSecrets/0': missing property 'name'",
+    ),
+    "pull secrets as a mapping": ({"imagePullSecrets": {"name": "regcred"}}, "at '/imagePullSecrets': got object"),
     "bad toleration effect": (
         {"tolerations": [{"key": "a", "operator": "Exists", "effect": "NoScheduel"}]},
         "at '/tolerations/0/effect'",
     ),
     "bad node label": ({"nodeSelector": {"pool": "a b"}}, "at '/nodeSelector/pool'"),
+    "misspelt affinity": (
+        {"affinity": {"nodeAfinity": {}}},
+        "at '/affinity': additional properties 'nodeAfinity' not allowed",
+    ),
+    "affinity as text": ({"affinity": "spot"}, "at '/affinity': got string, want object"),
+    "priority class with a space": ({"priorityClassName": "high priority"}, "at '/priorityClassName'"),
+    "priority class as a number": ({"priorityClassName": 1000}, "at '/priorityClassName': got number, want string"),
+    "common label the chart sets": (
+        {"commonLabels": {"app.kubernetes.io/name": "other"}},
+        "at '/commonLabels/app.kubernetes.io~1name': false schema",
+    ),
+    "common label value with a space": ({"commonLabels": {"team": "vision sets"}}, "at '/commonLabels/team'"),
+    "pod label the chart sets": (
+        {"podLabels": {"app.kubernetes.io/component": "other"}},
+        "at '/podLabels/app.kubernetes.io~1component': false schema",
+    ),
+    "pod label as a number": ({"podLabels": {"tier": 1}}, "at '/podLabels/tier': got number, want string"),
+    "pod annotation key with a space": (
+        {"podAnnotations": {"a b": "c"}},
+        "at '/podAnnotations': additional properties 'a b' not allowed",
+    ),
+    "pod annotation as a number": (
+        {"podAnnotations": {"prometheus.io/port": 8080}},
+        "at '/podAnnotations/prometheus.io~1port': got number, want string",
+    ),
+    "global as text": ({"global": "shared"}, "at '/global': got string, want object"),
     "root user": ({"workflow": {"runAsUser": 0}}, "at '/workflow/runAsUser': minimum"),
     "key deleted with null": ({"workflow": {"parallelism": None}}, "missing property 'parallelism'"),
     "spec as a list": ({"spec": ["flip_lr"]}, "at '/spec': got array, want string or object"),
@@ -546,9 +800,19 @@ def test_a_spec_that_is_no_yaml_mapping_is_refused_at_install(spec):
         loaded().render({"spec": spec}, name=RELEASE, namespace=NAMESPACE)
 
 
-def test_helm_lint_reports_a_misspelt_value_as_an_error():
-    report = helm.lint(CHART, {"workflow": {"paralelism": 5}}, namespace=NAMESPACE)
-    assert any(m["severity"] == 3 and "paralelism" in m["error"] for m in report["messages"]), report
+@pytest.mark.parametrize(
+    "values, misspelt",
+    [
+        ({"workflow": {"paralelism": 5}}, "paralelism"),
+        ({"podLabel": {"team": "vision"}}, "podLabel"),
+        ({"imagePullSecret": [{"name": "regcred"}]}, "imagePullSecret"),
+        ({"priorityClass": "high"}, "priorityClass"),
+    ],
+    ids=["workflow.paralelism", "podLabel", "imagePullSecret", "priorityClass"],
+)
+def test_helm_lint_reports_a_misspelt_value_as_an_error(values, misspelt):
+    report = helm.lint(CHART, values, namespace=NAMESPACE)
+    assert any(m["severity"] == 3 and misspelt in m["error"] for m in report["messages"]), report
 
 
 # -- the schema's schedule rule is Argo's ---------------------------------------------------------
@@ -612,8 +876,14 @@ def test_values_schema_is_closed_and_described_at_every_level():
     schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
 
     def check(node: dict, where: str) -> None:
+        if not isinstance(node, dict):
+            return  # `false`: a key the chart sets itself, refused
         if node.get("type") == "object" and "properties" in node:
-            assert node.get("additionalProperties") is False, f"{where}: not closed"
+            # closed: no key beyond those listed, or every other key held to a schema (resource
+            # names, label keys) rather than left open
+            assert node.get("additionalProperties") is False or isinstance(node.get("additionalProperties"), dict), (
+                f"{where}: not closed"
+            )
             for key, child in node["properties"].items():
                 check(child, f"{where}.{key}")
         if node.get("type") == "array":
@@ -634,14 +904,24 @@ def test_every_value_carries_a_comment_that_the_schema_and_readme_repeat():
     comments = chart.value_comments(text)
     readme = chart.README.read_text(encoding="utf-8")
     schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
-    for path, _ in chart.documented_keys():
+    documented = [path for path, _ in chart.documented_keys()]
+    for path in documented:
         assert comments.get(path), f"values.yaml: {'.'.join(path)} has no '# --' comment"
         node = schema
         for key in path:
             node = node["properties"][key]
         assert node["description"] == comments[path]
-        if "properties" not in node:
-            assert f"| `{'.'.join(path)}` |" in readme, ".".join(path)
+        group = any(other[: len(path)] == path and other != path for other in documented)
+        assert (f"| `{'.'.join(path)}` |" in readme) != group, ".".join(path)
+
+
+def test_every_empty_block_in_values_yaml_carries_a_commented_example():
+    # the house style (argo-helm, cert-manager): an empty map or list shows what goes in it
+    lines = chart.VALUES.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^\s*[\w.-]+: (\{\}|\[\])$", line) and not line.startswith("global:"):
+            following = lines[number + 1] if number + 1 < len(lines) else ""
+            assert following.lstrip().startswith("#"), f"values.yaml line {number + 1}: {line.strip()} has no example"
 
 
 def test_a_value_without_comment_stops_the_generator():
@@ -656,6 +936,33 @@ def test_values_yaml_spec_is_the_builders_example_spec_and_image_its_default():
     assert f"{values['image']['repository']}:{metadata()['appVersion']}" == DEFAULT_IMAGE
 
 
+# -- Chart.yaml ----------------------------------------------------------------------------------
+
+
+def test_chart_metadata_is_complete_for_artifact_hub():
+    meta = metadata()
+    assert meta["apiVersion"] == "v2" and meta["type"] == "application"
+    assert meta["kubeVersion"] == f">={KUBERNETES_VERSIONS[0]}-0"
+    assert meta["home"].startswith("https://") and all(source.startswith("https://") for source in meta["sources"])
+    assert meta["maintainers"] and all(maintainer["name"] for maintainer in meta["maintainers"])
+    annotations = meta["annotations"]
+    assert all(key.startswith("artifacthub.io/") for key in annotations)
+    assert annotations["artifacthub.io/license"] == "Apache-2.0"
+    images = yaml.safe_load(annotations["artifacthub.io/images"])
+    assert [image["image"] for image in images] == [DEFAULT_IMAGE]
+    changes = yaml.safe_load(annotations["artifacthub.io/changes"])
+    assert changes and {change["kind"] for change in changes} <= {
+        "added",
+        "changed",
+        "deprecated",
+        "removed",
+        "fixed",
+        "security",
+    }
+    for key in ("artifacthub.io/links", "artifacthub.io/recommendations"):
+        assert all(item["url"].startswith("https://") for item in yaml.safe_load(annotations[key])), key
+
+
 # -- behaviour of single values ------------------------------------------------------------------
 
 CPUS = {
@@ -666,6 +973,9 @@ CPUS = {
     "limit 4000m": ({"limits": {"cpu": "4000m"}}, 4),
     "request only": ({"limits": None, "requests": {"cpu": "3", "memory": "1Gi"}}, 3),
     "no cpu": ({"limits": {"cpu": None}, "requests": {"cpu": None}}, 1),
+    "limit 3 as a number": ({"requests": {"cpu": 1}, "limits": {"cpu": 3}}, 3),
+    "limit 2.5 as a number": ({"requests": {"cpu": 0.5}, "limits": {"cpu": 2.5}}, 2),
+    "limit 0.5 as a number": ({"requests": {"cpu": 0.25}, "limits": {"cpu": 0.5}}, 1),
 }
 
 
@@ -678,16 +988,58 @@ def test_augment_threads_follow_its_cpu_as_the_builder_derives_them(resources, e
     assert f"--threads={expected}" in augment["args"]
 
 
+def test_quantities_given_as_numbers_render_as_text_as_the_builder_writes_them():
+    resources = {
+        "requests": {"cpu": 0.5, "memory": "1Gi", "nvidia.com/gpu": 1},
+        "limits": {"cpu": 2, "memory": "4Gi", "nvidia.com/gpu": 1, "ephemeral-storage": "10Gi"},
+    }
+    documents = render({"resources": {"shard": resources}})
+    shard = next(c for c in containers(one(documents, "WorkflowTemplate")) if c["args"][1] == "shard")
+    assert shard["resources"] == {
+        "requests": {"cpu": "0.5", "memory": "1Gi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1", "ephemeral-storage": "10Gi"},
+    }
+    made = builder.manifest(
+        builder.workflow_template(argo_golden.EXAMPLE_SPEC, BuildOptions(resources={"shard": _resources(resources)}))
+    )
+    assert next(c for c in containers(made) if c["args"][1] == "shard")["resources"] == shard["resources"]
+
+
+def test_the_new_pod_values_reach_every_pod_template_and_nothing_else():
+    values = {
+        "podAnnotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+        "podLabels": {"cost-center": "ml-data"},
+        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
+        "priorityClassName": "batch-low",
+        "commonLabels": {"team": "vision"},
+    }
+    template = one(render(values), "WorkflowTemplate")
+    pods = pod_templates(template)
+    assert [pod["name"] for pod in pods] == ["shard", "augment", "manifest"]
+    for pod in pods:
+        assert pod["metadata"]["annotations"] == values["podAnnotations"]
+        assert pod["metadata"]["labels"]["cost-center"] == "ml-data"
+        assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == pod["name"]
+        assert pod["affinity"] == values["affinity"] and pod["priorityClassName"] == "batch-low"
+        assert "team" not in pod["metadata"]["labels"]
+    # the run's labels are the builder's: commonLabels mark the objects, podLabels the pods
+    assert "team" not in workflow_spec(template)["workflowMetadata"]["labels"]
+    assert template["metadata"]["labels"]["team"] == "vision"
+    # the entry template runs no pod: it gets none of them
+    main = next(t for t in workflow_spec(template)["templates"] if t["name"] == "main")
+    assert not {"metadata", "affinity", "priorityClassName"} & set(main)
+
+
+def test_global_values_are_accepted_and_change_nothing():
+    assert render({"global": {"imageRegistry": "registry.example.com", "storageClass": "fast"}}) == render()
+
+
 def test_name_override_renames_objects_and_the_app_label():
     documents = render({"nameOverride": "kscope"}, release="ml")
     template = one(documents, "WorkflowTemplate")
     assert template["metadata"]["name"] == "ml-kscope"
     assert template["metadata"]["labels"]["app.kubernetes.io/name"] == "kscope"
-    assert {
-        c["metadata"]["labels"]["app.kubernetes.io/name"]
-        for c in workflow_spec(template)["templates"]
-        if "container" in c
-    } == {"kscope"}
+    assert {c["metadata"]["labels"]["app.kubernetes.io/name"] for c in pod_templates(template)} == {"kscope"}
     assert one(documents, "ConfigMap")["metadata"]["name"] == "ml-kscope-spec"
 
 
@@ -705,15 +1057,25 @@ def test_spec_values_from_the_chart_command_give_the_builders_words_for_that_spe
 
 @pytest.mark.parametrize("values", [{}, CRON], ids=["template", "with-cron"])
 def test_the_mutex_values_render_as_the_builder_renders_them(values):
+    # main's mutex on its destination (held under templateRef too) and the run's own, taken first
     def synchronizations(workflow: dict) -> list:
         documents = render({**values, "workflow": {**values.get("workflow", {}), **workflow}})
-        return [workflow_spec(document).get("synchronization") for document in argo_objects(documents)]
+        template = one(documents, "WorkflowTemplate")
+        runs = [template] + [effective_cron(cron, template) for cron in of_kind(documents, "CronWorkflow")]
+        main = next(t for t in workflow_spec(template)["templates"] if t["name"] == "main")
+        return [workflow_spec(run).get("synchronization") for run in runs] + [main.get("synchronization")]
 
-    name = "kaleidoscope-{{workflow.parameters.destination}}"
-    assert set(map(json.dumps, synchronizations({}))) == {json.dumps({"mutexes": [{"name": name}]})}
-    database = synchronizations({"mutexDatabase": True})
-    assert set(map(json.dumps, database)) == {json.dumps({"mutexes": [{"name": name, "database": True}]})}
-    assert synchronizations({"mutex": False}) == [None] * len(database)
+    def mutex(name: str, **database) -> str:
+        return json.dumps({"mutexes": [{"name": name, **database}]})
+
+    runs = len(synchronizations({})) - 1
+    assert list(map(json.dumps, synchronizations({}))) == [mutex(builder.RUN_MUTEX_NAME)] * runs + [
+        mutex(builder.MUTEX_NAME)
+    ]
+    assert list(map(json.dumps, synchronizations({"mutexDatabase": True}))) == [
+        mutex(builder.RUN_MUTEX_NAME, database=True)
+    ] * runs + [mutex(builder.MUTEX_NAME, database=True)]
+    assert synchronizations({"mutex": False}) == [None] * (runs + 1)
 
 
 def test_the_template_leaves_its_locations_to_each_run_and_the_cron_carries_the_values():
@@ -758,6 +1120,8 @@ def test_notes_give_the_numbered_next_commands():
     assert "s3://b/out/manifest/" in with_cron and "create secret" not in with_cron
     assert "-p destination=s3://b/out" in with_cron
     assert "waits, Pending" not in notes({"workflow": {"mutex": False}})
+    pulled = notes({"imagePullSecrets": [{"name": "regcred"}]})
+    assert "kubectl create secret docker-registry regcred -n argo" in pulled
 
 
 # -- failing fast and retrying wisely, as the builder renders them -------------------------------
@@ -791,16 +1155,15 @@ def test_a_memory_cap_below_the_augment_limit_is_refused_at_install_naming_both(
 
 
 def test_pending_timeout_retry_affinity_and_metrics_follow_the_values():
-    def pod_templates(workflow: dict) -> list[dict]:
-        documents = render({"workflow": workflow})
-        return [t for t in workflow_spec(one(documents, "WorkflowTemplate"))["templates"] if "container" in t]
+    def pods(workflow: dict) -> list[dict]:
+        return pod_templates(one(render({"workflow": workflow}), "WorkflowTemplate"))
 
-    assert {t["pendingTimeout"] for t in pod_templates({})} == {"20m"}
-    assert {t["pendingTimeout"] for t in pod_templates({"pendingTimeout": "1h"})} == {"1h"}
-    assert all("pendingTimeout" not in t for t in pod_templates({"pendingTimeout": ""}))
-    assert all(t["retryStrategy"]["affinity"] == {"nodeAntiAffinity": {}} for t in pod_templates({}))
-    assert all("affinity" not in t["retryStrategy"] for t in pod_templates({"retryOnOtherNode": False}))
-    assert all("metrics" in t for t in pod_templates({}))
+    assert {t["pendingTimeout"] for t in pods({})} == {"20m"}
+    assert {t["pendingTimeout"] for t in pods({"pendingTimeout": "1h"})} == {"1h"}
+    assert all("pendingTimeout" not in t for t in pods({"pendingTimeout": ""}))
+    assert all(t["retryStrategy"]["affinity"] == {"nodeAntiAffinity": {}} for t in pods({}))
+    assert all("affinity" not in t["retryStrategy"] for t in pods({"retryOnOtherNode": False}))
+    assert all("metrics" in t for t in pods({}))
     off = render({"workflow": {"metrics": False}})
     assert "metrics" not in json.dumps(workflow_spec(one(off, "WorkflowTemplate")))
 

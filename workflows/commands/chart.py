@@ -1,8 +1,8 @@
 """``kaleidoscope chart``: rewrite the Helm chart's generated files, or print a spec as values.
 
-The chart's WorkflowTemplate and CronWorkflow templates, values schema and values table are
-generated from the builder (``workflows/chart.py``); run this after changing the builder or
-``values.yaml``, from a checkout.
+The chart's templates are written by hand; its values schema and the values table of its README
+are generated from ``values.yaml``'s comments and the builder's option model
+(``workflows/chart.py``): run this after changing ``values.yaml``, from a checkout.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from kaleidoscope.workflows import chart
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "chart", help="rewrite charts/kaleidoscope's generated files, or print a spec as chart values"
+        "chart",
+        help="rewrite charts/kaleidoscope's values schema and values table, or print a spec as chart values",
     )
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 listing the files out of date")
     parser.add_argument(
@@ -33,11 +34,14 @@ def run(args) -> int:
         return 0
     if not (chart.CHART / "Chart.yaml").exists():
         raise KaleidoscopeError(f"{chart.CHART}: no chart here; run this from a checkout of the repository")
-    if args.check:
-        stale = chart.stale()
-        for path in stale:
-            print(f"out of date: {chart.CHART / path}", file=sys.stderr)
-        return 1 if stale else 0
-    for path in chart.write():
-        print(f"wrote {chart.CHART / path}", file=sys.stderr)
+    try:
+        if args.check:
+            stale = chart.stale()
+            for path in stale:
+                print(f"out of date: {chart.CHART / path}", file=sys.stderr)
+            return 1 if stale else 0
+        for path in chart.write():
+            print(f"wrote {chart.CHART / path}", file=sys.stderr)
+    except ValueError as error:  # a value without its comment, or without its schema
+        raise KaleidoscopeError(str(error)) from error
     return 0
