@@ -1,0 +1,486 @@
+"""End to end: ``kaleidoscope run`` against a floor loop, ratios measured side by side in one run.
+
+Run from the repository root (the file is not named ``test_*``, so pytest never collects it)::
+
+    .venv/bin/python -m tests.benchmarks.bench_run                 # default, ~3-4 min on 2 cores
+    .venv/bin/python -m tests.benchmarks.bench_run --photos 16 --repeat 1   # quick look
+    .venv/bin/python -m tests.benchmarks.bench_run --json run.json --check
+
+Set-up, once, in a temporary folder (removed afterwards unless ``--keep``): ``--photos`` JPEGs
+(quality 92, 1024x768) made from scikit-image's sample photographs (``skimage.data``: colour
+ones as they are, grey ones as three equal channels) resized with ``INTER_AREA`` and varied by
+flips (none, left-right, up-down, both); the spec ``normalize: {size: 400}`` with the six
+original operations ``rotate_zoom, contrast, brightness, saturation, flip_lr, noise`` (64
+outputs per photo), JPEG q90 output, written to a local folder.
+
+The compared programs, each a fresh process tree whose CPU time is the ``getrusage
+(RUSAGE_CHILDREN)`` delta around it (user + system, every descendant that was waited for):
+
+* floor: the plainest program that produces the same bytes: N processes (N = cores), each pinned
+  with ``os.sched_setaffinity`` to one core and taking every N-th photo: ``imageio.decode``, the
+  normalize crop and parameters sampled by ``augment.sample_parameters``, ``ops.normalize``,
+  ``tree.walk`` over ``ops.FUNCTIONS``, ``imageio.encode`` and one file write per output. No
+  manifest, no workflow, no retries. Its outputs are checked byte for byte (sha256 per output
+  key) against the records ``kaleidoscope run`` publishes (``steps.manifest.records``).
+* run: ``python -m kaleidoscope.workflows.cli run spec.yaml`` to a fresh destination folder,
+  wall time including start-up (interpreter, imports, the rendered Workflow, the local Argo
+  executor, shard, augment per shard, manifest).
+* step: ``kaleidoscope step augment`` alone on a one-shard plan of the same photos
+  (planned untimed by ``kaleidoscope step shard`` into a fresh folder), with ``--threads`` =
+  cores (CPU per photo against the floor on all cores), and with ``--threads 1`` pinned to one
+  core (against the floor on one core). Its figures include the step's own start-up (interpreter,
+  imports, claim), spread over the photos.
+* one core: the floor as one process pinned to core 0, and ``run`` with its whole tree pinned to
+  core 0 (affinity set in the child before exec; its descendants inherit it, as ``taskset``).
+  ``run`` still sizes itself by ``os.cpu_count()``, which ignores affinity: that is how it behaves
+  under ``taskset``.
+
+Every repetition runs each variant once, in an order that rotates between repetitions; ratios
+are the medians of the per-repetition ratios. The table states each target and PASS/FAIL; exit
+status is 0 whatever the figures, unless something errs, or 1 with ``--check`` on a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATIONS = ("rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise")
+WIDTH, HEIGHT = 1024, 768
+SOURCE_QUALITY = 92
+QUALITY = 90
+NORMALIZE_SIZE = 400
+STEP_SHARDS = 1
+
+RUN_TARGET = 0.9  # run outputs/s >= 0.9 x floor (all cores)
+CPU_TARGET = 1.05  # CPU per photo <= 1.05 x floor
+CONFIG_TARGET = 1.10  # step CPU per photo within 10% of its best configuration
+SCALING_TARGET = 1.8  # two cores >= 1.8 x one core
+
+#: Sample photographs that load without a download, colour first.
+SAMPLES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+    "colorwheel",
+    "camera",
+    "moon",
+    "coins",
+    "brick",
+)
+
+
+# --------------------------------------------------------------------------
+# Set-up
+# --------------------------------------------------------------------------
+
+
+def build_photos(folder: Path, count: int) -> list[str]:
+    """Write ``count`` JPEGs into ``folder``; returns their keys (file names), sorted."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bases = []
+    for name in SAMPLES:
+        image = getattr(data, name)()
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        image = cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2BGR)
+        bases.append(cv2.resize(image, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA))
+    flips = (None, 1, 0, -1)
+    keys = []
+    for number in range(count):
+        base = bases[number % len(bases)]
+        flip = flips[(number // len(bases)) % len(flips)]
+        image = base if flip is None else cv2.flip(base, flip)
+        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SOURCE_QUALITY])
+        if not ok:
+            raise RuntimeError("cannot encode a sample photo")
+        key = f"photo_{number:03d}.jpg"
+        (folder / key).write_bytes(buffer.tobytes())
+        keys.append(key)
+    return keys
+
+
+def spec_document(source: Path, destination: Path, shards: int | None = None) -> dict:
+    document = {
+        "source": str(source),
+        "destination": str(destination),
+        "seed": 0,
+        "normalize": {"size": NORMALIZE_SIZE},
+        "transforms": list(OPERATIONS),
+        "output": {"format": "jpg", "quality": QUALITY},
+    }
+    if shards is not None:
+        document["shards"] = shards
+    return document
+
+
+# --------------------------------------------------------------------------
+# The floor loop (run as a worker process: python -m tests.benchmarks.bench_run --floor-worker ...)
+# --------------------------------------------------------------------------
+
+
+def floor_worker(spec_path: str, source: str, destination: str, index: int, count: int, core: int) -> None:
+    os.sched_setaffinity(0, {core})
+    import cv2
+
+    from kaleidoscope.steps import augment, imageio, naming, ops, tree
+    from kaleidoscope.steps import spec as spec_module
+
+    cv2.setNumThreads(1)
+    spec = spec_module.load(spec_path)
+    keys = sorted(os.listdir(source))[index::count]
+    made = set()
+    for key in keys:
+        image = imageio.decode(Path(source, key).read_bytes(), max_pixels=spec.max_pixels)
+        crop, parameters = augment.sample_parameters(spec, key, image.shape[0], image.shape[1])
+        if crop is not None:
+            image = ops.normalize(image, crop)
+        functions = [
+            (lambda im, f=ops.FUNCTIONS[t.op], p=p: f(im, p)) for t, p in zip(spec.transforms, parameters, strict=True)
+        ]
+        for subset, result in tree.walk(image, functions, min_ops=spec.min_ops, max_ops=spec.max_ops):
+            encoded = imageio.encode(result, spec.output_format, quality=spec.quality, background=spec.background)
+            output = naming.output_key(key, [spec.transforms[i].label for i in subset], spec.output_format, spec.layout)
+            path = os.path.join(destination, output)
+            parent = os.path.dirname(path)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            with open(path, "wb") as handle:
+                handle.write(encoded)
+
+
+# --------------------------------------------------------------------------
+# Timed process trees
+# --------------------------------------------------------------------------
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pinned(core: int | None):
+    if core is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
+def timed(commands: list[list[str]], core: int | None = None) -> tuple[float, float]:
+    """Start ``commands`` at once (each pinned to ``core`` when given), wait for all; returns
+    (wall seconds, CPU seconds of every process tree)."""
+    cpu, start = children_cpu(), time.perf_counter()
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=pinned(core))
+        for command in commands
+    ]
+    outputs = [process.communicate()[0] for process in processes]
+    seconds = time.perf_counter() - start
+    for command, process, output in zip(commands, processes, outputs, strict=True):
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{output.decode(errors='replace')}")
+    return seconds, children_cpu() - cpu
+
+
+def fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def run_floor(work: Path, spec_path: Path, source: Path, processes: int, one_core: bool) -> tuple[float, float]:
+    destination = fresh(work / "floor-out")
+    cores = sorted(os.sched_getaffinity(0))
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.bench_run",
+            "--floor-worker",
+            str(spec_path),
+            str(source),
+            str(destination),
+            str(index),
+            str(processes),
+            str(cores[0] if one_core else cores[index % len(cores)]),
+        ]
+        for index in range(processes)
+    ]
+    return timed(commands)
+
+
+def run_run(work: Path, spec_path: Path, core: int | None) -> tuple[float, float]:
+    destination = work / "run-out"
+    shutil.rmtree(destination, ignore_errors=True)
+    command = [
+        sys.executable,
+        "-m",
+        "kaleidoscope.workflows.cli",
+        "run",
+        str(spec_path),
+        "--destination",
+        str(destination),
+    ]
+    return timed([command], core)
+
+
+def run_step(work: Path, step_spec: Path, threads: int, core: int | None, counter: list[int]) -> tuple[float, float]:
+    """``step augment`` alone on shard 0 of a fresh plan; returns (wall, CPU, photos)."""
+    counter[0] += 1
+    destination = fresh(work / "step-out")
+    run_id = f"bench-{counter[0]}"
+    cli = [sys.executable, "-m", "kaleidoscope.workflows.cli", "step"]
+    common = ["--spec", str(step_spec), "--destination", str(destination), "--run-id", run_id]
+    subprocess.run([*cli, "shard", *common], cwd=ROOT, check=True, capture_output=True)
+    result = work / "step-result.json"
+    seconds, cpu = timed(
+        [[*cli, "augment", *common, "--shard", "0", "--threads", str(threads), "--output", str(result)]], core
+    )
+    inputs = json.loads(result.read_text())["inputs"]
+    return seconds, cpu, inputs
+
+
+def verify(work: Path) -> int:
+    """sha256 of every floor output equals the run's manifest record for the same key."""
+    from kaleidoscope.steps import manifest
+
+    records = list(manifest.records(str(work / "run-out")))
+    if not records:
+        raise RuntimeError("the run published no records")
+    for record in records:
+        data = (work / "floor-out" / record["output"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != record["sha256"]:
+            raise RuntimeError(f"floor output {record['output']} differs from the run's")
+    floor_files = sum(1 for path in (work / "floor-out").rglob("*") if path.is_file())
+    if floor_files != len(records):
+        raise RuntimeError(f"floor wrote {floor_files} files, the run recorded {len(records)}")
+    return len(records)
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=96)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", help="parent of the temporary folder (default: system temp)")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--no-step", action="store_true", help="skip the augment step alone")
+    parser.add_argument("--floor-worker", nargs=6, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.floor_worker:
+        spec_path, source, destination, index, count, core = args.floor_worker
+        floor_worker(spec_path, source, destination, int(index), int(count), int(core))
+        return 0
+
+    import cv2
+
+    from tests.benchmarks._common import environment, filesystem, make_workdir, rotated, table, verdict
+
+    cores = len(os.sched_getaffinity(0))
+    first_core = min(os.sched_getaffinity(0))
+    work = make_workdir(args.workdir, "bench-run-")
+    try:
+        source = work / "photos"
+        keys = build_photos(source, args.photos)
+        spec_path = work / "spec.json"  # JSON is YAML
+        spec_path.write_text(json.dumps(spec_document(source, work / "run-out")))
+        step_spec = work / "step-spec.json"
+        step_spec.write_text(json.dumps(spec_document(source, work / "step-out", shards=STEP_SHARDS)))
+        outputs_per_photo = 2 ** len(OPERATIONS)
+        total_outputs = len(keys) * outputs_per_photo
+        env = environment(opencv=cv2.__version__)
+        print(f"workdir {work} ({filesystem(work)}), {len(keys)} photos, {total_outputs} outputs, {cores} cores")
+
+        variants = ["floor", "run", "floor1", "run1"]
+        if not args.no_step:
+            variants += ["step", "step1"]
+        samples: dict[str, list[dict]] = {name: [] for name in variants}
+        verified = 0
+        counter = [0]
+        for repetition in range(args.repeat):
+            for name in rotated(variants, repetition):
+                if name == "floor":
+                    seconds, cpu = run_floor(work, spec_path, source, cores, one_core=False)
+                    photos = len(keys)
+                elif name == "floor1":
+                    seconds, cpu = run_floor(work, spec_path, source, 1, one_core=True)
+                    photos = len(keys)
+                elif name == "run":
+                    seconds, cpu = run_run(work, spec_path, None)
+                    photos = len(keys)
+                elif name == "run1":
+                    seconds, cpu = run_run(work, spec_path, first_core)
+                    photos = len(keys)
+                elif name == "step":
+                    seconds, cpu, photos = run_step(work, step_spec, cores, None, counter)
+                else:
+                    seconds, cpu, photos = run_step(work, step_spec, 1, first_core, counter)
+                samples[name].append({"seconds": seconds, "cpu": cpu, "photos": photos})
+                print(
+                    f"  rep {repetition + 1} {name:6s} {seconds:7.2f} s  {photos / seconds:6.2f} photos/s  "
+                    f"{cpu / photos * 1000:6.1f} ms CPU/photo",
+                    flush=True,
+                )
+                if not verified and name in ("floor", "run") and samples["floor"] and samples["run"]:
+                    verified = verify(work)
+                    print(f"  floor outputs byte-identical to the run's: {verified} records checked")
+
+        def rate(name: str, rep: int) -> float:
+            sample = samples[name][rep]
+            return sample["photos"] * outputs_per_photo / sample["seconds"]
+
+        def cpu_photo(name: str, rep: int) -> float:
+            sample = samples[name][rep]
+            return sample["cpu"] / sample["photos"]
+
+        reps = range(args.repeat)
+
+        def med(values) -> float:
+            return statistics.median(list(values))
+
+        figures = {
+            name: {
+                "outputs_per_s": med(rate(name, r) for r in reps),
+                "cpu_ms_per_photo": med(cpu_photo(name, r) * 1000 for r in reps),
+            }
+            for name in variants
+        }
+        run_vs_floor = med(rate("run", r) / rate("floor", r) for r in reps)
+        run_cpu = med(cpu_photo("run", r) / cpu_photo("floor", r) for r in reps)
+        run_scaling = med(rate("run", r) / rate("run1", r) for r in reps)
+        floor_scaling = med(rate("floor", r) / rate("floor1", r) for r in reps)
+        rows = [
+            (
+                "floor, all cores: outputs/s",
+                f"{figures['floor']['outputs_per_s']:.0f} ({figures['floor']['cpu_ms_per_photo']:.0f} ms CPU/photo)",
+                "reference",
+                "",
+            ),
+            (
+                "kaleidoscope run: outputs/s vs floor",
+                f"{figures['run']['outputs_per_s']:.0f} = {run_vs_floor:.3f} x floor",
+                f">= {RUN_TARGET}",
+                verdict(run_vs_floor >= RUN_TARGET),
+            ),
+            (
+                "run CPU/photo (whole tree) vs floor",
+                f"{figures['run']['cpu_ms_per_photo']:.0f} ms = {run_cpu:.3f} x floor",
+                f"<= {CPU_TARGET}",
+                verdict(run_cpu <= CPU_TARGET),
+            ),
+            (
+                "run: all cores vs one core",
+                f"{figures['run1']['outputs_per_s']:.0f} -> {figures['run']['outputs_per_s']:.0f} = {run_scaling:.2f}x",
+                f">= {SCALING_TARGET}x" if cores == 2 else f">= {SCALING_TARGET / 2:.2f}x cores",
+                verdict(run_scaling >= SCALING_TARGET * cores / 2) if cores > 1 else verdict(None),
+            ),
+            (
+                "floor: all cores vs one core",
+                f"{figures['floor1']['outputs_per_s']:.0f} -> {figures['floor']['outputs_per_s']:.0f} = "
+                f"{floor_scaling:.2f}x ({figures['floor1']['cpu_ms_per_photo']:.0f} ms CPU/photo on one core)",
+                "(the machine's own scaling)",
+                "",
+            ),
+        ]
+        result = {"environment": env, "photos": len(keys), "cores": cores, "figures": figures, "samples": samples}
+        result["ratios"] = {
+            "run_vs_floor": run_vs_floor,
+            "run_cpu_vs_floor": run_cpu,
+            "run_scaling": run_scaling,
+            "floor_scaling": floor_scaling,
+        }
+        checks = [run_vs_floor >= RUN_TARGET, run_cpu <= CPU_TARGET, run_scaling >= SCALING_TARGET * cores / 2]
+        if not args.no_step:
+            step_cpu = med(cpu_photo("step", r) / cpu_photo("floor", r) for r in reps)
+            step1_cpu = med(cpu_photo("step1", r) / cpu_photo("floor1", r) for r in reps)
+            best = med(
+                max(cpu_photo("step", r), cpu_photo("step1", r)) / min(cpu_photo("step", r), cpu_photo("step1", r))
+                for r in reps
+            )
+            step_scaling = med(
+                (samples["step"][r]["photos"] / samples["step"][r]["seconds"])
+                / (samples["step1"][r]["photos"] / samples["step1"][r]["seconds"])
+                for r in reps
+            )
+            photos = samples["step"][0]["photos"]
+            rows += [
+                (
+                    f"step augment, {cores} threads, {photos} photos: CPU/photo vs floor",
+                    f"{figures['step']['cpu_ms_per_photo']:.0f} ms = {step_cpu:.3f} x floor",
+                    f"<= {CPU_TARGET}",
+                    verdict(step_cpu <= CPU_TARGET),
+                ),
+                (
+                    "step augment, 1 thread, one core: CPU/photo vs floor on one core",
+                    f"{figures['step1']['cpu_ms_per_photo']:.0f} ms = {step1_cpu:.3f} x floor1",
+                    f"<= {CPU_TARGET}",
+                    verdict(step1_cpu <= CPU_TARGET),
+                ),
+                (
+                    "step CPU/photo: worse configuration vs best",
+                    f"{best:.3f}",
+                    f"<= {CONFIG_TARGET}",
+                    verdict(best <= CONFIG_TARGET),
+                ),
+                (
+                    "step: all cores vs one core (photos/s)",
+                    f"{step_scaling:.2f}x",
+                    f">= {SCALING_TARGET}x" if cores == 2 else f">= {SCALING_TARGET / 2:.2f}x cores",
+                    verdict(step_scaling >= SCALING_TARGET * cores / 2) if cores > 1 else verdict(None),
+                ),
+            ]
+            result["ratios"] |= {
+                "step_cpu_vs_floor": step_cpu,
+                "step1_cpu_vs_floor": step1_cpu,
+                "step_config_worst_vs_best": best,
+                "step_scaling": step_scaling,
+            }
+            checks += [
+                step_cpu <= CPU_TARGET,
+                step1_cpu <= CPU_TARGET,
+                best <= CONFIG_TARGET,
+                step_scaling >= SCALING_TARGET * cores / 2,
+            ]
+        print()
+        print(
+            f"{len(keys)} photos x {outputs_per_photo} outputs, {args.repeat} interleaved repetitions, medians; "
+            f"{cores} cores, load {env['loadavg_start']} at start, {os.getloadavg()} at end, outputs checked "
+            f"byte for byte: {verified}"
+        )
+        print(table(rows))
+        result["verified_records"] = verified
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 1 if args.check and not all(checks) else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
