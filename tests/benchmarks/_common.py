@@ -348,3 +348,17 @@ def upload_keys(
         "client_cpu_ms_per_put": (time.process_time() - cpu_before) / len(keys) * 1000,
         "weed_cpu_ms_per_put": (cpu_seconds(server.process.pid) - weed_before) / len(keys) * 1000,
     }
+
+
+def add_run_arguments(parser, *, check: str = "exit 1 when a target is missed", server: bool = False) -> None:
+    """The options every benchmark takes: where figures go, whether a miss fails, the work folder."""
+    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    parser.add_argument("--check", action="store_true", help=check)
+    where = "the temporary folder, server data included" if server else "the temporary data folder"
+    parser.add_argument("--workdir", help=f"where to make {where} (default: the system's temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data")
+
+
+def platform_line(env: dict) -> str:
+    """``  <platform>, load average a b c``: the header line every benchmark prints."""
+    return f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}"

@@ -74,7 +74,16 @@ import numpy as np
 from kaleidoscope.steps import augment, imageio, ops, run_layout, tree
 from kaleidoscope.steps import shard as shard_module
 from kaleidoscope.steps import spec as spec_module
-from tests.benchmarks._common import environment, filesystem, make_workdir, rotated, table, verdict
+from tests.benchmarks._common import (
+    add_run_arguments,
+    environment,
+    filesystem,
+    make_workdir,
+    platform_line,
+    rotated,
+    table,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = ("rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise")
@@ -495,13 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--mem-small", type=int, default=8, help="K, the small shard of measurement 4 (default 8)")
     parser.add_argument("--mem-repeat", type=int, default=2, help="subprocess runs per shard size (default 2)")
-    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of augment_shard(threads=1)")
-    parser.add_argument(
-        "--workdir", help="where to make the temporary data folder (default: the system's temporary folder)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data")
+    add_run_arguments(parser, check="exit 1 when a target is missed", server=False)
     args = parser.parse_args(argv)
     if args.images < 1 or args.repeat < 1 or args.mem_small < 1 or args.mem_repeat < 1:
         parser.error("--images, --repeat, --mem-small and --mem-repeat must be positive")
@@ -511,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(cv2=cv2.__version__, numpy=np.__version__)
     print("Kaleidoscope augment benchmark")
     print(f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}")
-    print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
+    print(platform_line(env))
     print(
         f"  {args.images} inputs {WIDTH}x{HEIGHT} JPEG q{QUALITY} -> normalize {NORMALIZE_SIZE}, "
         f"{len(OPERATIONS)} ops ({2 ** len(OPERATIONS)} outputs each), repeat {args.repeat}, "

@@ -631,13 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--upload-threads", type=int, default=32, help="threads uploading the old source objects (default 32)"
     )
-    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument(
-        "--workdir",
-        help="where to make the temporary folder, server data included (default: the system's temporary folder)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data")
+    _common.add_run_arguments(parser, check="exit 1 when a target is missed", server=True)
     args = parser.parse_args(argv)
     try:
         sizes = sorted({int(text) for text in args.sizes.split(",") if text.strip()})
@@ -653,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     env = _common.environment(boto3=boto3.__version__, cv2=cv2.__version__, weed=_common.weed_version())
     print("Kaleidoscope manifest benchmark: what an incremental run reads (real S3 server)")
     print(f"  cpus {env['cpu_count']}, python {env['python']}, boto3 {env['boto3']}, {env['weed']}")
-    print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
+    print(_common.platform_line(env))
     print(
         f"  sizes {', '.join(f'{s:,}' for s in sizes)} records ({OUTPUTS_PER_SOURCE} per source); history: a full "
         f"run and {args.history_runs} incremental runs of {args.history_images} images; the measured run adds "

@@ -63,7 +63,7 @@ import numpy as np
 from kaleidoscope.steps import imageio, ops
 from kaleidoscope.steps.operations import defaults
 from kaleidoscope.steps.samplers import SAMPLERS, sample_normalize
-from tests.benchmarks._common import environment, rotated, table
+from tests.benchmarks._common import environment, platform_line, rotated, table
 from tests.benchmarks.bench_augment import synthetic_photo
 
 SIZE = 400
@@ -796,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     env["cpu"] = cpu_model()
     print("Kaleidoscope operations benchmark")
     print(f"  {env['cpu']}, cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}")
-    print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
+    print(platform_line(env))
     print(
         f"  {SIZE}x{SIZE} images, {RECORDS} sampled params records per row, repeat {args.repeat}, "
         "medians of per-repetition ratios",

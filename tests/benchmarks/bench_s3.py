@@ -277,18 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=16, help="inputs in the shard (default 16)")
     parser.add_argument("--repeat", type=int, default=5, help="interleaved repetitions (default 5)")
     parser.add_argument("--no-single", action="store_true", help="skip the threads=1 comparison")
-    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
-    parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     parser.add_argument(
         "--profile",
         action="store_true",
         help="also profile the CPU of one S3 and one local augment_shard(threads=1), by library",
     )
-    parser.add_argument(
-        "--workdir",
-        help="where to make the temporary folder, server data included (default: the system's temporary folder)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data")
+    _common.add_run_arguments(parser, check="exit 1 when the target is missed", server=True)
     args = parser.parse_args(argv)
     if args.images < 1 or args.repeat < 1:
         parser.error("--images and --repeat must be positive")
@@ -305,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  cpus {env['cpu_count']}, python {env['python']}, cv2 {env['cv2']}, numpy {env['numpy']}, "
         f"boto3 {env['boto3']}, {env['weed']}"
     )
-    print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
+    print(_common.platform_line(env))
     print(
         f"  {args.images} inputs {WIDTH}x{HEIGHT} JPEG q{QUALITY} -> normalize {NORMALIZE_SIZE}, "
         f"{len(OPERATIONS)} ops ({OUTPUTS_PER_IMAGE} outputs each), threads {threads_list}, "

@@ -430,13 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also profile the CPU of listing the small source in this process"
     )
-    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a memory target is missed")
-    parser.add_argument(
-        "--workdir",
-        help="where to make the temporary folder, server data included (default: the system's temporary folder)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data")
+    _common.add_run_arguments(parser, check="exit 1 when a memory target is missed", server=True)
     args = parser.parse_args(argv)
     if not 0 < args.small_keys < args.keys:
         parser.error("--small-keys must be positive and below --keys")
@@ -455,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  cpus {env['cpu_count']}, python {env['python']}, boto3 {env['boto3']}, botocore {env['botocore']}, "
         f"{env['weed']}"
     )
-    print(f"  {env['platform']}, load average {' '.join(f'{v:.2f}' for v in env['loadavg_start'])}")
+    print(_common.platform_line(env))
     print(
         f"  keys {args.keys} (small {args.small_keys}), shard_size {args.shard_size} (wide {args.wide_shard}), "
         f"index {args.keys - new} recorded sources, {new} new; repeat {args.repeat}, "
