@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
+from urllib.parse import urlparse
 
 from kaleidoscope.steps import spec as spec_module
+from kaleidoscope.steps.errors import StorageError
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
@@ -45,6 +47,47 @@ def load_spec(args: argparse.Namespace) -> spec_module.Spec:
         source=args.source or None,
         destination=args.destination or None,
     )
+
+
+def add_count_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--count",
+        action="store_true",
+        help="list the source as the shard step does, S3 included, and print the total outputs "
+        "(a folder is counted without it; an S3 listing takes ~7 min at 10 million keys)",
+    )
+
+
+def count_images(spec: spec_module.Spec) -> int:
+    """The images the shard step would take from the source: the same listing and the same filter."""
+    from kaleidoscope.steps import shard  # the listing's code; boto3 only when the source is S3
+    from kaleidoscope.steps.locations import open_storage
+
+    source = open_storage(spec.source)
+    source.check()
+    matches = shard.matcher(spec.include)
+    return sum(1 for key in source.list_keys() if matches(key))
+
+
+def outputs_line(spec: spec_module.Spec, *, count: bool) -> str:
+    """``<source>: N images x M outputs = T outputs`` when the source is counted, else why not.
+
+    A folder is counted; an S3 source only with ``count`` (listing 10 million keys takes minutes).
+    With ``count`` a source that cannot be listed is an error; without, it only means no total.
+    """
+    per_image = spec.outputs_per_image
+    if not count and urlparse(spec.source).scheme == "s3":
+        return f"{spec.source}: {per_image:,} outputs per image; not listed, so no total (--count lists it)"
+    try:
+        images = count_images(spec)
+    except StorageError as error:
+        if count:
+            raise
+        return f"{error}: {per_image:,} outputs per image, no total"
+    line = f"{spec.source}: {images:,} images x {per_image:,} outputs = {images * per_image:,} outputs"
+    if images == 0:
+        line += f" (a run would fail: no image matches include {list(spec.include)})"
+    return line
 
 
 def whole_number(minimum: int):

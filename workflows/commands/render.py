@@ -1,7 +1,8 @@
 """``kaleidoscope render SPEC --kind workflow|workflowtemplate|cronworkflow``: print the Argo manifest.
 
 The same YAML as the builder's :func:`~workflows.builder.render` (and the files committed in
-``workflows/``); ``argo submit`` takes it as is.
+``workflows/``); ``argo submit`` takes it as is. The outputs per image and, for a folder source
+(or with ``--count``, any source), the total go to stderr, so stdout stays the YAML alone.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError
 from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.commands._build_flags import (
@@ -18,6 +20,7 @@ from kaleidoscope.workflows.commands._build_flags import (
     cron_schedule,
     with_flags,
 )
+from kaleidoscope.workflows.commands.common import add_count_argument, configure_s3, outputs_line
 
 
 def add_parser(subparsers) -> None:
@@ -28,6 +31,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--kind", choices=builder.KINDS, default="workflow", help="what to render (default workflow)")
     add_schedule_arguments(parser)
     parser.add_argument("-o", "--output", metavar="FILE", help="write the YAML to FILE instead of printing it")
+    add_count_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -37,6 +41,12 @@ def run(args) -> int:
         text = builder.render(spec, args.kind, build_options(args), cron_schedule(args, args.kind))
     except InvalidInput as error:
         raise with_flags(error) from None
+    # The source named by --source, else the spec's (a run may give another: -p source=...).
+    # Counted before anything is written: a listing that fails leaves no manifest behind.
+    parsed = spec_module.load(str(spec), source=args.source or None, destination=args.destination or None)
+    if args.count:
+        configure_s3(args)  # the s3-endpoint parameter's default: the endpoint a run would use
+    counted = outputs_line(parsed, count=args.count)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -45,4 +55,5 @@ def run(args) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    print(counted, file=sys.stderr)
     return 0
