@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import cv2
 
-from kaleidoscope.steps import claim, formats, imageio, naming, ops, run_layout, samplers, seeding, tree
+from kaleidoscope.steps import claim, formats, imageio, machine, naming, ops, run_layout, samplers, seeding, tree
 from kaleidoscope.steps.errors import KaleidoscopeError, ObjectMissing, StorageDenied, StorageError
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.shard import read_run, read_shard
@@ -204,11 +204,12 @@ def augment_shard(
     """Augment shard ``index`` of run ``run_id``: write its outputs and its manifest records.
 
     Downloads, computing and uploads overlap: source objects are fetched ahead by the I/O
-    threads, ``threads`` images are computed at once, and each encoded output is handed to the
-    I/O threads as soon as it exists (at most ``4 * io_threads`` waiting, so memory stays
-    bounded). Records are committed a chunk of images at a time (:func:`chunk_images`), once
-    every output of those images is stored: a retried attempt resumes after the last committed
-    chunk and rewrites only the outputs of the chunk that was cut short, byte for byte.
+    threads, ``threads`` images are computed at once, and each encoded output is stored as soon
+    as it exists: on S3 by the I/O threads (at most ``4 * io_threads`` waiting, so memory stays
+    bounded), in a local folder by the image thread itself. Records are committed a chunk of
+    images at a time (:func:`chunk_images`), once every output of those images is stored: a
+    retried attempt resumes after the last committed chunk and rewrites only the outputs of the
+    chunk that was cut short, byte for byte.
 
     Raises:
         ClaimLost: another run took the destination over; nothing more is written.
@@ -218,7 +219,7 @@ def augment_shard(
     Returns:
         ``{"index", "inputs", "outputs", "failed", "resumed"}`` — the step's small JSON result.
     """
-    threads = threads or os.cpu_count() or 1
+    threads = threads or machine.usable_cores()
     # Parallelism comes from our threads, one image each; OpenCV's own pool would oversubscribe
     # the cores and make throughput depend on its scheduling.
     cv2.setNumThreads(1)
@@ -234,10 +235,11 @@ def augment_shard(
         content_type = formats.CONTENT_TYPES[spec.output_format]
 
         # An S3 PUT waits milliseconds on the network and gains from many in flight, so it always
-        # goes to the I/O threads. A local write is cheap CPU work (create, write, rename): handing
-        # it over pays only while a core is left without an image thread to run it; when image
-        # threads fill every core, the hand-off (submit, wake-up, GIL) costs more than the write.
-        inline_writes = isinstance(destination, LocalStorage) and threads >= (os.cpu_count() or 1)
+        # goes to the I/O threads. A local write is cheap CPU work (create, write, rename) done by
+        # the image thread that encoded it: handing it over (submit, wake-up, GIL) costs about as
+        # much CPU as the write, and a local run already gives every core an image thread of its
+        # own (one process per core), so no core is left idle to absorb it.
+        inline_writes = isinstance(destination, LocalStorage)
         with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="io") as io:
             waiting = threading.BoundedSemaphore(4 * io_threads)
 

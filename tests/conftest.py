@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -58,6 +61,21 @@ def read_records(destination) -> list[dict]:
 
     return list(manifest.records(str(destination)))
 
+
+def pytest_configure(config):
+    # Local runs keep their rendered manifests (workflows/render_cache.py): the tests keep theirs in
+    # a folder of the session's, not in the user's ~/.cache. Set in the environment, so the
+    # commands the tests start as processes use it too.
+    folder = tempfile.mkdtemp(prefix="kaleidoscope-test-manifests-")
+    config.stash[_CACHE] = folder
+    os.environ["KALEIDOSCOPE_CACHE_DIR"] = folder
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(config.stash.get(_CACHE, ""), ignore_errors=True)
+
+
+_CACHE = pytest.StashKey[str]()
 
 GOOD_IMAGES = 6  # in the photos fixture
 BAD_IMAGES = 2

@@ -1,0 +1,138 @@
+"""A local run's rendered Workflow is kept between runs: the second run of a spec renders nothing
+(and never imports Hera), runs the very manifest the first one rendered, and any change of spec,
+options or code is another entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kaleidoscope.workflows
+from kaleidoscope.steps import spec as spec_module
+from kaleidoscope.workflows import executor, local, render_cache
+from tests.conftest import read_records
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(render_cache.CACHE_ENV, str(folder))
+    return folder
+
+
+def test_a_second_run_takes_the_kept_manifest_and_runs_it_unchanged(spec_document, cache, monkeypatch):
+    ran: list[dict] = []
+    real_execute = executor.execute
+
+    def execute(manifest, *args, **kwargs):
+        ran.append(json.loads(json.dumps(manifest)))
+        return real_execute(manifest, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "execute", execute)
+    spec = spec_module.parse(spec_document)
+    first = local.run_locally(spec, show_progress=False)
+    assert len(list(cache.glob("*.json"))) == 1
+    first_records = sorted(json.dumps(r, sort_keys=True) for r in read_records(spec.destination))
+
+    # The builder must not be asked again: make a render fail loudly.
+    from kaleidoscope.workflows import builder
+
+    monkeypatch.setattr(builder, "workflow", lambda *a, **k: pytest.fail("rendered again"))
+    shutil.rmtree(spec.destination)
+    second = local.run_locally(spec, show_progress=False)
+
+    assert ran[0] == ran[1]
+    assert first["outputs"] == second["outputs"] > 0
+    assert sorted(json.dumps(r, sort_keys=True) for r in read_records(spec.destination)) == first_records
+
+
+def test_another_spec_or_worker_count_is_another_entry(spec_document, cache):
+    spec = spec_module.parse(spec_document)
+    local.run_locally(spec, show_progress=False, workers=1)
+    local.run_locally(spec_module.parse({**spec_document, "seed": 8}), show_progress=False, workers=1)
+    local.run_locally(spec_module.parse({**spec_document, "seed": 8}), show_progress=False, workers=2)
+    assert len(list(cache.glob("*.json"))) == 3
+
+
+def test_the_second_run_of_a_spec_never_imports_hera(spec_document, cache, tmp_path):
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec_document))
+    probe = (
+        "import sys\n"
+        "from kaleidoscope.workflows import cli\n"
+        "code = cli.main(['run', sys.argv[1], '--destination', sys.argv[2]])\n"
+        "print('HERA' if 'hera' in sys.modules else 'NO-HERA')\n"
+        "sys.exit(code)\n"
+    )
+    seen = []
+    for _ in range(2):
+        shutil.rmtree(tmp_path / "out", ignore_errors=True)
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(spec_path), str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, render_cache.CACHE_ENV: str(cache)},
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        seen.append(done.stdout.strip().splitlines()[-1])
+    assert seen == ["HERA", "NO-HERA"]
+
+
+def test_a_corrupt_entry_is_rendered_again_and_replaced(cache):
+    calls = []
+
+    def render():
+        calls.append(1)
+        return {"kind": "Workflow", "n": len(calls)}
+
+    assert render_cache.manifest({"a": 1}, render) == {"kind": "Workflow", "n": 1}
+    (entry,) = cache.glob("*.json")
+    entry.write_text('{"kind": "Workfl')
+    assert render_cache.manifest({"a": 1}, render) == {"kind": "Workflow", "n": 2}
+    assert render_cache.manifest({"a": 1}, render) == {"kind": "Workflow", "n": 2}
+    assert len(calls) == 2
+
+
+def test_an_empty_variable_turns_the_cache_off(monkeypatch, tmp_path):
+    monkeypatch.setenv(render_cache.CACHE_ENV, "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+    for _ in range(2):
+        render_cache.manifest({"a": 1}, lambda: calls.append(1) or {})
+    assert len(calls) == 2
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_unwritable_folder_still_renders(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(render_cache.CACHE_ENV, str(blocker / "cache"))
+    assert render_cache.manifest({"a": 1}, lambda: {"ok": True}) == {"ok": True}
+
+
+def test_only_the_newest_entries_are_kept(cache, monkeypatch):
+    monkeypatch.setattr(render_cache, "KEPT", 3)
+    for number in range(5):
+        render_cache.manifest({"n": number}, lambda number=number: {"n": number})
+    kept = sorted(json.loads(path.read_text())["n"] for path in cache.glob("*.json"))
+    assert kept == [2, 3, 4]
+
+
+def test_a_changed_source_file_changes_every_key(tmp_path, monkeypatch):
+    copy = tmp_path / "workflows"
+    shutil.copytree(Path(kaleidoscope.workflows.__path__[0]), copy)
+    monkeypatch.setattr(kaleidoscope.workflows, "__path__", [str(copy)])
+    before = render_cache.key({"a": 1})
+    builder = copy / "builder.py"
+    builder.write_text(builder.read_text() + "\n# changed\n")
+    assert render_cache.key({"a": 1}) != before
+    assert render_cache.key({"a": 2}) != render_cache.key({"a": 1})
