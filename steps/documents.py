@@ -9,11 +9,13 @@ messages) pays for every expanded node. So the text's size is bounded first, the
 
 from __future__ import annotations
 
-from typing import Any
-
-import yaml
+import json
+from typing import TYPE_CHECKING, Any
 
 from kaleidoscope.steps.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import yaml
 
 #: Largest document accepted, in bytes of UTF-8. The workflow passes the spec as one command-line
 #: argument (``--spec-text=...``) and Linux caps one argument at 128 KiB: refusing well below
@@ -55,22 +57,53 @@ def _expanded_size(root: yaml.Node, origin: str) -> int:
         total = 1 + sum(sizes[id(child)][0] for child in children)
         depth = 1 + max((sizes[id(child)][1] for child in children), default=0)
         if total > MAX_NODES:
-            raise InvalidInput(
-                f"{origin}: the document expands to more than {MAX_NODES:,} values (YAML aliases?): "
-                "a spec is a few hundred"
-            )
+            raise _too_many(origin)
         if depth > MAX_DEPTH:
-            raise InvalidInput(f"{origin}: the document nests deeper than {MAX_DEPTH} levels")
+            raise _too_deep(origin)
         sizes[key] = (total, depth)
     return sizes[id(root)][0]
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     return []
+
+
+def _too_many(origin: str) -> InvalidInput:
+    return InvalidInput(
+        f"{origin}: the document expands to more than {MAX_NODES:,} values (YAML aliases?): a spec is a few hundred"
+    )
+
+
+def _too_deep(origin: str) -> InvalidInput:
+    return InvalidInput(f"{origin}: the document nests deeper than {MAX_DEPTH} levels")
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _check_plain_size(document: Any, origin: str) -> None:
+    """The node-count and depth bounds of :func:`_expanded_size`, on a parsed JSON document."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise _too_many(origin)
+        if depth > MAX_DEPTH:
+            raise _too_deep(origin)
+        if isinstance(value, dict):
+            # A YAML mapping's keys are nodes too: counted the same way.
+            stack.extend((part, depth + 1) for pair in value.items() for part in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 def parse(text: str, origin: str = "<spec>") -> Any:
@@ -83,6 +116,20 @@ def parse(text: str, origin: str = "<spec>") -> Any:
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
         raise InvalidInput(f"{origin}: the document is {size:,} bytes; at most {MAX_BYTES:,} are accepted")
+    if text.lstrip().startswith("{"):
+        # JSON, how the workflow passes the spec to every pod: read without importing PyYAML
+        # (~10 ms of a pod's start-up). JSON has no aliases, so its size is its node count.
+        # Anything json refuses (or a NaN, which YAML reads as a string) goes through YAML below,
+        # which reads valid JSON the same way and names the line of a syntax error.
+        try:
+            document = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            _check_plain_size(document, origin)
+            return document
+    import yaml
+
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -93,6 +140,10 @@ def parse(text: str, origin: str = "<spec>") -> Any:
             return loader.construct_document(root)
         finally:
             loader.dispose()
+    except RecursionError:
+        # PyYAML's composer recurses once per level: thousands of nested brackets, which fit in
+        # MAX_BYTES, exhaust Python's stack before the depth can be counted.
+        raise _too_deep(origin) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin

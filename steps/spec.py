@@ -7,6 +7,7 @@ guesses a default of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -14,13 +15,14 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
-
-import jsonschema
 
 from kaleidoscope.steps import documents, formats, operations
 from kaleidoscope.steps.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SPEC_VERSION = 1
 MAX_TRANSFORMS = 12
@@ -280,9 +282,8 @@ class Spec:
 
     @property
     def sha256(self) -> str:
-        """Digest of the canonical JSON of the document, recorded in summary.json."""
-        canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        """Digest of the canonical JSON of the document, recorded in run.json and summary.json."""
+        return digest(self.document)
 
     @property
     def output_hash(self) -> str:
@@ -315,7 +316,14 @@ class Spec:
         return sum(math.comb(n, k) for k in range(self.min_ops, self.max_ops + 1))
 
 
-_VALIDATOR = jsonschema.Draft202012Validator(build_schema())
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    # jsonschema is imported when a spec is first validated, not with this module: the augment
+    # and manifest pods take a spec the shard step already validated (see ``parse``) and would
+    # spend ~50 ms of their start-up importing it for nothing.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(build_schema())
 
 
 def format_path(path: Iterable[Any]) -> str:
@@ -327,13 +335,15 @@ def format_path(path: Iterable[Any]) -> str:
 
 
 def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    from jsonschema.exceptions import best_match
+
     # Errors from anyOf/oneOf carry their branches' errors in .context; the most relevant
     # branch names the actual field and rule.
     while error.context:
         # A branch that failed only on type is the wrong branch (the value is a list, the branch
         # wanted a number): prefer the branch whose type fits and report its real complaint.
         fitting = [branch for branch in error.context if branch.validator != "type"] or error.context
-        error = jsonschema.exceptions.best_match(fitting)
+        error = best_match(fitting)
     return error
 
 
@@ -347,7 +357,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def schema_problems(document: Any) -> list[str]:
     """Every schema violation of ``document``, each as ``<json path>: bad value <v>: <rule>``."""
-    errors = sorted(_VALIDATOR.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(_validator().iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
     return [_describe(error) for error in errors]
 
 
@@ -424,12 +434,33 @@ def location_problems(source: str, destination: str) -> list[str]:
     return []
 
 
-def parse(document: Any) -> Spec:
+def digest(document: Any) -> str:
+    """A digest of a spec document as given (overrides applied, defaults not filled in)."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _digest_is(document: Any, expected: str) -> bool:
+    try:
+        return digest(document) == expected
+    except (TypeError, ValueError):  # not JSON (a YAML date, say): never the validated document
+        return False
+
+
+def parse(document: Any, *, validated: str | None = None) -> Spec:
     """Validate a spec document and return it normalised.
+
+    Args:
+        document: The spec document.
+        validated: The :func:`digest` of a document known to be valid (the one the shard step
+            validated and recorded for this run). A document with that digest is the same
+            document, so it is not validated again; any other is.
 
     Raises:
         InvalidInput: with one line per problem, each naming the JSON path, value and rule.
     """
+    if validated is not None and _digest_is(document, validated):
+        return _normalised(document)
     problems = schema_problems(document)
     if not problems:
         problems = _semantic_problems(document)
@@ -440,7 +471,11 @@ def parse(document: Any) -> Spec:
         problems += location_problems(document["source"], document["destination"])
     if problems:
         raise InvalidInput(problems)
+    return _normalised(document)
 
+
+def _normalised(document: Any) -> Spec:
+    """The :class:`Spec` of a valid document, its defaults filled in."""
     transforms = []
     for index, item in enumerate(document["transforms"]):
         entry = {"op": item} if isinstance(item, str) else dict(item)
@@ -486,14 +521,14 @@ def load_document(text: str, origin: str = "<spec>") -> Any:
     return documents.parse(text, origin)
 
 
-def load(
+def given_document(
     path: str | None = None,
     *,
     text: str | None = None,
     source: str | None = None,
     destination: str | None = None,
-) -> Spec:
-    """Load, override and validate a spec from a file path or inline text.
+) -> Any:
+    """The spec document from a file path or inline text, overrides applied, not yet validated.
 
     Args:
         path: A YAML/JSON file.
@@ -515,4 +550,15 @@ def load(
             document["source"] = source
         if destination is not None:
             document["destination"] = destination
-    return parse(document)
+    return document
+
+
+def load(
+    path: str | None = None,
+    *,
+    text: str | None = None,
+    source: str | None = None,
+    destination: str | None = None,
+) -> Spec:
+    """Load, override and validate a spec from a file path or inline text (as :func:`given_document`)."""
+    return parse(given_document(path, text=text, source=source, destination=destination))

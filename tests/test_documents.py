@@ -55,3 +55,37 @@ def test_a_syntax_error_names_the_line_and_stays_short():
 def test_excerpts_are_cut():
     assert documents.excerpt("x" * 500) == "x" * 77 + "..."
     assert documents.excerpt("short") == "short"
+
+
+JSON_SPECS = [
+    '{"source": "./in", "destination": "./out", "transforms": ["flip_lr", {"op": "blur", "sigma": [1, 2.5]}]}',
+    '{"a": {"b": [true, false, null, -3, 0.25, "ça"]}, "a": 2}',  # a repeated key: the last wins in both
+    '  {"quoted \\"key\\"": "\\u00e9\\n"}',
+]
+
+
+@pytest.mark.parametrize("text", JSON_SPECS)
+def test_json_is_read_without_pyyaml_to_the_same_document(text, monkeypatch):
+    expected = yaml.safe_load(text)
+    monkeypatch.setattr(yaml, "SafeLoader", None)  # the YAML path would fail
+    assert documents.parse(text) == expected
+
+
+def test_json_keeps_the_bounds():
+    deep = "{" + '"a": {' * 40 + "}" * 41
+    with pytest.raises(InvalidInput, match="nests deeper than 32 levels"):
+        documents.parse(deep)
+    wide = '{"a": [' + ",".join(["1"] * 10_001) + "]}"
+    with pytest.raises(InvalidInput, match="more than 10,000 values"):
+        documents.parse(wide)
+    # Deeper than either parser's recursion: refused as too deep, not a crash.
+    for nested in ("{" + '"a": [' * 5000 + "]" * 5000 + "}", "a: " + "[" * 20_000 + "]" * 20_000):
+        with pytest.raises(InvalidInput, match="nests deeper than 32 levels"):
+            documents.parse(nested)
+
+
+def test_what_json_refuses_is_read_as_yaml():
+    # NaN is no JSON; YAML reads it as a string, as before. A syntax error still names its line.
+    assert documents.parse('{"a": NaN}') == {"a": "NaN"}
+    with pytest.raises(InvalidInput, match=r"<spec>:2:\d+: not valid YAML"):
+        documents.parse('{"a": 1,\n "b": }}')

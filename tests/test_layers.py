@@ -22,8 +22,9 @@ IMAGE_LIBRARIES = {"cv2", "numpy"}
 # Appended to the code a fresh interpreter runs: which watched top-level packages it loaded.
 REPORT = """
 import json, sys
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & {"cv2", "numpy", "hera"})))
+print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({watched!r}))))
 """
+WATCHED = {"cv2", "numpy", "hera"}
 # The command line's main, once per argument list (given as JSON), each expected to exit 0.
 RUN_COMMANDS = """
 import contextlib, io, json, sys
@@ -35,10 +36,11 @@ for argv in json.loads(sys.argv[1]):
 """
 
 
-def loaded_after(code: str, *args: str, cwd: Path = ROOT) -> set[str]:
-    """The watched packages that running ``code`` with ``args`` in a fresh interpreter loads."""
+def loaded_after(code: str, *args: str, cwd: Path = ROOT, watched: set[str] = WATCHED) -> set[str]:
+    """The ``watched`` packages that running ``code`` with ``args`` in a fresh interpreter loads."""
+    report = REPORT.format(watched=sorted(watched))
     process = subprocess.run(
-        [sys.executable, "-c", code + REPORT, *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-c", code + report, *args], capture_output=True, text=True, cwd=cwd, timeout=300
     )
     assert process.returncode == 0, process.stderr
     return set(json.loads(process.stdout.splitlines()[-1]))
@@ -98,3 +100,62 @@ def test_the_steps_a_pod_runs_load_no_hera(spec_file, spec_document, tmp_path):
     )
     assert "hera" not in loaded
     assert "cv2" in loaded, "the probe did not reach the image work"
+
+
+def test_each_pod_of_a_run_loads_only_what_its_step_needs(spec_document, tmp_path):
+    # What each pod's start-up costs: a fresh interpreter per step, as the workflow runs them, with
+    # the spec as JSON text, as the workflow passes it. Only the shard step validates the spec
+    # (jsonschema, and PyYAML for YAML text); the later steps take the one it recorded.
+    watched = {"cv2", "numpy", "hera", "jsonschema", "yaml", "boto3"}
+    common = ["--spec-text", json.dumps(spec_document), "--run-id", "pods"]
+
+    def pod(*argv: str) -> set[str]:
+        return loaded_after(RUN_COMMANDS, json.dumps([list(argv)]), cwd=tmp_path, watched=watched)
+
+    assert pod("step", "shard", *common) == {"jsonschema"}
+    for index in range(spec_document["shards"]):
+        assert pod("step", "augment", *common, "--shard", str(index), "--threads", "1") == {"cv2", "numpy"}
+    assert pod("step", "manifest", *common) == set()
+
+
+def test_a_step_given_another_spec_than_the_recorded_one_validates_it(spec_document, tmp_path):
+    common = ["--run-id", "other", "--destination", spec_document["destination"]]
+    assert (
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kaleidoscope.workflows.cli",
+                "step",
+                "shard",
+                "--spec-text",
+                json.dumps(spec_document),
+                *common,
+            ],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=300,
+        ).returncode
+        == 0
+    )
+    bad = {**spec_document, "seed": "seven"}
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kaleidoscope.workflows.cli",
+            "step",
+            "augment",
+            "--spec-text",
+            json.dumps(bad),
+            *common,
+            "--shard",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert refused.returncode == 2
+    assert 'seed: bad value "seven"' in refused.stderr

@@ -38,15 +38,20 @@ def configure_s3(args: argparse.Namespace) -> None:
         s3.configure(endpoint_url=args.s3_endpoint)
 
 
-def load_spec(args: argparse.Namespace) -> spec_module.Spec:
+def spec_document(args: argparse.Namespace):
+    """The spec document the arguments give (file or text, overrides applied), not validated."""
     configure_s3(args)
-    return spec_module.load(
+    return spec_module.given_document(
         getattr(args, "spec", None),
         text=getattr(args, "spec_text", None),
         # An empty value means "keep the spec's": how an unset workflow parameter arrives.
         source=args.source or None,
         destination=args.destination or None,
     )
+
+
+def load_spec(args: argparse.Namespace) -> spec_module.Spec:
+    return spec_module.parse(spec_document(args))
 
 
 def add_count_argument(parser: argparse.ArgumentParser) -> None:
