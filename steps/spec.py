@@ -29,6 +29,11 @@ MAX_TRANSFORMS = 12
 #: Bounded so the Argo fan-out (one node per shard, all kept in one Kubernetes object of about
 #: 1 MB) and its withParam list stay small; a larger dataset gets larger shards instead.
 MAX_SHARDS = 500
+#: Images per shard when a spec gives neither ``shards`` nor ``shard_size``: a pod's work grows
+#: with the dataset up to the cap (1,000 images are ~2.5 minutes of an augment pod on S3 for 64
+#: outputs, against a pod's seconds to start), then the shards grow. A fixed count would leave a
+#: 10-million-image run to a handful of pods for days (docs/scale.md).
+DEFAULT_SHARD_SIZE = 1000
 DEFAULT_MAX_FAILED_FRACTION = 0.1
 #: Every subset of N transforms is 2^N outputs per image: 10 transforms make 1,024, 12 make
 #: 4,096. Above this a spec must say it means it (limits.max_outputs_per_image).
@@ -196,7 +201,8 @@ def build_schema() -> dict:
                 "type": "integer",
                 "minimum": 1,
                 "maximum": MAX_SHARDS,
-                "description": "Number of parallel shards (exclusive with shard_size). Default: 8.",
+                "description": "Number of parallel shards (exclusive with shard_size). Default: shards of "
+                f"{DEFAULT_SHARD_SIZE:,} images (shard_size), as many as the dataset needs, at most {MAX_SHARDS}.",
             },
             "shard_size": {
                 "type": "integer",
@@ -244,7 +250,6 @@ def build_schema() -> dict:
     }
 
 
-DEFAULT_SHARDS = 8
 
 
 @dataclass(frozen=True)
@@ -486,7 +491,7 @@ def _normalised(document: Any) -> Spec:
     output = document.get("output", {})
     shards, shard_size = document.get("shards"), document.get("shard_size")
     if shards is None and shard_size is None:
-        shards = DEFAULT_SHARDS
+        shard_size = DEFAULT_SHARD_SIZE
     normalize = document.get("normalize")
     return Spec(
         document=document,
