@@ -32,8 +32,13 @@ The compared programs, each a fresh process tree whose CPU time is the ``getrusa
   imports, claim), spread over the photos.
 * one core: the floor as one process pinned to core 0, and ``run`` with its whole tree pinned to
   core 0 (affinity set in the child before exec; its descendants inherit it, as ``taskset``).
-  ``run`` still sizes itself by ``os.cpu_count()``, which ignores affinity: that is how it behaves
-  under ``taskset``.
+  ``run`` sizes itself by its CPU affinity, so pinned it runs one augment pod.
+* fixed costs, on one photo: ``kaleidoscope run`` as a first run (an empty manifest cache: it
+  renders the Workflow, importing Hera) and as a repeat run; a step pod from its process start to
+  its first image (the moment it writes Argo's progress file, ``0/1``), on local folders and on
+  S3 (SeaweedFS on loopback); and the seconds a fresh interpreter spends on a pod's imports.
+
+The package's modules are compiled to bytecode first, as ``pip install`` does in the image.
 
 Every repetition runs each variant once, in an order that rotates between repetitions; ratios
 are the medians of the per-repetition ratios. The table states each target and PASS/FAIL; exit
@@ -313,19 +318,36 @@ def first_image(work: Path, source: str, destination: str, counter: list[int]) -
 
 
 def import_seconds(s3: bool) -> float:
-    """What ``python -X importtime`` counts for a step pod's imports (the command line, the
-    augment step, and boto3's client for S3): the sum of its top-level imports, in seconds."""
-    code = "import kaleidoscope.workflows.cli, kaleidoscope.workflows.commands.step, kaleidoscope.steps.augment"
+    """Seconds a fresh interpreter spends importing what a step pod imports (the command line,
+    the augment step, and the S3 client for S3), timed without ``-X importtime``'s overhead
+    (``python -X importtime`` gives the breakdown)."""
+    modules = "kaleidoscope.workflows.cli, kaleidoscope.workflows.commands.step, kaleidoscope.steps.augment"
     if s3:
-        code += ", kaleidoscope.steps.s3"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True)
-    total = 0
-    for line in done.stderr.splitlines():
-        # "import time: self | cumulative | name": a top-level import's name has no indentation.
-        parts = line.split("|")
-        if len(parts) == 3 and parts[1].strip().isdigit() and not parts[2].startswith("  "):
-            total += int(parts[1])
-    return total / 1e6
+        modules += ", kaleidoscope.steps.s3"
+    code = f"import time\nstart = time.perf_counter()\nimport {modules}\nprint(time.perf_counter() - start)"
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+        for _ in range(5)
+    ]
+    return statistics.median(runs)
+
+
+def compile_bytecode() -> None:
+    """Compile the package's modules, as ``pip install`` does in the image.
+
+    The image's pods read compiled bytecode (pip compiles at install, so the image's
+    ``PYTHONDONTWRITEBYTECODE=1`` costs nothing there). An editable install under that variable
+    (set on this machine) never writes any, so every process would compile every module it
+    imports, ~30 ms more per start-up than a pod pays.
+    """
+    import compileall
+
+    import kaleidoscope.steps
+    import kaleidoscope.workflows
+
+    for package in (kaleidoscope.steps, kaleidoscope.workflows):
+        for folder in package.__path__:
+            compileall.compile_dir(folder, quiet=1)
 
 
 def fixed_costs(work: Path, repeat: int) -> dict:
@@ -413,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cores = len(os.sched_getaffinity(0))
     first_core = min(os.sched_getaffinity(0))
+    compile_bytecode()
     work = make_workdir(args.workdir, "bench-run-")
     try:
         source = work / "photos"
