@@ -136,3 +136,13 @@ def test_a_changed_source_file_changes_every_key(tmp_path, monkeypatch):
     builder.write_text(builder.read_text() + "\n# changed\n")
     assert render_cache.key({"a": 1}) != before
     assert render_cache.key({"a": 2}) != render_cache.key({"a": 1})
+
+
+def test_a_read_only_cache_still_serves_its_entries(cache, monkeypatch):
+    render_cache.manifest({"a": 1}, lambda: {"n": 1})
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(os, "utime", refuse)
+    assert render_cache.manifest({"a": 1}, lambda: pytest.fail("rendered again")) == {"n": 1}

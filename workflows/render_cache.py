@@ -17,6 +17,7 @@ turns the cache off.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -80,10 +81,12 @@ def manifest(inputs: Mapping[str, Any], render: Callable[[], dict]) -> dict:
     entry = where / f"{key(inputs)}.json"
     try:
         kept = json.loads(entry.read_text(encoding="utf-8"))
-        os.utime(entry)  # last use, for pruning
-        return kept
     except (OSError, ValueError):
-        pass
+        kept = None
+    if isinstance(kept, dict):
+        with contextlib.suppress(OSError):  # a read-only cache still serves its entries
+            os.utime(entry)  # last use, for pruning
+        return kept
     rendered = render()
     try:
         where.mkdir(parents=True, exist_ok=True)
