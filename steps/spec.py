@@ -250,8 +250,6 @@ def build_schema() -> dict:
     }
 
 
-
-
 @dataclass(frozen=True)
 class Transform:
     """One entry of ``transforms`` with its options completed from the operation's defaults."""
