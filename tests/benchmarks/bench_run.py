@@ -23,8 +23,10 @@ The compared programs, each a fresh process tree whose CPU time is the ``getrusa
   manifest, no workflow, no retries. Its outputs are checked byte for byte (sha256 per output
   key) against the records ``kaleidoscope run`` publishes (``steps.manifest.records``).
 * run: ``python -m kaleidoscope.workflows.cli run spec.yaml`` to a fresh destination folder,
-  wall time including start-up (interpreter, imports, the rendered Workflow, the local Argo
-  executor, shard, augment per shard, manifest).
+  wall time including start-up (interpreter, imports, the local Argo executor, shard, augment per
+  shard, manifest). An untimed first run renders the Workflow and keeps it (the manifest cache),
+  so the timed runs are repeat runs, as a user's are; a first run's rendering is measured in the
+  fixed costs.
 * step: ``kaleidoscope step augment`` alone on a one-shard plan of the same photos
   (planned untimed by ``kaleidoscope step shard`` into a fresh folder), with ``--threads`` =
   cores (CPU per photo against the floor on all cores), and with ``--threads 1`` pinned to one
@@ -453,8 +455,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_step:
             variants += ["step", "step1"]
         samples: dict[str, list[dict]] = {name: [] for name in variants}
-        verified = 0
         counter = [0]
+        # Untimed: a first run renders the Workflow (importing Hera) and keeps it; the timed runs
+        # are repeat runs, as a user's are (the first run's cost is in the fixed costs below).
+        # Its outputs are checked byte for byte against the floor's.
+        run_run(work, spec_path, None)
+        run_floor(work, spec_path, source, cores, one_core=False)
+        verified = verify(work)
+        print(f"  warm-up: floor outputs byte-identical to the run's: {verified} records checked", flush=True)
         for repetition in range(args.repeat):
             for name in rotated(variants, repetition):
                 if name == "floor":
@@ -479,9 +487,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{cpu / photos * 1000:6.1f} ms CPU/photo",
                     flush=True,
                 )
-                if not verified and name in ("floor", "run") and samples["floor"] and samples["run"]:
-                    verified = verify(work)
-                    print(f"  floor outputs byte-identical to the run's: {verified} records checked")
 
         def rate(name: str, rep: int) -> float:
             sample = samples[name][rep]

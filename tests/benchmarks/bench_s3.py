@@ -64,7 +64,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -80,37 +79,15 @@ from kaleidoscope.steps import augment, manifest
 from kaleidoscope.steps import shard as shard_module
 from kaleidoscope.steps import spec as spec_module
 from tests.benchmarks import _common
-from tests.benchmarks.bench_run import build_photos
+from tests.benchmarks.bench_run import NORMALIZE_SIZE, OPERATIONS, QUALITY, build_photos, children_cpu, spec_document
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_MS = 1.2  # client CPU added by S3 per output, ms
-OPERATIONS = ("rotate_zoom", "contrast", "brightness", "saturation", "flip_lr", "noise")
-NORMALIZE_SIZE = 400
-QUALITY = 90
 OUTPUTS_PER_PHOTO = 2 ** len(OPERATIONS)
 SOURCE_BUCKET = "kaleidoscope-bench-src"
 DESTINATION_BUCKET = "kaleidoscope-bench-dst"
 SOURCE_PREFIX = "in"
 CLI = [sys.executable, "-m", "kaleidoscope.workflows.cli"]
-
-
-def spec_document(source: str, destination: str, shards: int | None = None) -> dict:
-    document = {
-        "source": source,
-        "destination": destination,
-        "seed": 0,
-        "normalize": {"size": NORMALIZE_SIZE},
-        "transforms": list(OPERATIONS),
-        "output": {"format": "jpg", "quality": QUALITY},  # layout auto: spread on S3, mirror locally
-    }
-    if shards is not None:
-        document["shards"] = shards
-    return document
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 class Bench:
