@@ -17,6 +17,7 @@ from kaleidoscope.steps import shard
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.cli import main
+from tests.conftest import synthetic_image, write_image
 
 # A closed port: any attempt to list an S3 source here would fail, not pass silently.
 NOWHERE = "http://127.0.0.1:9"
@@ -117,3 +118,14 @@ def test_count_lists_an_s3_source_as_the_shard_step_does(s3, folder, tmp_path, c
     code, out, err = run(capsys, "render", str(spec), "--count", "--s3-endpoint", s3.endpoint)
     assert code == 0 and yaml.safe_load(out)["kind"] == "Workflow"
     assert err.splitlines() == [f"s3://{bucket}/set: 3 images x 4 outputs = 12 outputs"]
+
+
+def test_one_image_is_counted_in_the_singular(tmp_path, capsys):
+    folder = tmp_path / "one"
+    write_image(folder / "a.png", synthetic_image())
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(
+        yaml.safe_dump({"source": str(folder), "destination": str(tmp_path / "out"), "transforms": ["flip_lr"]})
+    )
+    assert main(["validate", str(spec_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == f"{folder}: 1 image x 2 outputs = 2 outputs"

@@ -89,7 +89,8 @@ def outputs_line(spec: spec_module.Spec, *, count: bool) -> str:
         if count:
             raise
         return f"{error}: {per_image:,} outputs per image, no total"
-    line = f"{spec.source}: {images:,} images x {per_image:,} outputs = {images * per_image:,} outputs"
+    noun = "image" if images == 1 else "images"
+    line = f"{spec.source}: {images:,} {noun} x {per_image:,} outputs = {images * per_image:,} outputs"
     if images == 0:
         line += f" (a run would fail: no image matches include {list(spec.include)})"
     return line
