@@ -182,10 +182,16 @@ def floor_worker(spec_path: str, source: str, destination: str, index: int, coun
 
 
 def children_cpu() -> float:
+    user, system = children_times()
+    return user + system
+
+
+def children_times() -> tuple[float, float]:
+    """User and system CPU seconds of every waited-for descendant so far."""
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 def pinned(core: int | None):
@@ -194,10 +200,15 @@ def pinned(core: int | None):
     return lambda: os.sched_setaffinity(0, {core})
 
 
+#: Kernel CPU seconds of the last :func:`timed` call: mostly file creation, which on this
+#: machine's disk costs ten times more in some minutes than in others, whoever writes.
+LAST_SYSTEM = [0.0]
+
+
 def timed(commands: list[list[str]], core: int | None = None) -> tuple[float, float]:
     """Start ``commands`` at once (each pinned to ``core`` when given), wait for all; returns
-    (wall seconds, CPU seconds of every process tree)."""
-    cpu, start = children_cpu(), time.perf_counter()
+    (wall seconds, CPU seconds of every process tree); the kernel's share is in LAST_SYSTEM."""
+    (user, system), start = children_times(), time.perf_counter()
     processes = [
         subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=pinned(core))
         for command in commands
@@ -207,7 +218,9 @@ def timed(commands: list[list[str]], core: int | None = None) -> tuple[float, fl
     for command, process, output in zip(commands, processes, outputs, strict=True):
         if process.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{output.decode(errors='replace')}")
-    return seconds, children_cpu() - cpu
+    user_after, system_after = children_times()
+    LAST_SYSTEM[0] = system_after - system
+    return seconds, (user_after - user) + (system_after - system)
 
 
 def fresh(folder: Path) -> Path:
@@ -481,10 +494,10 @@ def main(argv: list[str] | None = None) -> int:
                     seconds, cpu, photos = run_step(work, step_spec, cores, None, counter)
                 else:
                     seconds, cpu, photos = run_step(work, step_spec, 1, first_core, counter)
-                samples[name].append({"seconds": seconds, "cpu": cpu, "photos": photos})
+                samples[name].append({"seconds": seconds, "cpu": cpu, "system": LAST_SYSTEM[0], "photos": photos})
                 print(
                     f"  rep {repetition + 1} {name:6s} {seconds:7.2f} s  {photos / seconds:6.2f} photos/s  "
-                    f"{cpu / photos * 1000:6.1f} ms CPU/photo",
+                    f"{cpu / photos * 1000:6.1f} ms CPU/photo (kernel {LAST_SYSTEM[0] / photos * 1000:5.1f})",
                     flush=True,
                 )
 
@@ -536,6 +549,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{figures['run1']['outputs_per_s']:.0f} -> {figures['run']['outputs_per_s']:.0f} = {run_scaling:.2f}x",
                 f">= {SCALING_TARGET}x" if cores == 2 else f">= {SCALING_TARGET / 2:.2f}x cores",
                 verdict(run_scaling >= SCALING_TARGET * cores / 2) if cores > 1 else verdict(None),
+            ),
+            (
+                "kernel CPU/photo (file creation), run / floor / step1 / floor1",
+                " / ".join(
+                    f"{med(samples[name][r]['system'] / samples[name][r]['photos'] * 1000 for r in reps):.1f}"
+                    for name in ("run", "floor", "step1", "floor1")
+                    if name in samples
+                )
+                + " ms",
+                "(noise: see docs/speed.md)",
+                "",
             ),
             (
                 "floor: all cores vs one core",
