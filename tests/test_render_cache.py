@@ -1,6 +1,7 @@
-"""A local run's rendered Workflow is kept between runs: the second run of a spec renders nothing
-(and never imports Hera), runs the very manifest the first one rendered, and any change of spec,
-options or code is another entry."""
+"""A local run's rendered Workflow is kept between runs: a run whose spec shows the same title and
+description as an earlier one renders nothing (and never imports Hera) and runs the manifest the
+earlier one rendered, with its own spec as the `spec` parameter, exactly what a fresh render gives;
+other words, options or code are another entry."""
 
 from __future__ import annotations
 
@@ -54,15 +55,54 @@ def test_a_second_run_takes_the_kept_manifest_and_runs_it_unchanged(spec_documen
     assert sorted(json.dumps(r, sort_keys=True) for r in read_records(spec.destination)) == first_records
 
 
-def test_another_spec_or_worker_count_is_another_entry(spec_document, cache):
-    spec = spec_module.parse(spec_document)
-    local.run_locally(spec, show_progress=False, workers=1)
-    local.run_locally(spec_module.parse({**spec_document, "seed": 8}), show_progress=False, workers=1)
-    local.run_locally(spec_module.parse({**spec_document, "seed": 8}), show_progress=False, workers=2)
+def _with_spec_default(manifest: dict, text: str) -> dict:
+    copy = json.loads(json.dumps(manifest))
+    (parameter,) = [p for p in copy["spec"]["arguments"]["parameters"] if p["name"] == "spec"]
+    parameter["value"] = text
+    return copy
+
+
+def test_a_spec_with_the_same_words_reuses_the_manifest_exactly(spec_document, cache, monkeypatch, tmp_path):
+    # Another seed and destination: the same title and description, so the same manifest, with
+    # the run's own spec given as the `spec` parameter. It must be what a fresh render gives.
+    ran: list[tuple[dict, dict]] = []
+    real_execute = executor.execute
+
+    def execute(manifest, parameters, *args, **kwargs):
+        ran.append((json.loads(json.dumps(manifest)), dict(parameters)))
+        return real_execute(manifest, parameters, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "execute", execute)
+    other = spec_module.parse({**spec_document, "seed": 8, "destination": str(tmp_path / "other")})
+
+    monkeypatch.setenv(render_cache.CACHE_ENV, "")
+    local.run_locally(other, show_progress=False, workers=1)
+    fresh, _ = ran.pop()
+    fresh_records = sorted(json.dumps(r, sort_keys=True) for r in read_records(other.destination))
+    shutil.rmtree(other.destination)
+
+    monkeypatch.setenv(render_cache.CACHE_ENV, str(cache))
+    local.run_locally(spec_module.parse(spec_document), show_progress=False, workers=1)
+    from kaleidoscope.workflows import builder
+
+    monkeypatch.setattr(builder, "workflow", lambda *a, **k: pytest.fail("rendered again"))
+    local.run_locally(other, show_progress=False, workers=1)
+    reused, parameters = ran[-1]
+
+    assert len(list(cache.glob("*.json"))) == 1
+    assert _with_spec_default(reused, parameters["spec"]) == fresh
+    assert sorted(json.dumps(r, sort_keys=True) for r in read_records(other.destination)) == fresh_records
+
+
+def test_other_transforms_or_worker_count_is_another_entry(spec_document, cache):
+    local.run_locally(spec_module.parse(spec_document), show_progress=False, workers=1)
+    fewer = {**spec_document, "transforms": spec_document["transforms"][:2]}
+    local.run_locally(spec_module.parse(fewer), show_progress=False, workers=1)
+    local.run_locally(spec_module.parse(fewer), show_progress=False, workers=2)
     assert len(list(cache.glob("*.json"))) == 3
 
 
-def test_the_second_run_of_a_spec_never_imports_hera(spec_document, cache, tmp_path):
+def test_a_second_run_never_imports_hera(spec_document, cache, tmp_path):
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec_document))
     probe = (
@@ -73,10 +113,9 @@ def test_the_second_run_of_a_spec_never_imports_hera(spec_document, cache, tmp_p
         "sys.exit(code)\n"
     )
     seen = []
-    for _ in range(2):
-        shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    for number in range(2):  # two destinations: a new one is no first run
         done = subprocess.run(
-            [sys.executable, "-c", probe, str(spec_path), str(tmp_path / "out")],
+            [sys.executable, "-c", probe, str(spec_path), str(tmp_path / f"out{number}")],
             capture_output=True,
             text=True,
             env={**os.environ, render_cache.CACHE_ENV: str(cache)},

@@ -65,6 +65,7 @@ from kaleidoscope.workflows.argo_templates import (
     step_arguments,
 )
 from kaleidoscope.workflows.argo_yaml import dump
+from kaleidoscope.workflows.describe import DESCRIPTION, TITLE, describe
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -87,8 +88,6 @@ __all__ = [
 
 KINDS = ("workflow", "workflowtemplate", "cronworkflow")
 ENTRYPOINT = "main"
-TITLE = "workflows.argoproj.io/title"
-DESCRIPTION = "workflows.argoproj.io/description"
 #: The component label of a run; its pods carry their step's name.
 RUN_COMPONENT = "workflow"
 #: The mutex of every call of ``main``, held from when its node starts to when it ends: one call
@@ -154,31 +153,6 @@ def _check(spec: SpecInput, options: BuildOptions, schedule: CronSchedule | None
     if problems:
         raise InvalidInput(problems)
     return text, parsed
-
-
-def _describe(parsed, schedule: CronSchedule | None, incremental: bool) -> dict[str, str]:
-    """The title and description of the template (of every run, before :func:`_run_words`).
-
-    They name no location: the spec's ``source`` and ``destination`` are not a run's, which
-    takes its own from the parameters.
-    """
-    n = len(parsed.transforms)
-    subsets = "every subset"
-    if (parsed.min_ops, parsed.max_ops) != (0, n):
-        subsets += f" of {parsed.min_ops} to {parsed.max_ops}"
-    shards = f"{parsed.shards} parallel shards" if parsed.shards else f"shards of {parsed.shard_size} images"
-    text = (
-        f"Augments every image under the `source` parameter into the `destination` parameter. Transforms "
-        f"{', '.join(transform.label for transform in parsed.transforms)}, applied in {subsets} (in order), "
-        f"so each input gives {parsed.outputs_per_image} {parsed.output_format} images; {shards}. "
-        f"Publishes the manifest (manifest/*/*/*.jsonl) and summary.json; the manifest step's outputs give the counts and their URLs."
-    )
-    if schedule is not None:
-        text += f" Runs on {' and '.join(f'`{s}`' for s in schedule.schedules)} ({schedule.timezone})."
-    if incremental:
-        text += " Incremental by default: a run augments only images not yet recorded, and adds them to the manifest."
-    title = f"Kaleidoscope: {n} transforms, {parsed.outputs_per_image} images per input"
-    return {TITLE: title, DESCRIPTION: text}
 
 
 def _run_words(annotations: dict[str, str]) -> dict[str, str]:
@@ -279,7 +253,7 @@ def _build(
 ) -> AnyWorkflow:
     text, parsed = _check(spec, options, schedule)
     incremental = options.incremental if options.incremental is not None else schedule is not None
-    annotations = _describe(parsed, schedule, incremental)
+    annotations = describe(parsed, schedule, incremental)
     source, destination = _locations(parsed, options, carry_locations)
     run_labels = labels(options, RUN_COMPONENT)
     # The object's own labels: a WorkflowTemplate or CronWorkflow is no run, so no component.

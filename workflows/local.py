@@ -9,6 +9,7 @@ and ``kaleidoscope demo`` call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from kaleidoscope.steps.errors import NOT_RETRIED, KaleidoscopeError
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.workflows import executor, render_cache
+from kaleidoscope.workflows.describe import describe
 
 
 def _absolute(location: str) -> str:
@@ -89,7 +91,12 @@ def run_locally(
         )
         return builder.manifest(builder.workflow(spec_text, options))
 
-    manifest = render_cache.manifest({"local-run": spec_text, "workers": workers, "threads": threads}, render)
+    # The manifest depends on the spec only through the title and description it shows: the spec
+    # itself is the `spec` parameter, given below as `argo submit -p spec=...` gives it. So a run
+    # reuses the manifest any earlier run with the same words rendered, whatever its seed,
+    # options or locations.
+    words = describe(dataclasses.replace(spec, shards=workers, shard_size=None), None, incremental=False)
+    manifest = render_cache.manifest({"local-run": words, "workers": workers, "threads": threads}, render)
     if wait_for_destination > 0:
         claim.wait_until_free(open_storage(document["destination"]), wait_for_destination)
     started = time.monotonic()
@@ -101,6 +108,7 @@ def run_locally(
         result = executor.execute(
             manifest,
             {
+                "spec": spec_text,
                 "incremental": str(incremental).lower(),
                 "s3-endpoint": s3_endpoint,
                 "source": document["source"],
