@@ -185,3 +185,43 @@ def test_a_read_only_cache_still_serves_its_entries(cache, monkeypatch):
 
     monkeypatch.setattr(os, "utime", refuse)
     assert render_cache.manifest({"a": 1}, lambda: pytest.fail("rendered again")) == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seed": 99},
+        {"output": {"format": "png"}, "transforms": ["flip_lr", "brightness", "contrast"]},
+        {"output": {"format": "jpg", "quality": 70}},
+        {"normalize": {"size": 64}},
+        {"limits": {"max_pixels": 1000, "max_failed": 3}},
+        {"include": ["*.png"]},
+        {"source": "s3://bucket/in", "destination": "s3://bucket/out"},
+    ],
+    ids=lambda change: ",".join(change),
+)
+def test_the_words_decide_the_manifest_and_the_spec_parameter_the_rest(spec_document, change):
+    # What the cache relies on: two specs with the same title and description render the same
+    # manifest but for the spec parameter's value. A builder that read another spec field into the
+    # manifest (a pod's memory from limits.max_pixels, say) would fail here, not serve stale runs.
+    from kaleidoscope.workflows import builder
+    from kaleidoscope.workflows.describe import describe
+
+    def render(document):
+        return builder.manifest(builder.workflow(json.dumps(document)))
+
+    changed = {**spec_document, **change}
+    base, other = spec_module.parse(spec_document), spec_module.parse(changed)
+    if describe(base, None, False) == describe(other, None, False):
+        assert _with_spec_default(render(spec_document), json.dumps(changed)) == render(changed)
+    else:
+        assert render(spec_document)["metadata"]["annotations"] != render(changed)["metadata"]["annotations"]
+
+
+def test_words_that_differ_are_told_apart(spec_document):
+    from kaleidoscope.workflows.describe import describe
+
+    base = describe(spec_module.parse(spec_document), None, False)
+    assert describe(spec_module.parse({**spec_document, "seed": 99}), None, False) == base
+    assert describe(spec_module.parse({**spec_document, "transforms": ["flip_lr"]}), None, False) != base
+    assert describe(spec_module.parse({**spec_document, "output": {"format": "jpg"}}), None, False) != base
