@@ -200,8 +200,11 @@ def augment_shard(
     threads: int | None = None,
     io_threads: int | None = None,
     progress_file: str | None = None,
+    run_record: dict | None = None,
 ) -> dict:
     """Augment shard ``index`` of run ``run_id``: write its outputs and its manifest records.
+
+    ``run_record`` is the run's record when the caller has read it already (else it is read here).
 
     Downloads, computing and uploads overlap: source objects are fetched ahead by the I/O
     threads, ``threads`` images are computed at once, and each encoded output is stored as soon
@@ -227,7 +230,7 @@ def augment_shard(
     destination: Storage = open_storage(spec.destination)
     io_threads = io_threads or default_io_threads(destination)
     with claim.Heartbeat(destination, run_id) as heartbeat:
-        keys = read_shard(destination, read_run(destination, run_id), index)
+        keys = read_shard(destination, run_record or read_run(destination, run_id), index)
         per_chunk = chunk_images(spec)
         commits = _commits(destination, run_id, index)
         resumed = min(len(keys), len(commits) * per_chunk)

@@ -120,8 +120,17 @@ def _remove_superseded(destination: Storage, run: dict) -> None:
             future.result()
 
 
-def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_at: str | None = None) -> dict:
+def merge(
+    spec: Spec,
+    run_id: str,
+    *,
+    incremental: bool | None = None,
+    finished_at: str | None = None,
+    run_record: dict | None = None,
+) -> dict:
     """Publish run ``run_id``: parts, index, head, ``summary.json``; then clean its work files.
+
+    ``run_record`` is the run's record when the caller has read it already (else it is read here).
 
     Raises:
         ClaimLost: another run holds the destination (nothing is published).
@@ -140,7 +149,7 @@ def merge(spec: Spec, run_id: str, *, incremental: bool | None = None, finished_
             "summary": destination.describe(run_layout.SUMMARY),
         }
     claim.renew(destination, run_id)  # fencing: publish only while this run holds the destination
-    run = read_run(destination, run_id)
+    run = run_record or read_run(destination, run_id)
     if incremental is not None and incremental != bool(run.get("incremental")):
         raise InvalidInput(
             f"--incremental: bad value {str(incremental).lower()}: the shard step of run {run_id} ran with "

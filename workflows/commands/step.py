@@ -102,40 +102,46 @@ def _shard(args) -> int:
 
 
 def _run_spec(args):
-    """The spec of a step after the shard step: validated again only if it is not the one the
-    shard step validated and recorded for this run (``spec_sha256`` in the run's record).
+    """The spec of a step after the shard step, and the run's record (None when unreadable).
 
-    Every pod of a run gets the same spec text, so augment and manifest pods skip the schema
-    validator's import (~50 ms of a pod's start-up). A step run by hand with another spec, or
-    before any shard step, is validated in full, and fails as before when invalid.
+    The spec is validated again only if it is not the one the shard step validated and recorded
+    for this run (``spec_sha256`` in the run's record). Every pod of a run gets the same spec
+    text, so augment and manifest pods skip the schema validator's import (~50 ms of a pod's
+    start-up). A step run by hand with another spec, or before any shard step, is validated in
+    full, and fails as before when invalid. The record is handed on, so the step does not read
+    it again.
     """
     from kaleidoscope.steps import shard
     from kaleidoscope.steps.errors import KaleidoscopeError
     from kaleidoscope.steps.locations import open_storage
 
     document = spec_document(args)
-    recorded = None
+    record = None
     destination = document.get("destination") if isinstance(document, dict) else None
     if isinstance(destination, str) and destination:
         try:
-            recorded = shard.read_run(open_storage(destination), args.run_id).get("spec_sha256")
-        except (KaleidoscopeError, AttributeError):
+            record = shard.read_run(open_storage(destination), args.run_id)
+        except KaleidoscopeError:
             # No record (yet), or an unusable destination: validate in full, which names the
             # problem; an outage fails the step when it reads the record itself.
-            recorded = None
-    return spec_module.parse(document, validated=recorded)
+            record = None
+    if not isinstance(record, dict):
+        return spec_module.parse(document), None
+    return spec_module.parse(document, validated=record.get("spec_sha256")), record
 
 
 def _augment(args) -> int:
     from kaleidoscope.steps import augment
 
+    spec, record = _run_spec(args)
     result = augment.augment_shard(
-        _run_spec(args),
+        spec,
         args.run_id,
         args.shard,
         threads=args.threads,
         io_threads=args.io_threads,
         progress_file=args.progress_file,
+        run_record=record,
     )
     return _emit(args, result)
 
@@ -143,4 +149,5 @@ def _augment(args) -> int:
 def _manifest(args) -> int:
     from kaleidoscope.steps import manifest
 
-    return _emit(args, manifest.merge(_run_spec(args), args.run_id, incremental=args.incremental))
+    spec, record = _run_spec(args)
+    return _emit(args, manifest.merge(spec, args.run_id, incremental=args.incremental, run_record=record))
