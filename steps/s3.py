@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,7 +21,7 @@ import botocore.session
 from botocore.config import Config
 
 from kaleidoscope.steps.errors import InvalidInput, ObjectMissing, PreconditionFailed, StorageDenied, StorageError
-from kaleidoscope.steps.storage import Storage
+from kaleidoscope.steps.storage import Storage, Upload
 
 #: Objects above this go up in parts (and are fetched in ranges); image outputs stay below it.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -283,45 +283,8 @@ class S3Storage(Storage):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail(error, key) from error
 
-    def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
-        # Parts of MULTIPART_THRESHOLD bytes: one part in memory at a time, nothing on disk; a
-        # multipart upload becomes visible only when completed, so the object appears whole.
-        extra = {"ContentType": content_type} if content_type else {}
-        buffer, size, upload_id = bytearray(), 0, None
-        parts: list[dict] = []
-        try:
-            for chunk in chunks:
-                buffer += chunk
-                size += len(chunk)
-                if len(buffer) >= MULTIPART_THRESHOLD:
-                    if upload_id is None:
-                        upload_id = self.client.create_multipart_upload(
-                            Bucket=self.bucket, Key=self._key(key), **extra
-                        )["UploadId"]
-                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
-                    buffer.clear()
-            if upload_id is None:
-                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(buffer), **extra)
-                return size
-            if buffer:
-                parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-            return size
-        except BaseException as error:
-            if upload_id is not None:
-                with contextlib.suppress(Exception):
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
-            if isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
-                raise self._fail(error, key) from error
-            raise
-
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict:
-        answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self._key(key), UploadId=upload_id, PartNumber=number, Body=data
-        )
-        return {"PartNumber": number, "ETag": answer["ETag"]}
+    def open_upload(self, key: str, content_type: str | None = None) -> Upload:
+        return _S3Upload(self, key, content_type)
 
     def move(self, key: str, target: str) -> None:
         # Server-side copy, then delete: no byte passes through the pod.
@@ -373,3 +336,56 @@ class S3Storage(Storage):
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise _error_class(error)(describe_error(error, f"s3://{self.bucket}")) from error
+
+
+class _S3Upload(Upload):
+    """Parts of :data:`MULTIPART_THRESHOLD` bytes, one in memory at a time, nothing on disk. A
+    multipart upload becomes visible only when completed, so the object appears whole or not at
+    all; an object smaller than one part is a single PUT on commit."""
+
+    def __init__(self, storage: S3Storage, key: str, content_type: str | None):
+        self.storage, self.key = storage, key
+        self.extra = {"ContentType": content_type} if content_type else {}
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict] = []
+
+    def _call(self, method: str, **arguments) -> dict:
+        storage = self.storage
+        try:
+            return getattr(storage.client, method)(Bucket=storage.bucket, Key=storage._key(self.key), **arguments)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            self.abort()
+            raise storage._fail(error, self.key) from error
+
+    def _send_part(self) -> None:
+        if self.upload_id is None:
+            self.upload_id = self._call("create_multipart_upload", **self.extra)["UploadId"]
+        number = len(self.parts) + 1
+        answer = self._call("upload_part", UploadId=self.upload_id, PartNumber=number, Body=bytes(self.buffer))
+        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self.buffer.clear()
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        self.size += len(data)
+        if len(self.buffer) >= MULTIPART_THRESHOLD:
+            self._send_part()
+
+    def commit(self) -> None:
+        if self.upload_id is None:
+            self._call("put_object", Body=bytes(self.buffer), **self.extra)
+            return
+        if self.buffer:
+            self._send_part()
+        self._call("complete_multipart_upload", UploadId=self.upload_id, MultipartUpload={"Parts": self.parts})
+
+    def abort(self) -> None:
+        # An upload left incomplete (a SIGKILL gives no chance to abort) is invisible and is
+        # removed by the bucket's AbortIncompleteMultipartUpload lifecycle rule.
+        upload_id, self.upload_id = self.upload_id, None
+        if upload_id is not None:
+            with contextlib.suppress(Exception):
+                self.storage.client.abort_multipart_upload(
+                    Bucket=self.storage.bucket, Key=self.storage._key(self.key), UploadId=upload_id
+                )

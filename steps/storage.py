@@ -92,9 +92,17 @@ class Storage(ABC):
         """Delete ``key``; an absent key is no error."""
 
     @abstractmethod
+    def open_upload(self, key: str, content_type: str | None = None) -> Upload:
+        """Start storing an object of unknown size under ``key``, written piece by piece: nothing
+        is visible under ``key`` until :meth:`Upload.commit` (use :func:`streamed`)."""
+
     def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
         """Store the concatenated ``chunks`` under ``key`` atomically, in bounded memory and with no
         local file (an index of millions of keys must not be staged on a pod's disk); return the size."""
+        with streamed(self, key, content_type) as upload:
+            for chunk in chunks:
+                upload.write(chunk)
+        return upload.size
 
     @abstractmethod
     def move(self, key: str, target: str) -> None:
@@ -269,17 +277,8 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"{self.describe(key)}: cannot delete: {error.strerror or error}") from error
 
-    def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
-        written = 0
-
-        def fill(handle) -> None:
-            nonlocal written
-            for chunk in chunks:
-                handle.write(chunk)
-                written += len(chunk)
-
-        self._atomic(self._path(key), fill)
-        return written
+    def open_upload(self, key: str, content_type: str | None = None) -> Upload:
+        return _LocalUpload(self, self._path(key))
 
     def move(self, key: str, target: str) -> None:
         source, destination = self._path(key), self._path(target)
@@ -311,6 +310,73 @@ class LocalStorage(Storage):
             with contextlib.suppress(OSError):
                 top.rmdir()
         return count
+
+
+class Upload(ABC):
+    """An object being stored piece by piece (an archive of hundreds of MB, an index): bounded
+    memory, no staging, and invisible under its key until committed."""
+
+    size = 0
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make the object visible under its key, whole."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Give up: nothing appears under the key and nothing is left behind. Never raises."""
+
+
+@contextlib.contextmanager
+def streamed(storage: Storage, key: str, content_type: str | None = None) -> Iterator[Upload]:
+    """``with streamed(storage, key) as upload: upload.write(...)``: committed when the block ends,
+    aborted when it raises (a killed process leaves nothing under ``key`` either)."""
+    upload = storage.open_upload(key, content_type)
+    try:
+        yield upload
+    except BaseException:
+        upload.abort()
+        raise
+    upload.commit()
+
+
+class _LocalUpload(Upload):
+    """A temporary file beside the target, renamed over it on commit."""
+
+    def __init__(self, storage: LocalStorage, target: str):
+        self.storage, self.target = storage, target
+        folder, name = os.path.split(target)
+        self.temporary = f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.upload.tmp"
+        try:
+            os.makedirs(folder, exist_ok=True)
+            self.handle = open(self.temporary, "wb")  # noqa: SIM115 - closed by commit or abort
+        except OSError as error:
+            raise StorageError(f"{target}: cannot write: {error.strerror or error}") from error
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.handle.write(data)
+        except OSError as error:
+            raise StorageError(f"{self.target}: cannot write: {error.strerror or error}") from error
+        self.size += len(data)
+
+    def commit(self) -> None:
+        try:
+            self.handle.close()
+            os.replace(self.temporary, self.target)
+        except OSError as error:
+            self.abort()
+            raise StorageError(f"{self.target}: cannot write: {error.strerror or error}") from error
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.temporary)
 
 
 def _read_error(error: OSError) -> type[StorageError]:

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kaleidoscope.steps import run_layout
+from kaleidoscope.steps import archive, run_layout
 from kaleidoscope.steps import s3 as s3_module
 from kaleidoscope.steps.errors import StorageError
 from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.storage import streamed
 from kaleidoscope.workflows.cli import main
 from tests import s3server
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, read_records, synthetic_image
@@ -359,3 +360,43 @@ def test_large_objects_go_up_in_parts(s3, buckets, tmp_path, monkeypatch):
     head = s3.client().head_object(Bucket=destination, Key="m/big.jsonl")
     assert "-" in head["ETag"]  # a multipart ETag is "<md5 of part md5s>-<parts>"
     assert storage.read("big.jsonl") == big.read_bytes()
+
+
+def test_an_archive_streams_up_in_parts_and_members_range_get(s3, buckets, monkeypatch):
+    _, destination = buckets
+    monkeypatch.setattr(s3_module, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)
+    storage = open_storage(f"s3://{destination}/packed")
+    client = s3.client()
+    packer = archive.Packer()
+    images = {archive.sample_key(f"cats/{n}.jpg", ["noise"]): os.urandom(1024 * 1024 + n) for n in range(12)}
+    members = []
+    with streamed(storage, "shard-00000.tar", "application/x-tar") as upload:
+        for key, data in images.items():
+            pieces, member = packer.add(f"{key}.jpg", data)
+            members.append(member)
+            for piece in pieces:
+                upload.write(piece)
+        # Two parts are up, yet nothing is visible under the key until the upload completes.
+        assert not storage.exists("shard-00000.tar")
+        upload.write(archive.TRAILER)
+    assert "-" in client.head_object(Bucket=destination, Key="packed/shard-00000.tar")["ETag"]
+    assert upload.size == packer.size_with_trailer()
+    for member, data in zip(members, images.values(), strict=True):
+        ranged = client.get_object(
+            Bucket=destination,
+            Key="packed/shard-00000.tar",
+            Range=f"bytes={member.offset}-{member.offset + member.size - 1}",
+        )["Body"].read()
+        assert ranged == data
+
+
+def test_an_aborted_archive_leaves_no_object_and_no_upload(s3, buckets, monkeypatch):
+    _, destination = buckets
+    monkeypatch.setattr(s3_module, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)
+    storage = open_storage(f"s3://{destination}/packed")
+    with pytest.raises(RuntimeError, match="encoder broke"), streamed(storage, "shard-00001.tar") as upload:
+        upload.write(os.urandom(6 * 1024 * 1024))  # one part sent
+        raise RuntimeError("encoder broke")
+    client = s3.client()
+    assert not storage.exists("shard-00001.tar")
+    assert not client.list_multipart_uploads(Bucket=destination).get("Uploads")

@@ -6,7 +6,7 @@ import pytest
 
 from kaleidoscope.steps.errors import InvalidInput, StorageError
 from kaleidoscope.steps.locations import open_storage
-from kaleidoscope.steps.storage import LocalStorage
+from kaleidoscope.steps.storage import LocalStorage, streamed
 
 
 def test_listing_is_recursive_sorted_and_relative(tmp_path):
@@ -62,3 +62,22 @@ def test_url_forms(tmp_path):
 def test_unreadable_key_names_the_key(tmp_path):
     with pytest.raises(StorageError, match=r"absent\.jpg: cannot read"):
         LocalStorage(tmp_path).read("absent.jpg")
+
+
+def test_a_streamed_upload_is_invisible_until_committed(tmp_path):
+    storage = LocalStorage(tmp_path)
+    with streamed(storage, "shards/a.tar") as upload:
+        upload.write(b"first ")
+        assert not storage.exists("shards/a.tar")
+        upload.write(b"second")
+    assert storage.read("shards/a.tar") == b"first second" and upload.size == 12
+
+
+def test_a_streamed_upload_that_raises_leaves_nothing(tmp_path):
+    storage = LocalStorage(tmp_path)
+    storage.write("shards/a.tar", b"the earlier archive")
+    with pytest.raises(KeyboardInterrupt), streamed(storage, "shards/a.tar") as upload:
+        upload.write(b"half an archive")
+        raise KeyboardInterrupt
+    assert storage.read("shards/a.tar") == b"the earlier archive"
+    assert [p.name for p in (tmp_path / "shards").iterdir()] == ["a.tar"]

@@ -1,0 +1,107 @@
+"""WebDataset tar shards, written deterministically: the byte layout of the ``webdataset`` output
+container (issue 17), independent of where the bytes go.
+
+A WebDataset shard is a plain POSIX tar whose members are grouped into samples by name: the
+sample key is a member's path up to the first ``.`` of its file name, the rest is the field
+(``cats/tom%2Ejpg__flip_lr.jpg`` and ``.json`` are fields ``jpg`` and ``json`` of one sample).
+Readers differ on where they cut: ``webdataset`` takes the first dot of the last path component,
+🤗 ``datasets`` the first dot of the whole path. So a sample key here holds no dot at all: a
+source key's ``.`` and ``%`` are percent-encoded, which is reversible and never makes two keys
+one (``tom.jpg`` and ``tom_jpg`` stay apart).
+
+Determinism is the point: a retried shard must rewrite the same bytes. Every header has mtime 0,
+uid and gid 0, no user or group name, mode 0444, and members go in the order they are added.
+Names over ustar's 100 bytes, or not ASCII, get a pax extended header (``path=``, UTF-8), the
+format's own rule, so no name is truncated or mangled; Python's :mod:`tarfile` builds the headers.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kaleidoscope.steps.naming import subset_label
+
+BLOCK = tarfile.BLOCKSIZE
+#: The end-of-archive marker: two zero blocks.
+TRAILER = bytes(2 * BLOCK)
+
+# Characters a sample key cannot hold as they are: the dot splits key from field, the percent
+# sign is the escape, a backslash is a separator to some tar readers, control characters are
+# nothing a file name should carry.
+_ESCAPED = {ord("."), ord("%"), ord("\\"), *range(0x20), 0x7F}
+
+
+def escape_key(source_key: str) -> str:
+    """``source_key`` as a sample-key path: no dot, no empty or absolute path component.
+
+    ``.``, ``%``, ``\\`` and control characters become ``%XX``; a ``/`` that would start, end or
+    double a path component becomes ``%2F``. Any other character, unicode included, stays.
+    """
+    escaped = []
+    last = len(source_key) - 1
+    for position, character in enumerate(source_key):
+        if ord(character) in _ESCAPED:
+            escaped.append(f"%{ord(character):02X}")
+        elif character == "/" and (position == 0 or position == last or source_key[position + 1] == "/"):
+            escaped.append("%2F")
+        else:
+            escaped.append(character)
+    return "".join(escaped)
+
+
+def sample_key(source_key: str, labels: Sequence[str]) -> str:
+    """One output's sample key: the escaped source key, ``__``, the labels applied (as in file names)."""
+    return f"{escape_key(source_key)}__{subset_label(labels)}"
+
+
+def header(name: str, size: int) -> bytes:
+    """The header block(s) of a regular member ``name`` of ``size`` bytes, deterministic."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+
+
+def padding(size: int) -> bytes:
+    """Zero bytes that round a member's data up to a whole block."""
+    return bytes(-size % BLOCK)
+
+
+@dataclass(frozen=True)
+class Member:
+    """Where one member's data sits in its archive: a reader can range-GET ``offset`` to
+    ``offset + size - 1`` and have exactly the member's bytes."""
+
+    name: str
+    offset: int
+    size: int
+
+
+class Packer:
+    """Lays out one archive: :meth:`add` returns a member's bytes (header, data, padding) and
+    where its data starts; the caller sends them on in order and ends with :data:`TRAILER`.
+
+    It holds no data, only the position, so an archive of any size is streamed.
+    """
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.members = 0
+
+    def add(self, name: str, data: bytes) -> tuple[list[bytes], Member]:
+        head = header(name, len(data))
+        member = Member(name, self.position + len(head), len(data))
+        pieces = [head, data, padding(len(data))]
+        self.position += len(head) + len(data) + len(pieces[2])
+        self.members += 1
+        return pieces, member
+
+    def size_with_trailer(self) -> int:
+        """The archive's size if it ended now."""
+        return self.position + len(TRAILER)
