@@ -17,11 +17,13 @@ format's own rule, so no name is truncated or mangled; Python's :mod:`tarfile` b
 
 from __future__ import annotations
 
+import contextlib
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kaleidoscope.steps.naming import subset_label
+from kaleidoscope.steps.storage import Storage, Upload
 
 BLOCK = tarfile.BLOCKSIZE
 #: The end-of-archive marker: two zero blocks.
@@ -105,3 +107,65 @@ class Packer:
     def size_with_trailer(self) -> int:
         """The archive's size if it ended now."""
         return self.position + len(TRAILER)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a member went: the archive's key (in its storage) and the member within it."""
+
+    archive: str
+    member: Member
+
+
+class ArchiveSeries:
+    """Samples streamed into archives of at most ``max_bytes`` each, the ``n``-th stored under
+    ``key_for(n)``: one upload open at a time, so memory is a part buffer, never an archive.
+
+    A sample's members always share an archive (readers group a sample by adjacent names), so an
+    archive passes ``max_bytes`` only when one sample alone is larger. Where the cuts fall
+    depends on the bytes and their order alone: the same samples give the same archives.
+    """
+
+    def __init__(self, storage: Storage, key_for: Callable[[int], str], max_bytes: int):
+        self.storage, self.key_for, self.max_bytes = storage, key_for, max_bytes
+        self.keys: list[str] = []
+        self._upload: Upload | None = None
+        self._packer = Packer()
+
+    def add(self, key: str, fields: Sequence[tuple[str, bytes]]) -> list[Placed]:
+        """Store one sample: ``fields`` are ``(extension, bytes)``, members ``<key>.<extension>``."""
+        size = sum(
+            len(header(f"{key}.{extension}", len(data))) + len(data) + len(padding(len(data)))
+            for extension, data in fields
+        )
+        if self._upload is not None and self._packer.size_with_trailer() + size > self.max_bytes:
+            self._finish()
+        if self._upload is None:
+            self.keys.append(self.key_for(len(self.keys)))
+            self._upload = self.storage.open_upload(self.keys[-1], "application/x-tar")
+            self._packer = Packer()
+        placed = []
+        for extension, data in fields:
+            pieces, member = self._packer.add(f"{key}.{extension}", data)
+            for piece in pieces:
+                self._upload.write(piece)
+            placed.append(Placed(self.keys[-1], member))
+        return placed
+
+    def _finish(self) -> None:
+        upload, self._upload = self._upload, None
+        if upload is not None:
+            upload.write(TRAILER)
+            upload.commit()
+
+    def close(self) -> list[str]:
+        """Commit the last archive; return every archive's key, in order."""
+        self._finish()
+        return list(self.keys)
+
+    def abort(self) -> None:
+        """Drop the archive being written (committed ones stay: a retry rewrites them, byte for byte)."""
+        upload, self._upload = self._upload, None
+        if upload is not None:
+            with contextlib.suppress(Exception):
+                upload.abort()

@@ -14,6 +14,7 @@ import pytest
 import webdataset
 
 from kaleidoscope.steps import archive
+from kaleidoscope.steps.storage import LocalStorage
 
 # Source keys that would collide, escape the archive or overflow ustar's 100-byte name field if
 # they were used as member names as they are.
@@ -121,3 +122,44 @@ def test_webdataset_reads_one_sample_per_output(tmp_path):
         assert set(sample) >= {"jpg", "json"}
         assert hashlib.sha256(sample["jpg"]).digest() == hashlib.sha256(image).digest()
         assert json.loads(sample["json"]) == params
+
+
+def _series(root: Path, max_bytes: int) -> tuple[list[str], list[list[archive.Placed]]]:
+    series = archive.ArchiveSeries(LocalStorage(root), lambda n: f"packed/shard-{n:05d}.tar", max_bytes)
+    placed = [
+        series.add(key, [("jpg", image), ("json", json.dumps(params).encode())]) for key, image, params in _samples()
+    ]
+    return series.close(), placed
+
+
+def test_a_series_cuts_archives_by_size_between_samples(tmp_path):
+    samples = _samples()
+    keys, placed = _series(tmp_path / "one", max_bytes=8 * 1024)
+    assert len(keys) > 1 and keys[0] == "packed/shard-00000.tar"
+    for key in keys:
+        # Each archive ends whole; only an archive holding one sample larger than the bound may pass it.
+        path = tmp_path / "one" / key
+        with tarfile.open(path) as tar:
+            names = tar.getnames()
+        assert path.stat().st_size <= 8 * 1024 or len(names) == 2
+    # Both members of a sample sit in one archive, at the offsets the series returned.
+    for (key, image, _), (jpg, meta) in zip(samples, placed, strict=True):
+        assert jpg.archive == meta.archive and jpg.member.name == f"{key}.jpg"
+        data = (tmp_path / "one" / jpg.archive).read_bytes()
+        assert data[jpg.member.offset : jpg.member.offset + jpg.member.size] == image
+    # webdataset reads the series as one dataset, every sample once and in order.
+    read = list(webdataset.WebDataset([str(tmp_path / "one" / key) for key in keys], shardshuffle=False))
+    assert [sample["__key__"] for sample in read] == [key for key, _, _ in samples]
+    # The same samples cut the same way into the same bytes.
+    again, _ = _series(tmp_path / "two", max_bytes=8 * 1024)
+    assert again == keys
+    assert all((tmp_path / "one" / k).read_bytes() == (tmp_path / "two" / k).read_bytes() for k in keys)
+
+
+def test_an_aborted_series_keeps_only_the_archives_it_committed(tmp_path):
+    storage = LocalStorage(tmp_path)
+    series = archive.ArchiveSeries(storage, lambda n: f"packed/shard-{n:05d}.tar", max_bytes=4 * 1024)
+    series.add("a", [("jpg", b"x" * 3000)])
+    series.add("b", [("jpg", b"y" * 3000)])  # closes the first archive
+    series.abort()
+    assert sorted(p.name for p in (tmp_path / "packed").iterdir()) == ["shard-00000.tar"]
