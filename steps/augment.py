@@ -30,7 +30,19 @@ from typing import TypeVar
 
 import cv2
 
-from kaleidoscope.steps import claim, formats, imageio, machine, naming, ops, run_layout, samplers, seeding, tree
+from kaleidoscope.steps import (
+    archive,
+    claim,
+    formats,
+    imageio,
+    machine,
+    naming,
+    ops,
+    run_layout,
+    samplers,
+    seeding,
+    tree,
+)
 from kaleidoscope.steps.errors import KaleidoscopeError, ObjectMissing, StorageDenied, StorageError
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.shard import read_run, read_shard
@@ -230,7 +242,12 @@ def augment_shard(
     destination: Storage = open_storage(spec.destination)
     io_threads = io_threads or default_io_threads(destination)
     with claim.Heartbeat(destination, run_id) as heartbeat:
-        keys = read_shard(destination, run_record or read_run(destination, run_id), index)
+        run = run_record or read_run(destination, run_id)
+        keys = read_shard(destination, run, index)
+        # webdataset: the outputs go into the chunk's archives (by this thread, in key order, so
+        # the archives' bytes are the same on a retry) instead of an object each.
+        packed = spec.container == "webdataset"
+        extension = formats.EXTENSIONS[spec.output_format].lstrip(".")
         per_chunk = chunk_images(spec)
         commits = _commits(destination, run_id, index)
         resumed = min(len(keys), len(commits) * per_chunk)
@@ -254,23 +271,26 @@ def augment_shard(
                 finally:
                     waiting.release()
 
-            def process(item: tuple[str, Future]) -> list[dict]:
+            def process(item: tuple[str, Future]) -> list[tuple[dict, bytes | None]]:
                 key, download = item
                 try:
                     try:
                         data = download.result()
                     except (ObjectMissing, StorageDenied) as error:
                         # The object itself: vanished since the listing, or not readable by us.
-                        return [_failure(key, "unreadable", error)]
+                        return [(_failure(key, "unreadable", error), None)]
                     try:
                         produced = variants(spec, key, data)
                         first = next(produced, None)
                     except imageio.ImageError as error:
                         # Undecodable, over the pixel limit, an unsupported sample type: the
                         # image's own fault. Anything else raised here is a bug and stops the step.
-                        return [_failure(key, "image", error)]
+                        return [(_failure(key, "image", error), None)]
+                    every = itertools.chain([first] if first else [], produced)
+                    if packed:
+                        return [(variant.record, variant.data) for variant in every]
                     uploads: list[tuple[Future | None, dict]] = []
-                    for variant in itertools.chain([first] if first else [], produced):
+                    for variant in every:
                         waiting.acquire()
                         if inline_writes:
                             upload(variant)
@@ -278,7 +298,7 @@ def augment_shard(
                         else:
                             uploads.append((io.submit(upload, variant), variant.record))
                     # A record is returned only once its output is stored: DestinationError propagates.
-                    return [record for future, record in uploads if future is None or future.result() is None]
+                    return [(record, None) for future, record in uploads if future is None or future.result() is None]
                 finally:
                     progress.advance()
 
@@ -288,9 +308,29 @@ def augment_shard(
             images_in_chunk = 0
             chunk = len(commits)
 
+            def new_series(chunk: int) -> archive.ArchiveSeries:
+                return archive.ArchiveSeries(
+                    destination,
+                    lambda piece: run_layout.work_archive_key(run_id, index, chunk, piece),
+                    spec.archive_bytes,
+                )
+
+            series = new_series(chunk)
+
+            def pack(record: dict, data: bytes) -> dict:
+                key = archive.sample_key(record["source"], record["ops"])
+                record = record | {"output": f"{key}.{extension}"}
+                sidecar = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                image = series.add(key, [(extension, data), ("json", sidecar)])[0]
+                published = run_layout.published_archive_key(
+                    run["generation"], run_id, index, chunk, len(series.keys) - 1
+                )
+                return record | {"archive": published, "offset": image.member.offset}
+
             def commit() -> None:
-                nonlocal records, failures, images_in_chunk, chunk
+                nonlocal records, failures, images_in_chunk, chunk, series
                 heartbeat.check()  # fencing: never commit into a destination another run holds
+                archives = len(series.close())  # stored before the records that name them
                 if failures:
                     destination.write(
                         run_layout.chunk_failures_key(run_id, index, chunk), _jsonl(failures), "application/x-ndjson"
@@ -300,20 +340,30 @@ def augment_shard(
                         run_layout.chunk_records_key(run_id, index, chunk), _jsonl(records), "application/x-ndjson"
                     )
                 document = {"images": images_in_chunk, "records": len(records), "failed": len(failures)}
+                if archives:
+                    document["archives"] = archives
                 destination.write(
                     run_layout.chunk_commit_key(run_id, index, chunk), json.dumps(document).encode(), "application/json"
                 )
                 commits.append(document)
                 records, failures, images_in_chunk, chunk = [], [], 0, chunk + 1
+                series = new_series(chunk)
 
-            for results in ordered_map(process, prefetched, threads):
-                records.extend(record for record in results if "error" not in record)
-                failures.extend(record for record in results if "error" in record)
-                images_in_chunk += 1
-                if images_in_chunk == per_chunk:
+            try:
+                for results in ordered_map(process, prefetched, threads):
+                    for record, data in results:
+                        if "error" in record:
+                            failures.append(record)
+                        else:
+                            records.append(pack(record, data) if data is not None else record)
+                    images_in_chunk += 1
+                    if images_in_chunk == per_chunk:
+                        commit()
+                if images_in_chunk:
                     commit()
-            if images_in_chunk:
-                commit()
+            except BaseException:
+                series.abort()  # no half archive: the chunk is redone, byte for byte, by the retry
+                raise
 
         done = {
             "index": index,
@@ -323,6 +373,7 @@ def augment_shard(
             "chunks": len(commits),
             "record_chunks": [number for number, c in enumerate(commits) if c["records"]],
             "failure_chunks": [number for number, c in enumerate(commits) if c["failed"]],
+            "archive_chunks": [[number, c["archives"]] for number, c in enumerate(commits) if c.get("archives")],
         }
         heartbeat.check()
         destination.write(run_layout.shard_done_key(run_id, index), json.dumps(done).encode(), "application/json")

@@ -80,21 +80,33 @@ def _failure_sample(destination: Storage, run_id: str, reports: list[dict]) -> l
 
 def _publish_parts(destination: Storage, run: dict, reports: list[dict]) -> None:
     run_id, generation = run["run_id"], run["generation"]
-    moves = [
-        (
-            run_layout.chunk_records_key(run_id, r["index"], c),
-            run_layout.published_part_key(generation, run_id, r["index"], c),
-        )
-        for r in reports
-        for c in r["record_chunks"]
-    ] + [
-        (
-            run_layout.chunk_failures_key(run_id, r["index"], c),
-            run_layout.published_failures_key(generation, run_id, r["index"], c),
-        )
-        for r in reports
-        for c in r["failure_chunks"]
-    ]
+    moves = (
+        [
+            (
+                run_layout.chunk_records_key(run_id, r["index"], c),
+                run_layout.published_part_key(generation, run_id, r["index"], c),
+            )
+            for r in reports
+            for c in r["record_chunks"]
+        ]
+        + [
+            (
+                run_layout.chunk_failures_key(run_id, r["index"], c),
+                run_layout.published_failures_key(generation, run_id, r["index"], c),
+            )
+            for r in reports
+            for c in r["failure_chunks"]
+        ]
+        + [
+            (
+                run_layout.work_archive_key(run_id, r["index"], c, piece),
+                run_layout.published_archive_key(generation, run_id, r["index"], c, piece),
+            )
+            for r in reports
+            for c, pieces in r.get("archive_chunks", ())
+            for piece in range(pieces)
+        ]
+    )
     with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="publish") as pool:
         for future in [pool.submit(destination.move, source, target) for source, target in moves]:
             future.result()
@@ -108,10 +120,14 @@ def _remove_superseded(destination: Storage, run: dict) -> None:
     """
     if run.get("continuing"):
         return
-    keep = (run_layout.generation_prefix(run["generation"]), run_layout.failures_generation_prefix(run["generation"]))
+    keep = (
+        run_layout.generation_prefix(run["generation"]),
+        run_layout.failures_generation_prefix(run["generation"]),
+        run_layout.archives_generation_prefix(run["generation"]),
+    )
     stale = [
         key
-        for prefix in (run_layout.MANIFEST_PREFIX, run_layout.FAILURES_PREFIX)
+        for prefix in (run_layout.MANIFEST_PREFIX, run_layout.FAILURES_PREFIX, run_layout.ARCHIVES_PREFIX)
         for key in destination.list_keys(prefix)
         if not key.startswith(keep)
     ]
@@ -184,6 +200,10 @@ def merge(
         "transforms": [{"label": t.label, "op": t.op, "options": dict(t.options)} for t in spec.transforms],
         "outputs_per_image": spec.outputs_per_image,
         "output_format": spec.output_format,
+        "container": spec.container,
+        "archives": destination.describe(run_layout.archives_generation_prefix(run["generation"]))
+        if spec.container == "webdataset"
+        else None,
         "shards": run["shards"],
         "started_at": run["started_at"],
         "finished_at": finished_at,

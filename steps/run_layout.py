@@ -4,6 +4,7 @@
 ::
 
     manifest/<generation>/<run-id>/part-SSSSS-CCCCC.jsonl   published records, one per output image
+    shards/<generation>/<run-id>/shard-SSSSS-CCCCC-PP.tar    published WebDataset archives (webdataset container)
     failures/<generation>/<run-id>/part-SSSSS-CCCCC.jsonl    inputs that failed, one line each
     summary.json                                             the latest run's counts and settings
     _kaleidoscope/claim.json                                 the run that holds the destination
@@ -15,6 +16,7 @@
     _kaleidoscope/work/<run-id>/chunks/SSSSS/CCCCC.jsonl     a committed chunk's records (in flight)
     _kaleidoscope/work/<run-id>/chunks/SSSSS/CCCCC.failures.jsonl  ... and its failed images
     _kaleidoscope/work/<run-id>/chunks/SSSSS/CCCCC.json      the chunk's commit: its counts
+    _kaleidoscope/work/<run-id>/archives/SSSSS/CCCCC-PP.tar  a committed chunk's archives (in flight)
     _kaleidoscope/work/<run-id>/shards/SSSSS.json            shard SSSSS is done: its counts
 
 A *generation* starts with every full run and takes the incremental runs after it: a glob over
@@ -33,6 +35,9 @@ WORK_PREFIX = "_kaleidoscope"
 MANIFEST_PREFIX = "manifest/"
 MANIFEST_GLOB = "manifest/*/*/*.jsonl"
 FAILURES_PREFIX = "failures/"
+#: Published WebDataset archives; ``shards/*/*/*.tar`` is every current archive, as the manifest glob is.
+ARCHIVES_PREFIX = "shards/"
+ARCHIVES_GLOB = "shards/*/*/*.tar"
 SUMMARY = "summary.json"
 CLAIM = f"{WORK_PREFIX}/claim.json"
 HEAD = f"{WORK_PREFIX}/head.json"
@@ -81,6 +86,20 @@ def chunk_of_commit(key: str) -> int | None:
     name = key.rsplit("/", 1)[-1]
     stem, dot, extension = name.partition(".")
     return int(stem) if extension == "json" and dot and stem.isdigit() else None
+
+
+def work_archive_key(run_id: str, shard: int, chunk: int, piece: int) -> str:
+    """Archive ``piece`` of a chunk of a shard, before publication."""
+    return f"{work_prefix(run_id)}archives/{shard:05d}/{chunk:05d}-{piece:02d}.tar"
+
+
+def archives_generation_prefix(generation: str) -> str:
+    return f"{ARCHIVES_PREFIX}{generation}/"
+
+
+def published_archive_key(generation: str, run_id: str, shard: int, chunk: int, piece: int) -> str:
+    """Where a chunk's archive is published, and what its records name as their ``archive``."""
+    return f"{archives_generation_prefix(generation)}{run_id}/shard-{shard:05d}-{chunk:05d}-{piece:02d}.tar"
 
 
 def shard_done_key(run_id: str, shard: int) -> str:

@@ -45,6 +45,15 @@ DEFAULT_MAX_OUTPUTS_PER_IMAGE = 1024
 ENGINE_VERSION = 2
 DEFAULT_INCLUDE = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.tif", "*.tiff"]
 LABEL_PATTERN = "^[a-z][a-z0-9_]{0,31}$"
+#: How outputs are stored: an object each, or packed into WebDataset tar archives.
+CONTAINERS = ("files", "webdataset")
+#: Archive bounds, in MB. A few hundred MB is what WebDataset's authors and the streaming readers
+#: advise: large enough that a GET streams at full speed and a run makes one PUT per ~10,000
+#: outputs, small enough that a training job's shards outnumber its workers and a retried upload
+#: resends little. Below 16 MB an archive is barely more than the 8 MB upload part it is sent in.
+DEFAULT_ARCHIVE_MB = 512
+MIN_ARCHIVE_MB = 16
+MAX_ARCHIVE_MB = 4096
 #: Words a label may not take because output names use them.
 RESERVED_LABELS = frozenset({"original"})
 
@@ -185,6 +194,20 @@ def build_schema() -> dict:
                         "description": "mirror: outputs beside their source key; spread: under a 2-hex-digit "
                         "prefix so writes spread over S3 prefixes; auto: spread for s3:// destinations.",
                     },
+                    "container": {
+                        "enum": list(CONTAINERS),
+                        "default": "files",
+                        "description": "files: one object per output; webdataset: outputs packed into WebDataset "
+                        "tar archives (one sample per output, its image and a .json of its parameters), "
+                        "for training at scale and a fraction of the S3 requests.",
+                    },
+                    "archive_mb": {
+                        "type": "integer",
+                        "minimum": MIN_ARCHIVE_MB,
+                        "maximum": MAX_ARCHIVE_MB,
+                        "default": DEFAULT_ARCHIVE_MB,
+                        "description": "webdataset: most MB an archive holds before the next one starts.",
+                    },
                     "background": {
                         "type": "array",
                         "prefixItems": [{"type": "integer", "minimum": 0, "maximum": 255}] * 3,
@@ -275,6 +298,8 @@ class Spec:
     max_ops: int
     output_format: str
     layout: str  # "mirror" or "spread", resolved from "auto"
+    container: str  # "files" or "webdataset"
+    archive_bytes: int
     quality: int
     background: tuple[int, int, int]
     shards: int | None
@@ -297,18 +322,22 @@ class Spec:
         equal hashes write the same outputs for the same source, so their records can share a
         manifest generation.
         """
+        output: dict[str, object] = {
+            "format": self.output_format,
+            "quality": self.quality,
+            "background": list(self.background),
+            "layout": self.layout,
+        }
+        if self.container != "files":
+            # Only when packed: a files spec keeps the hash (and the incremental runs) it had.
+            output |= {"container": self.container, "archive_bytes": self.archive_bytes}
         decisive = {
             "engine": ENGINE_VERSION,
             "seed": self.seed,
             "normalize": self.normalize_size,
             "transforms": [{"label": t.label, "op": t.op, "options": dict(t.options)} for t in self.transforms],
             "combinations": [self.min_ops, self.max_ops],
-            "output": {
-                "format": self.output_format,
-                "quality": self.quality,
-                "background": list(self.background),
-                "layout": self.layout,
-            },
+            "output": output,
         }
         canonical = json.dumps(decisive, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
@@ -503,6 +532,8 @@ def _normalised(document: Any) -> Spec:
         max_ops=combinations.get("max_ops", len(transforms)),
         output_format=output.get("format", "jpg"),
         layout=_layout(output.get("layout", "auto"), document["destination"]),
+        container=output.get("container", "files"),
+        archive_bytes=output.get("archive_mb", DEFAULT_ARCHIVE_MB) * 1024 * 1024,
         quality=output.get("quality", 90),
         background=tuple(output.get("background", (255, 255, 255))),
         shards=shards,
