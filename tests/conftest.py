@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import cv2
@@ -129,6 +130,19 @@ def s3(s3_server, monkeypatch):
     yield s3_server
     s3_module._settings = before
     s3_module.forget_clients()
+
+
+def bucket_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def buckets(s3):
+    """An empty source bucket and an empty destination bucket, named afresh for each test."""
+    source, destination = bucket_name("src"), bucket_name("dst")
+    s3.make_bucket(source)
+    s3.make_bucket(destination)
+    return source, destination
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -22,23 +22,10 @@ from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.storage import streamed
 from kaleidoscope.workflows.cli import main
 from tests import s3server
-from tests.conftest import BAD_IMAGES, GOOD_IMAGES, read_records, synthetic_image
+from tests.conftest import BAD_IMAGES, GOOD_IMAGES, bucket_name, read_records, synthetic_image
 
 pytestmark = pytest.mark.s3
 ROOT = Path(__file__).parents[1]
-
-
-def bucket_name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def buckets(s3):
-    """A source bucket filled from the photos fixture's layout and an empty destination bucket."""
-    source, destination = bucket_name("src"), bucket_name("dst")
-    s3.make_bucket(source)
-    s3.make_bucket(destination)
-    return source, destination
 
 
 def upload_folder(s3, folder: Path, bucket: str, prefix: str) -> None:

@@ -21,7 +21,7 @@ import webdataset
 from kaleidoscope.steps import run_layout
 from kaleidoscope.workflows.cli import main
 from tests.conftest import GOOD_IMAGES, read_records, synthetic_image
-from tests.test_s3 import ROOT, all_objects, bucket_name, run_cli, upload_folder, write_spec
+from tests.test_s3 import ROOT, all_objects, run_cli, upload_folder, write_spec
 
 PACKED = {"format": "png", "container": "webdataset", "archive_mb": 16}
 
@@ -81,17 +81,9 @@ def test_archive_size_out_of_range_exits_2_naming_the_field(photos, tmp_path, ca
     assert "output.archive_mb" in capsys.readouterr().err
 
 
-@pytest.fixture
-def source_and_destination(s3):
-    source, destination = bucket_name("src"), bucket_name("dst")
-    s3.make_bucket(source)
-    s3.make_bucket(destination)
-    return source, destination
-
-
 @pytest.mark.s3
-def test_an_s3_run_packs_outputs_that_webdataset_streams_from_the_server(s3, source_and_destination, photos, tmp_path):
-    source, destination = source_and_destination
+def test_an_s3_run_packs_outputs_that_webdataset_streams_from_the_server(s3, buckets, photos, tmp_path):
+    source, destination = buckets
     upload_folder(s3, photos, source, "photos")
     spec = write_spec(tmp_path, f"s3://{source}/photos", f"s3://{destination}/aug", output=PACKED)
     process = run_cli("run", str(spec), "--workers", "2")
@@ -125,10 +117,8 @@ def test_curl_is_what_webdataset_streams_urls_with():
 
 
 @pytest.mark.s3
-def test_a_killed_packing_step_leaves_no_half_archive_and_its_rerun_is_byte_identical(
-    s3, source_and_destination, tmp_path
-):
-    source, destination = source_and_destination
+def test_a_killed_packing_step_leaves_no_half_archive_and_its_rerun_is_byte_identical(s3, buckets, tmp_path):
+    source, destination = buckets
     client = s3.client()
     for index in range(12):
         _ok, data = cv2.imencode(".png", synthetic_image(300, 300, seed=index))
