@@ -283,8 +283,8 @@ class S3Storage(Storage):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail(error, key) from error
 
-    def open_upload(self, key: str, content_type: str | None = None) -> Upload:
-        return _S3Upload(self, key, content_type)
+    def open_upload(self, key: str, content_type: str | None = None, part_bytes: int | None = None) -> Upload:
+        return _S3Upload(self, key, content_type, part_bytes or MULTIPART_THRESHOLD)
 
     def move(self, key: str, target: str) -> None:
         # Server-side copy, then delete: no byte passes through the pod.
@@ -339,12 +339,12 @@ class S3Storage(Storage):
 
 
 class _S3Upload(Upload):
-    """Parts of :data:`MULTIPART_THRESHOLD` bytes, one in memory at a time, nothing on disk. A
+    """Parts of ``part_bytes`` (default :data:`MULTIPART_THRESHOLD`), one in memory at a time, nothing on disk. A
     multipart upload becomes visible only when completed, so the object appears whole or not at
     all; an object smaller than one part is a single PUT on commit."""
 
-    def __init__(self, storage: S3Storage, key: str, content_type: str | None):
-        self.storage, self.key = storage, key
+    def __init__(self, storage: S3Storage, key: str, content_type: str | None, part_bytes: int):
+        self.storage, self.key, self.part_bytes = storage, key, part_bytes
         self.extra = {"ContentType": content_type} if content_type else {}
         self.buffer = bytearray()
         self.upload_id: str | None = None
@@ -369,7 +369,7 @@ class _S3Upload(Upload):
     def write(self, data: bytes) -> None:
         self.buffer += data
         self.size += len(data)
-        if len(self.buffer) >= MULTIPART_THRESHOLD:
+        if len(self.buffer) >= self.part_bytes:
             self._send_part()
 
     def commit(self) -> None:

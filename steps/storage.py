@@ -92,9 +92,10 @@ class Storage(ABC):
         """Delete ``key``; an absent key is no error."""
 
     @abstractmethod
-    def open_upload(self, key: str, content_type: str | None = None) -> Upload:
+    def open_upload(self, key: str, content_type: str | None = None, part_bytes: int | None = None) -> Upload:
         """Start storing an object of unknown size under ``key``, written piece by piece: nothing
-        is visible under ``key`` until :meth:`Upload.commit` (use :func:`streamed`)."""
+        is visible under ``key`` until :meth:`Upload.commit` (use :func:`streamed`). ``part_bytes``
+        is what a store that uploads in parts holds in memory and sends at once (its default if None)."""
 
     def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
         """Store the concatenated ``chunks`` under ``key`` atomically, in bounded memory and with no
@@ -277,7 +278,7 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"{self.describe(key)}: cannot delete: {error.strerror or error}") from error
 
-    def open_upload(self, key: str, content_type: str | None = None) -> Upload:
+    def open_upload(self, key: str, content_type: str | None = None, part_bytes: int | None = None) -> Upload:
         return _LocalUpload(self, self._path(key))
 
     def move(self, key: str, target: str) -> None:

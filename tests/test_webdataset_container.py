@@ -166,3 +166,18 @@ def test_a_killed_packing_step_leaves_no_half_archive_and_its_rerun_is_byte_iden
     assert [(r["output"], r["sha256"], r["offset"]) for r in records] == [
         (r["output"], r["sha256"], r["offset"]) for r in reference
     ]
+
+
+@pytest.mark.s3
+def test_archives_go_up_in_parts_of_their_own_size(s3, buckets, monkeypatch):
+    from kaleidoscope.steps import archive
+    from kaleidoscope.steps.locations import open_storage
+
+    _, destination = buckets
+    monkeypatch.setattr(archive, "ARCHIVE_PART_BYTES", 5 * 1024 * 1024)
+    series = archive.ArchiveSeries(open_storage(f"s3://{destination}/p"), lambda n: f"a-{n}.tar", 64 * 1024 * 1024)
+    for n in range(3):
+        series.add(f"sample{n}", [("bin", os.urandom(3 * 1024 * 1024))])
+    assert series.close() == ["a-0.tar"]
+    # Two parts of 5 MB and the rest: a multipart ETag ends in its part count.
+    assert s3.client().head_object(Bucket=destination, Key="p/a-0.tar")["ETag"].strip('"').endswith("-2")
