@@ -17,7 +17,6 @@ format's own rule, so no name is truncated or mangled; Python's :mod:`tarfile` b
 
 from __future__ import annotations
 
-import contextlib
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -97,14 +96,13 @@ class Packer:
 
     def __init__(self) -> None:
         self.position = 0
-        self.members = 0
 
-    def add(self, name: str, data: bytes) -> tuple[list[bytes], Member]:
-        head = header(name, len(data))
-        member = Member(name, self.position + len(head), len(data))
+    def add(self, name: str, data: bytes, head: bytes | None = None) -> tuple[list[bytes], Member]:
+        """``head`` is the member's :func:`header` when the caller has built it already."""
+        head = head if head is not None else header(name, len(data))
         pieces = [head, data, padding(len(data))]
-        self.position += len(head) + len(data) + len(pieces[2])
-        self.members += 1
+        member = Member(name, self.position + len(head), len(data))
+        self.position += sum(map(len, pieces))
         return pieces, member
 
     def size_with_trailer(self) -> int:
@@ -137,10 +135,9 @@ class ArchiveSeries:
 
     def add(self, key: str, fields: Sequence[tuple[str, bytes]]) -> list[Placed]:
         """Store one sample: ``fields`` are ``(extension, bytes)``, members ``<key>.<extension>``."""
-        size = sum(
-            len(header(f"{key}.{extension}", len(data))) + len(data) + len(padding(len(data)))
-            for extension, data in fields
-        )
+        # Each header is built once: it sizes the sample here and is written below.
+        members = [(f"{key}.{extension}", data, header(f"{key}.{extension}", len(data))) for extension, data in fields]
+        size = sum(len(head) + len(data) + len(padding(len(data))) for _, data, head in members)
         if self._upload is not None and self._packer.size_with_trailer() + size > self.max_bytes:
             self._finish()
         if self._upload is None:
@@ -148,8 +145,8 @@ class ArchiveSeries:
             self._upload = self.storage.open_upload(self.keys[-1], "application/x-tar", ARCHIVE_PART_BYTES)
             self._packer = Packer()
         placed = []
-        for extension, data in fields:
-            pieces, member = self._packer.add(f"{key}.{extension}", data)
+        for name, data, head in members:
+            pieces, member = self._packer.add(name, data, head)
             for piece in pieces:
                 self._upload.write(piece)
             placed.append(Placed(self.keys[-1], member))
@@ -170,5 +167,4 @@ class ArchiveSeries:
         """Drop the archive being written (committed ones stay: a retry rewrites them, byte for byte)."""
         upload, self._upload = self._upload, None
         if upload is not None:
-            with contextlib.suppress(Exception):
-                upload.abort()
+            upload.abort()

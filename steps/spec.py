@@ -50,7 +50,8 @@ CONTAINERS = ("files", "webdataset")
 #: Archive bounds, in MB. A few hundred MB is what WebDataset's authors and the streaming readers
 #: advise: large enough that a GET streams at full speed and a run makes one PUT per ~10,000
 #: outputs, small enough that a training job's shards outnumber its workers and a retried upload
-#: resends little. Below 16 MB an archive is barely more than the 8 MB upload part it is sent in.
+#: resends little. Below 16 MB a chunk's ~500 MB of outputs would be cut into dozens of archives,
+#: giving back the requests packing saves.
 DEFAULT_ARCHIVE_MB = 512
 MIN_ARCHIVE_MB = 16
 MAX_ARCHIVE_MB = 4096

@@ -196,12 +196,8 @@ class LocalStorage(Storage):
         # A step writes 2^N small files per image, so this path is kept to open, write, close,
         # rename: folders already made are remembered, and the temporary name is unique per
         # process and thread instead of coming from mkstemp's retry loop.
-        folder, name = os.path.split(target)
-        temporary = f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            if folder not in self._folders:
-                os.makedirs(folder, exist_ok=True)
-                self._folders.add(folder)
+            temporary = self._temporary_beside(target)
             handle = open(temporary, "wb")  # noqa: SIM115 - entered just below, after the error mapping
         except OSError as error:
             raise StorageError(f"{target}: cannot write: {error.strerror or error}") from error
@@ -215,6 +211,15 @@ class LocalStorage(Storage):
             if isinstance(error, OSError):
                 raise StorageError(f"{target}: cannot write: {error.strerror or error}") from error
             raise
+
+    def _temporary_beside(self, target: str) -> str:
+        """A temporary name in ``target``'s folder (made if need be), unique per process and thread:
+        renamed over ``target``, it replaces it atomically."""
+        folder, name = os.path.split(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        return f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.tmp"
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
@@ -349,11 +354,9 @@ class _LocalUpload(Upload):
     """A temporary file beside the target, renamed over it on commit."""
 
     def __init__(self, storage: LocalStorage, target: str):
-        self.storage, self.target = storage, target
-        folder, name = os.path.split(target)
-        self.temporary = f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.upload.tmp"
+        self.target = target
         try:
-            os.makedirs(folder, exist_ok=True)
+            self.temporary = storage._temporary_beside(target)
             self.handle = open(self.temporary, "wb")  # noqa: SIM115 - closed by commit or abort
         except OSError as error:
             raise StorageError(f"{target}: cannot write: {error.strerror or error}") from error

@@ -113,7 +113,7 @@ def test_an_s3_run_packs_outputs_that_webdataset_streams_from_the_server(s3, buc
 
 def test_curl_is_what_webdataset_streams_urls_with():
     # webdataset opens http(s) URLs by piping curl; without it the S3 reader test above cannot run.
-    assert subprocess.run(["curl", "--version"], capture_output=True).returncode == 0, sys.platform
+    assert subprocess.run(["curl", "--version"], capture_output=True).returncode == 0, "curl is not installed"
 
 
 @pytest.mark.s3
