@@ -25,9 +25,11 @@ from kaleidoscope.steps.naming import subset_label
 from kaleidoscope.steps.storage import Storage, Upload
 
 BLOCK = tarfile.BLOCKSIZE
-#: Upload part of an archive: S3 bills each part as a PUT, so a 500 MB archive in 64 MB parts is 8
-#: requests, not 30; one part is what a pod holds in memory for its open archive.
-ARCHIVE_PART_BYTES = 64 * 1024 * 1024
+#: Upload part of an archive: S3 bills each part as a PUT, so a 512 MB archive in 128 MiB parts is
+#: 4 requests, not 32 at S3's usual 16 MB; one part is what a pod holds in memory for its open
+#: archive (an eighth of the augment pod's 2 GiB request). Parts make most of a packed run's
+#: writes (docs/scale.md), so halving them is what keeps them under 1/1,000 of one PUT an output.
+ARCHIVE_PART_BYTES = 128 * 1024 * 1024
 #: The end-of-archive marker: two zero blocks.
 TRAILER = bytes(2 * BLOCK)
 
@@ -127,9 +129,20 @@ class ArchiveSeries:
     depends on the bytes and their order alone: the same samples give the same archives.
     """
 
-    def __init__(self, storage: Storage, key_for: Callable[[int], str], max_bytes: int):
+    def __init__(
+        self,
+        storage: Storage,
+        key_for: Callable[[int], str],
+        max_bytes: int,
+        *,
+        staging_for: Callable[[int], str] | None = None,
+    ):
+        """With ``staging_for``, archives are staged (:meth:`Storage.open_staged`), not committed:
+        :attr:`staged` holds their tokens for whoever publishes them."""
         self.storage, self.key_for, self.max_bytes = storage, key_for, max_bytes
+        self.staging_for = staging_for
         self.keys: list[str] = []
+        self.staged: list[dict] = []
         self._upload: Upload | None = None
         self._packer = Packer()
 
@@ -141,8 +154,14 @@ class ArchiveSeries:
         if self._upload is not None and self._packer.size_with_trailer() + size > self.max_bytes:
             self._finish()
         if self._upload is None:
-            self.keys.append(self.key_for(len(self.keys)))
-            self._upload = self.storage.open_upload(self.keys[-1], "application/x-tar", ARCHIVE_PART_BYTES)
+            number = len(self.keys)
+            self.keys.append(self.key_for(number))
+            if self.staging_for is None:
+                self._upload = self.storage.open_upload(self.keys[-1], "application/x-tar", ARCHIVE_PART_BYTES)
+            else:
+                self._upload = self.storage.open_staged(
+                    self.keys[-1], self.staging_for(number), "application/x-tar", ARCHIVE_PART_BYTES
+                )
             self._packer = Packer()
         placed = []
         for name, data, head in members:
@@ -156,10 +175,13 @@ class ArchiveSeries:
         upload, self._upload = self._upload, None
         if upload is not None:
             upload.write(TRAILER)
-            upload.commit()
+            if self.staging_for is None:
+                upload.commit()
+            else:
+                self.staged.append(upload.stage())
 
     def close(self) -> list[str]:
-        """Commit the last archive; return every archive's key, in order."""
+        """Commit (or stage) the last archive; return every archive's key, in order."""
         self._finish()
         return list(self.keys)
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 
@@ -309,10 +309,12 @@ def augment_shard(
             chunk = len(commits)
 
             def new_series(chunk: int) -> archive.ArchiveSeries:
+                # Staged, not published: the manifest step shows a run's archives with its records.
                 return archive.ArchiveSeries(
                     destination,
-                    lambda piece: run_layout.work_archive_key(run_id, index, chunk, piece),
+                    lambda piece: run_layout.published_archive_key(run["generation"], run_id, index, chunk, piece),
                     spec.archive_bytes,
+                    staging_for=lambda piece: run_layout.work_archive_key(run_id, index, chunk, piece),
                 )
 
             series = new_series(chunk)
@@ -322,15 +324,13 @@ def augment_shard(
                 record = record | {"output": f"{key}.{extension}"}
                 sidecar = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                 image = series.add(key, [(extension, data), ("json", sidecar)])[0]
-                published = run_layout.published_archive_key(
-                    run["generation"], run_id, index, chunk, len(series.keys) - 1
-                )
-                return record | {"archive": published, "offset": image.member.offset}
+                return record | {"archive": image.archive, "offset": image.member.offset}
 
             def commit() -> None:
                 nonlocal records, failures, images_in_chunk, chunk, series
                 heartbeat.check()  # fencing: never commit into a destination another run holds
-                archives = len(series.close())  # stored before the records that name them
+                series.close()  # stored before the records that name them
+                archives = series.staged
                 if failures:
                     destination.write(
                         run_layout.chunk_failures_key(run_id, index, chunk), _jsonl(failures), "application/x-ndjson"
@@ -339,7 +339,11 @@ def augment_shard(
                     destination.write(
                         run_layout.chunk_records_key(run_id, index, chunk), _jsonl(records), "application/x-ndjson"
                     )
-                document = {"images": images_in_chunk, "records": len(records), "failed": len(failures)}
+                document: dict[str, Any] = {
+                    "images": images_in_chunk,
+                    "records": len(records),
+                    "failed": len(failures),
+                }
                 if archives:
                     document["archives"] = archives
                 destination.write(

@@ -24,12 +24,19 @@ def work_runs(destination: Storage) -> list[str]:
     return runs
 
 
-def _started(destination: Storage, run_id: str) -> datetime | None:
+def _record(destination: Storage, run_id: str) -> dict:
+    """The run's record, or {} when it is missing or unreadable (a run killed as it started)."""
     found = destination.read_tagged(run_layout.run_record_key(run_id))
-    if found is None:
-        return None
     try:
-        return datetime.fromisoformat(json.loads(found[0])["started_at"])
+        record = json.loads(found[0]) if found is not None else {}
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _started(record: dict) -> datetime | None:
+    try:
+        return datetime.fromisoformat(record["started_at"])
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -49,8 +56,13 @@ def collect(destination: Storage, older_than: timedelta, *, now: datetime | None
     for run_id in work_runs(destination):
         if holder is not None and holder.run_id == run_id:
             continue
-        started = _started(destination, run_id)
+        record = _record(destination, run_id)
+        started = _started(record)
         if started is not None and now - started < older_than:
             continue
-        removed.append((run_id, destination.delete_prefix(run_layout.work_prefix(run_id))))
+        # On S3 a dead run's archives are uploads never completed, under the published prefix.
+        staged = 0
+        if isinstance(record.get("generation"), str):
+            staged = destination.abort_staged(run_layout.archives_run_prefix(record["generation"], run_id))
+        removed.append((run_id, staged + destination.delete_prefix(run_layout.work_prefix(run_id))))
     return removed

@@ -80,36 +80,35 @@ def _failure_sample(destination: Storage, run_id: str, reports: list[dict]) -> l
 
 def _publish_parts(destination: Storage, run: dict, reports: list[dict]) -> None:
     run_id, generation = run["run_id"], run["generation"]
-    moves = (
-        [
-            (
-                run_layout.chunk_records_key(run_id, r["index"], c),
-                run_layout.published_part_key(generation, run_id, r["index"], c),
-            )
-            for r in reports
-            for c in r["record_chunks"]
-        ]
-        + [
-            (
-                run_layout.chunk_failures_key(run_id, r["index"], c),
-                run_layout.published_failures_key(generation, run_id, r["index"], c),
-            )
-            for r in reports
-            for c in r["failure_chunks"]
-        ]
-        + [
-            (
-                run_layout.work_archive_key(run_id, r["index"], c, piece),
-                run_layout.published_archive_key(generation, run_id, r["index"], c, piece),
-            )
-            for r in reports
-            for c, pieces in r.get("archive_chunks", ())
-            for piece in range(pieces)
-        ]
-    )
+    # Each committed chunk's staged archives: what publishing one takes is the storage's business
+    # (a multipart upload's completion on S3, a rename on a disk).
+    archives = [token for r in reports for _, tokens in r.get("archive_chunks", ()) for token in tokens]
+    moves = [
+        (
+            run_layout.chunk_records_key(run_id, r["index"], c),
+            run_layout.published_part_key(generation, run_id, r["index"], c),
+        )
+        for r in reports
+        for c in r["record_chunks"]
+    ] + [
+        (
+            run_layout.chunk_failures_key(run_id, r["index"], c),
+            run_layout.published_failures_key(generation, run_id, r["index"], c),
+        )
+        for r in reports
+        for c in r["failure_chunks"]
+    ]
     with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="publish") as pool:
-        for future in [pool.submit(destination.move, source, target) for source, target in moves]:
+        futures = [pool.submit(destination.move, source, target) for source, target in moves]
+        futures += [pool.submit(destination.publish_staged, token) for token in archives]
+        for future in futures:
             future.result()
+    # What killed attempts staged and no chunk committed: never to be published.
+    destination.abort_staged(run_layout.archives_run_prefix(generation, run_id))
+    if archives:
+        # After the archives, so a loader given the list never meets a key that is not there yet.
+        listing = "".join(f"{key}\n" for key in sorted(token["key"] for token in archives)).encode()
+        destination.write(run_layout.archive_list_key(generation, run_id), listing, "text/plain")
 
 
 def _remove_superseded(destination: Storage, run: dict) -> None:
@@ -203,6 +202,9 @@ def merge(
         "container": spec.container,
         "archives": destination.describe(run_layout.archives_generation_prefix(run["generation"]))
         if spec.container == "webdataset"
+        else None,
+        "archive_list": destination.describe(run_layout.archive_list_key(run["generation"], run_id))
+        if spec.container == "webdataset" and outputs
         else None,
         "shards": run["shards"],
         "started_at": run["started_at"],

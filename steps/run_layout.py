@@ -5,6 +5,7 @@
 
     manifest/<generation>/<run-id>/part-SSSSS-CCCCC.jsonl   published records, one per output image
     shards/<generation>/<run-id>/shard-SSSSS-CCCCC-PP.tar    published WebDataset archives (webdataset container)
+    shards/<generation>/<run-id>.txt                         ... and that run's archive keys, one a line
     failures/<generation>/<run-id>/part-SSSSS-CCCCC.jsonl    inputs that failed, one line each
     summary.json                                             the latest run's counts and settings
     _kaleidoscope/claim.json                                 the run that holds the destination
@@ -16,7 +17,9 @@
     _kaleidoscope/work/<run-id>/chunks/SSSSS/CCCCC.jsonl     a committed chunk's records (in flight)
     _kaleidoscope/work/<run-id>/chunks/SSSSS/CCCCC.failures.jsonl  ... and its failed images
     _kaleidoscope/work/<run-id>/chunks/SSSSS/CCCCC.json      the chunk's commit: its counts
-    _kaleidoscope/work/<run-id>/archives/SSSSS/CCCCC-PP.tar  a committed chunk's archives (in flight)
+    _kaleidoscope/work/<run-id>/archives/SSSSS/CCCCC-PP.tar  a committed chunk's archives (in flight; on
+                                                             S3 an upload at the published key instead,
+                                                             completed by the manifest step)
     _kaleidoscope/work/<run-id>/shards/SSSSS.json            shard SSSSS is done: its counts
 
 A *generation* starts with every full run and takes the incremental runs after it: a glob over
@@ -97,9 +100,22 @@ def archives_generation_prefix(generation: str) -> str:
     return f"{ARCHIVES_PREFIX}{generation}/"
 
 
+def archives_run_prefix(generation: str, run_id: str) -> str:
+    """One run's published archives (and, on S3, its staged uploads, until published)."""
+    return f"{archives_generation_prefix(generation)}{run_id}/"
+
+
 def published_archive_key(generation: str, run_id: str, shard: int, chunk: int, piece: int) -> str:
     """Where a chunk's archive is published, and what its records name as their ``archive``."""
-    return f"{archives_generation_prefix(generation)}{run_id}/shard-{shard:05d}-{chunk:05d}-{piece:02d}.tar"
+    return f"{archives_run_prefix(generation, run_id)}shard-{shard:05d}-{chunk:05d}-{piece:02d}.tar"
+
+
+def archive_list_key(generation: str, run_id: str) -> str:
+    """The list of one run's published archives: a key a line, as the records name their ``archive``.
+
+    One small file a run, written once: an incremental run adds its own list and rewrites none.
+    """
+    return f"{archives_generation_prefix(generation)}{run_id}.txt"
 
 
 def shard_done_key(run_id: str, shard: int) -> str:

@@ -286,6 +286,33 @@ class S3Storage(Storage):
     def open_upload(self, key: str, content_type: str | None = None, part_bytes: int | None = None) -> Upload:
         return _S3Upload(self, key, content_type, part_bytes or MULTIPART_THRESHOLD)
 
+    def open_staged(
+        self, key: str, staging_key: str, content_type: str | None = None, part_bytes: int | None = None
+    ) -> Upload:
+        # A multipart upload at the key itself, completed at publication: invisible until then,
+        # and published by one request instead of a copy of every byte (a run's archives are
+        # the whole dataset: terabytes at scale).
+        return _S3Upload(self, key, content_type, part_bytes or MULTIPART_THRESHOLD)
+
+    def publish_staged(self, token: dict) -> None:
+        parts = [{"PartNumber": number, "ETag": etag} for number, etag in token["parts"]]
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._key(token["key"]),
+                UploadId=token["upload_id"],
+                MultipartUpload={"Parts": parts},
+            )
+        except botocore.exceptions.ClientError as error:
+            if _code(error) == "NoSuchUpload" and self.exists(token["key"]):
+                return  # completed by an earlier attempt of the publishing step
+            raise self._fail(error, token["key"]) from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail(error, token["key"]) from error
+
+    def abort_staged(self, prefix: str) -> int:
+        return self._abort_uploads(prefix)
+
     def move(self, key: str, target: str) -> None:
         # Server-side copy, then delete: no byte passes through the pod.
         try:
@@ -310,6 +337,22 @@ class S3Storage(Storage):
                 batch = []
         if batch:
             count += self._delete_batch(batch)
+        return count + self._abort_uploads(prefix)
+
+    def _abort_uploads(self, prefix: str) -> int:
+        """Abort the multipart uploads left incomplete under ``prefix`` (a packing step killed
+        mid-archive): invisible, but billed for their parts until aborted."""
+        count = 0
+        try:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for upload in page.get("Uploads") or ():
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    count += 1
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail(error, prefix) from error
         return count
 
     def _delete_batch(self, batch: list[dict]) -> int:
@@ -372,6 +415,12 @@ class _S3Upload(Upload):
         if len(self.buffer) >= self.part_bytes:
             self._send_part()
 
+    def stage(self) -> dict:
+        if self.buffer or not self.parts:
+            self._send_part()  # the last part may be smaller than the others, even empty
+        parts = [[part["PartNumber"], part["ETag"]] for part in self.parts]
+        return {"key": self.key, "upload_id": self.upload_id, "parts": parts}
+
     def commit(self) -> None:
         if self.upload_id is None:
             self._call("put_object", Body=bytes(self.buffer), **self.extra)
@@ -381,8 +430,9 @@ class _S3Upload(Upload):
         self._call("complete_multipart_upload", UploadId=self.upload_id, MultipartUpload={"Parts": self.parts})
 
     def abort(self) -> None:
-        # An upload left incomplete (a SIGKILL gives no chance to abort) is invisible and is
-        # removed by the bucket's AbortIncompleteMultipartUpload lifecycle rule.
+        # An upload left incomplete (a SIGKILL gives no chance to abort) is invisible; the
+        # publishing step and `kaleidoscope gc` abort it (abort_staged, delete_prefix), as the
+        # bucket's AbortIncompleteMultipartUpload lifecycle rule would.
         upload_id, self.upload_id = self.upload_id, None
         if upload_id is not None:
             with contextlib.suppress(Exception):

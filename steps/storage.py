@@ -97,6 +97,25 @@ class Storage(ABC):
         is visible under ``key`` until :meth:`Upload.commit` (use :func:`streamed`). ``part_bytes``
         is what a store that uploads in parts holds in memory and sends at once (its default if None)."""
 
+    def open_staged(
+        self, key: str, staging_key: str, content_type: str | None = None, part_bytes: int | None = None
+    ) -> Upload:
+        """Start an object for ``key`` that :meth:`Upload.stage` stores whole but leaves invisible,
+        until :meth:`publish_staged` (in any process, later) shows it under ``key``.
+
+        Here it is committed under ``staging_key`` and published by a move: a rename on a disk.
+        """
+        return _StagedByMove(self.open_upload(staging_key, content_type, part_bytes), key, staging_key)
+
+    def publish_staged(self, token: dict) -> None:
+        """Show the object :meth:`Upload.stage` returned ``token`` for; repeating it is no error."""
+        self.move(token["staged"], token["key"])
+
+    def abort_staged(self, prefix: str) -> int:
+        """Drop what was staged for keys under ``prefix`` and never published (a killed attempt's);
+        return how many. Nothing to do where staging lives under the staging keys."""
+        return 0
+
     def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> int:
         """Store the concatenated ``chunks`` under ``key`` atomically, in bounded memory and with no
         local file (an index of millions of keys must not be staged on a pod's disk); return the size."""
@@ -335,6 +354,32 @@ class Upload(ABC):
     @abstractmethod
     def abort(self) -> None:
         """Give up: nothing appears under the key and nothing is left behind. Never raises."""
+
+    def stage(self) -> dict:
+        """Store every byte, visible nowhere yet; the token (JSON) is for :meth:`Storage.publish_staged`.
+        Only an upload from :meth:`Storage.open_staged` can."""
+        raise TypeError(f"{type(self).__name__} cannot be staged: open it with Storage.open_staged")
+
+
+class _StagedByMove(Upload):
+    """Committed under a staging key; published by moving it to its key."""
+
+    def __init__(self, upload: Upload, key: str, staging_key: str):
+        self.upload, self.key, self.staging_key = upload, key, staging_key
+
+    def write(self, data: bytes) -> None:
+        self.upload.write(data)
+        self.size = self.upload.size
+
+    def commit(self) -> None:
+        raise TypeError("a staged upload is finished by stage(), then Storage.publish_staged")
+
+    def stage(self) -> dict:
+        self.upload.commit()
+        return {"key": self.key, "staged": self.staging_key}
+
+    def abort(self) -> None:
+        self.upload.abort()
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """``output.container: webdataset`` end to end: a run packs its outputs into tar archives that the
-``webdataset`` package reads as they are, from a local folder and from the real S3 server (by
-presigned URLs, as a training job outside the cluster would), every image decoding to the
-manifest's record."""
+``webdataset`` package and 🤗 ``datasets`` read as they are, from a local folder and from the real
+S3 server (by presigned URLs, as a training job outside the cluster would), every image decoding
+to the manifest's record."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ import sys
 import time
 
 import cv2
+import datasets
 import numpy as np
 import pytest
 import webdataset
 
-from kaleidoscope.steps import run_layout
+from kaleidoscope.steps import claim, run_layout
+from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.workflows.cli import main
 from tests.conftest import GOOD_IMAGES, read_records, synthetic_image
 from tests.test_s3 import ROOT, all_objects, run_cli, upload_folder, write_spec
@@ -44,6 +46,23 @@ def _check_samples(samples: list[dict], records: list[dict]) -> None:
         )
 
 
+def _load_with_datasets(data_files: list[str], cache: str) -> list[dict]:
+    """The samples as 🤗 datasets' webdataset builder gives them, images as their stored bytes."""
+    loaded = datasets.load_dataset("webdataset", data_files={"train": data_files}, split="train", cache_dir=cache)
+    loaded = loaded.cast_column("png", datasets.Image(decode=False))
+    samples = []
+    for row in loaded:
+        # Arrow gives every row one struct type: params of operations a sample did not apply come back None.
+        sidecar = row["json"] | {"params": {op: p for op, p in row["json"]["params"].items() if p is not None}}
+        samples.append({"__key__": row["__key__"], "png": row["png"]["bytes"], "json": json.dumps(sidecar)})
+    return samples
+
+
+def _archive_lists(destination) -> list[str]:
+    """Every archive the published lists name, in order (``shards/*/*.txt``)."""
+    return [line for path in sorted(destination.glob("shards/*/*.txt")) for line in path.read_text().splitlines()]
+
+
 def test_a_local_run_packs_outputs_that_webdataset_reads(photos, tmp_path):
     destination = tmp_path / "out"
     spec = write_spec(tmp_path, str(photos), str(destination), output=PACKED)
@@ -59,10 +78,38 @@ def test_a_local_run_packs_outputs_that_webdataset_reads(photos, tmp_path):
         member = data[record["offset"] : record["offset"] + record["bytes"]]
         assert hashlib.sha256(member).hexdigest() == record["sha256"]
     _check_samples(list(webdataset.WebDataset([str(p) for p in archives], shardshuffle=False)), records)
+    _check_samples(_load_with_datasets([str(p) for p in archives], str(tmp_path / "hf-cache")), records)
     summary = json.loads((destination / run_layout.SUMMARY).read_text())
     assert summary["container"] == "webdataset" and summary["archives"].endswith(
         f"/{records[0]['archive'].split('/')[1]}/"
     )
+    # The run's list of archives names exactly what it published, as the records name them.
+    assert _archive_lists(destination) == [p.relative_to(destination).as_posix() for p in archives]
+    assert summary["archive_list"] == str(
+        destination / run_layout.archive_list_key(summary["generation"], summary["run_id"])
+    )
+
+
+def test_an_incremental_run_adds_archives_and_a_list_and_rewrites_none(photos, tmp_path):
+    destination = tmp_path / "out"
+    spec = write_spec(tmp_path, str(photos), str(destination), output=PACKED)
+    assert main(["run", str(spec), "--workers", "2"]) == 0
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in destination.glob("shards/**/*") if p.is_file()}
+    synthetic = synthetic_image(90, 70, seed=40)
+    for name in ("new1.png", "new2.png"):
+        cv2.imwrite(str(photos / name), synthetic)
+    assert main(["run", str(spec), "--workers", "2", "--incremental"]) == 0
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in destination.glob("shards/**/*") if p.is_file()}
+    # Everything the first run published is there untouched; the second added its own run folder.
+    assert {p: after[p] for p in before} == before
+    added = sorted(p.relative_to(destination).as_posix() for p in set(after) - set(before))
+    assert len([key for key in added if key.endswith(".txt")]) == 1 and len(added) >= 2
+    records = read_records(str(destination))
+    assert len(records) == (GOOD_IMAGES + 2) * 8
+    listed = _archive_lists(destination)
+    assert sorted(listed) == sorted({record["archive"] for record in records})
+    samples = list(webdataset.WebDataset([str(destination / key) for key in listed], shardshuffle=False))
+    assert sorted(s["__key__"] for s in samples) == sorted(r["output"].rsplit(".", 1)[0] for r in records)
 
 
 def test_a_retried_run_rewrites_byte_identical_archives(photos, tmp_path):
@@ -102,6 +149,10 @@ def test_an_s3_run_packs_outputs_that_webdataset_streams_from_the_server(s3, buc
     ]
     samples = list(webdataset.WebDataset(urls, shardshuffle=False))
     _check_samples(samples, records)
+    _check_samples(_load_with_datasets(urls, str(tmp_path / "hf-cache")), records)
+    summary = json.loads(objects["aug/summary.json"])
+    listing = objects[summary["archive_list"].removeprefix(f"s3://{destination}/")].decode().split()
+    assert [f"aug/{key}" for key in listing] == archives
     record = records[0]
     ranged = client.get_object(
         Bucket=destination,
@@ -160,6 +211,8 @@ def test_a_killed_packing_step_leaves_no_half_archive_and_its_rerun_is_byte_iden
         return [data for key, data in sorted(objects.items()) if key.startswith(prefix) and key.endswith(".tar")]
 
     assert archives("out/") == archives("reference/") and archives("out/")
+    # Every staged archive was published by completing its upload; none is left open.
+    assert not client.list_multipart_uploads(Bucket=destination).get("Uploads")
     records = read_records(f"s3://{destination}/out")
     reference = read_records(f"s3://{destination}/reference")
     assert len(records) == len({r["output"] for r in records}) == 12 * 32
@@ -169,15 +222,48 @@ def test_a_killed_packing_step_leaves_no_half_archive_and_its_rerun_is_byte_iden
 
 
 @pytest.mark.s3
-def test_archives_go_up_in_parts_of_their_own_size(s3, buckets, monkeypatch):
+def test_staged_archives_go_up_in_parts_and_appear_only_when_published(s3, buckets, monkeypatch):
     from kaleidoscope.steps import archive
-    from kaleidoscope.steps.locations import open_storage
 
     _, destination = buckets
     monkeypatch.setattr(archive, "ARCHIVE_PART_BYTES", 5 * 1024 * 1024)
-    series = archive.ArchiveSeries(open_storage(f"s3://{destination}/p"), lambda n: f"a-{n}.tar", 64 * 1024 * 1024)
+    storage = open_storage(f"s3://{destination}/p")
+    series = archive.ArchiveSeries(
+        storage, lambda n: f"a-{n}.tar", 64 * 1024 * 1024, staging_for=lambda n: f"_work/a-{n}.tar"
+    )
     for n in range(3):
         series.add(f"sample{n}", [("bin", os.urandom(3 * 1024 * 1024))])
     assert series.close() == ["a-0.tar"]
-    # Two parts of 5 MB and the rest: a multipart ETag ends in its part count.
-    assert s3.client().head_object(Bucket=destination, Key="p/a-0.tar")["ETag"].strip('"').endswith("-2")
+    client = s3.client()
+    # Staged: every byte is on the server, as an upload at the key itself, and nothing is listed.
+    assert not all_objects(s3, destination)
+    assert [u["Key"] for u in client.list_multipart_uploads(Bucket=destination)["Uploads"]] == ["p/a-0.tar"]
+    for _ in range(2):  # publishing again (a retried manifest step) is no error
+        storage.publish_staged(series.staged[0])
+    # A part of 5 MB and the rest: a multipart ETag ends in its part count.
+    assert client.head_object(Bucket=destination, Key="p/a-0.tar")["ETag"].strip('"').endswith("-2")
+    assert not client.list_multipart_uploads(Bucket=destination).get("Uploads")
+
+
+@pytest.mark.s3
+def test_gc_aborts_the_uploads_a_killed_run_left_incomplete(s3, buckets, photos, tmp_path):
+    source, destination = buckets
+    upload_folder(s3, photos, source, "photos")
+    spec = write_spec(tmp_path, f"s3://{source}/photos", f"s3://{destination}/aug", output=PACKED)
+    assert main(["step", "shard", "--spec", str(spec), "--run-id", "dead"]) == 0
+    # What a packing step SIGKILLed after its first part leaves: an upload never completed, at
+    # the archive's published key.
+    client = s3.client()
+    run = json.loads(
+        client.get_object(Bucket=destination, Key=f"aug/{run_layout.run_record_key('dead')}")["Body"].read()
+    )
+    key = f"aug/{run_layout.published_archive_key(run['generation'], 'dead', 0, 0, 0)}"
+    upload = client.create_multipart_upload(Bucket=destination, Key=key)["UploadId"]
+    client.upload_part(Bucket=destination, Key=key, UploadId=upload, PartNumber=1, Body=os.urandom(5 << 20))
+    assert [u["Key"] for u in client.list_multipart_uploads(Bucket=destination).get("Uploads", [])] == [key]
+    storage = open_storage(f"s3://{destination}/aug")
+    claim.break_claim(storage)  # as `kaleidoscope unlock` after the crash
+    collected = run_cli("gc", f"s3://{destination}/aug", "--older-than", "0s")
+    assert collected.returncode == 0 and "run dead" in collected.stdout, collected.stderr
+    assert not client.list_multipart_uploads(Bucket=destination).get("Uploads")
+    assert not [k for k in all_objects(s3, destination, "aug/") if k.startswith(f"aug/{run_layout.WORK_RUNS_PREFIX}")]
