@@ -224,21 +224,36 @@ def test_a_killed_local_run_frees_the_destination_at_once(spec_document, tmp_pat
     while claim.read(destination) is None:
         assert victim.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    os.killpg(victim.pid, signal.SIGKILL)
+    os.killpg(victim.pid, signal.SIGKILL)  # kill -9 -- -PGID: the executor and its group
     victim.wait()
-    # The executor starts each node in a session of its own (as pods are apart from the
-    # controller), so the run's step processes outlive the group kill: kill them too, as a crash
-    # of the machine's session would. Only the claim stays behind.
-    for stat in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            mine = document["destination"].encode() in stat.read_bytes()
-            if mine and int(stat.parent.name) != os.getpid():
-                os.kill(int(stat.parent.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            continue  # gone meanwhile
+    # Each node runs in a session of its own (as pods are apart from the controller), but dies
+    # with the executor (PR_SET_PDEATHSIG): none runs on to renew the claim or write.
+    deadline = time.monotonic() + 10
+    while survivors := [pid for pid in _processes_naming(document["destination"]) if pid != os.getpid()]:
+        assert time.monotonic() < deadline, f"node processes outlived the killed run: {survivors}"
+        time.sleep(0.05)
     assert claim.read(destination) is not None  # left behind by the killed run
     assert main(["run", str(spec)]) == 0  # no wait, no unlock
     assert_every_record_matches_its_file(document["destination"])
+    # And the same bytes as a run never killed.
+    reference = {**document, "destination": str(tmp_path / "reference")}
+    assert main(["run", str(write_spec(tmp_path, reference, "reference"))]) == 0
+    digests = [
+        {(r["source"], tuple(r["ops"])): r["sha256"] for r in read_records(d["destination"])}
+        for d in (document, reference)
+    ]
+    assert digests[0] == digests[1] and len(digests[0]) == 24 * 8
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in stat.read_bytes():
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return found
 
 
 def foreign_claim(destination: str, seconds_left: float) -> None:

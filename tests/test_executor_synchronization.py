@@ -148,11 +148,11 @@ def test_a_killed_holder_frees_the_lock_at_once(manifest, tmp_path):
     until(lambda: "start A" in log_lines(tmp_path), "the first workflow to start")
     second = Run(manifest, tmp_path, "B", "/data/out", gate_open=True)
     until(lambda: "Waiting for" in second.said(), "the second workflow to wait for the lock")
-    first.process.send_signal(signal.SIGKILL)  # the executor only: its node runs on, orphaned
+    first.process.send_signal(signal.SIGKILL)  # the executor only: its node dies with it
     assert first.wait() == -signal.SIGKILL
     assert second.wait() == 0, second.said()
     assert log_lines(tmp_path)[:3] == ["start A", "start B", "end B"]
-    first.open_gate()  # let the orphaned node end
+    first.open_gate()
 
 
 # -- in this process, through the API -----------------------------------------------------------

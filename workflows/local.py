@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -122,6 +123,12 @@ def run_locally(
             os.environ.pop(claim.OWNER_ENV, None)
         else:
             os.environ[claim.OWNER_ENV] = previous_owner
+    if result.stopped_by is not None:
+        name = signal.Signals(result.stopped_by).name
+        where = f"; node logs in {result.folder}" if result.folder else ""
+        error = KaleidoscopeError(f"stopped by {name}: every running step was stopped{where}")
+        error.exit_code = 128 + result.stopped_by
+        raise error
     if result.phase != "Succeeded":
         error = KaleidoscopeError(_failure(result))
         # The failed step's own exit code (invalid input, permanent, destination busy) says more

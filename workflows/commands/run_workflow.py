@@ -99,4 +99,6 @@ def run(args) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(format_tree(result))
+    if result.stopped_by is not None:
+        return 128 + result.stopped_by  # as a shell reports a process its signal ended
     return 0 if result.phase == "Succeeded" else 1

@@ -17,8 +17,10 @@ or a :class:`Registry` built once for several runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -163,6 +165,7 @@ def execute(
         outputs=dict(runner.global_outputs),
         nodes=_tree_order(runner),
         folder=None if not keep and phase == "Succeeded" else str(folder),
+        stopped_by=runner.stopped_by,
     )
 
 
@@ -177,20 +180,67 @@ def _waiting(runner: Runner, name: str, holder: str, stream, show: bool, node: s
     stream.flush()
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGINT reached the executor: stop the workflow as Argo stops one."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """SIGTERM and SIGINT raise :class:`_Stopped` in the main thread while the workflow runs.
+
+    Python dies of an unhandled SIGTERM without running any cleanup, which would leave every
+    node process (each in a session of its own, as a pod is) running under init.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _raise_stopped) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _run(runner: Runner, workflow: Workflow) -> None:
     deadline_value = workflow.spec.get("activeDeadlineSeconds")
     deadline = time.monotonic() + parse_argo(deadline_value) if deadline_value is not None else None
-    thread = threading.Thread(target=runner.run_entrypoint, daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(timeout=0.1)
-            if deadline is not None and time.monotonic() > deadline:
-                runner.halt("Step exceeded its deadline")
-    except KeyboardInterrupt:
-        runner.halt("interrupted")
-        thread.join()
-        raise
+    # An event, not Thread.join: a join that a signal interrupts can mark a running thread as
+    # ended (CPython 3.11's _wait_for_tstate_lock releases the lock the thread still holds).
+    finished = threading.Event()
+
+    def entrypoint() -> None:
+        try:
+            runner.run_entrypoint()
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=entrypoint, daemon=True)
+    with _stopped_by_signals():
+        try:
+            thread.start()
+            while not finished.wait(timeout=0.1):
+                if deadline is not None and time.monotonic() > deadline:
+                    runner.halt("Step exceeded its deadline")
+        except _Stopped as stopped:
+            # As `argo stop`: running pods get SIGTERM, then SIGKILL after the grace period; the
+            # nodes end Failed and the tree so far is the result.
+            runner.stopped_by = stopped.signum
+            runner.halt(f"Stopped by {stopped}")
+            while True:
+                try:
+                    if finished.wait(timeout=0.1):
+                        break
+                except _Stopped:
+                    continue  # a second signal while the nodes stop is this same stop
 
 
 def _tree_order(runner: Runner) -> list[Node]:

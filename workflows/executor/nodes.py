@@ -74,6 +74,8 @@ class WorkflowResult:
     outputs: dict[str, str]
     nodes: list[Node]
     folder: str | None
+    #: The signal (SIGTERM, SIGINT) that stopped the run, if one did.
+    stopped_by: int | None = None
 
     @property
     def succeeded(self) -> bool:

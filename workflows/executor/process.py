@@ -20,6 +20,7 @@ deadline or an interrupted run stops everything it started), with:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import select
@@ -206,6 +207,7 @@ def run(
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,
+                preexec_fn=_DIE_WITH_PARENT,
             )
         except FileNotFoundError:
             return Outcome("Error", f'exec: "{pod.argv[0]}": executable file not found in $PATH')
@@ -278,6 +280,36 @@ class _ExitWaiter:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec function asking Linux to SIGKILL the child when its parent thread dies.
+
+    A node runs in a session of its own (a pod's processes are not the executor's), so a
+    ``kill -9`` of the executor's process group, or an OOM kill, would otherwise leave it
+    running, still renewing the destination's claim. The thread that starts a node waits for it
+    to end, so only the executor's death fires it. None where ``prctl`` is not available.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    set_death_signal, kill = 1, int(signal.SIGKILL)  # PR_SET_PDEATHSIG, from <linux/prctl.h>
+    parent = os.getpid()
+
+    def preexec() -> None:
+        # Built before fork: the child only calls into libc, takes no lock and imports nothing.
+        prctl(set_death_signal, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the executor died between fork and prctl
+            os._exit(137)
+
+    return preexec
+
+
+_DIE_WITH_PARENT = _die_with_parent()
 
 
 def _terminate(process: subprocess.Popen, grace: float) -> int:

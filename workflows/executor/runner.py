@@ -91,6 +91,7 @@ class Runner:
         self.lock = threading.RLock()
         self.stop = threading.Event()
         self.stop_reason = ""
+        self.stopped_by: int | None = None  # the signal that stopped the executor, if one did
         self.nodes: dict[str, Node] = {}
         self.order: dict[str, int] = {}  # node id -> when its parent decided to start it
         self._counter = itertools.count()
