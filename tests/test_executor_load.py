@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,6 @@ def test_a_valid_manifest_loads_as_a_workflow():
 
 # (where the field goes, its value, the place the problem must name)
 REFUSED = [
-    ("spec.onExit", "exit", "spec.onExit"),
     ("spec.hooks", {}, "spec.hooks"),
     ("spec.volumeClaimTemplates", [], "spec.volumeClaimTemplates"),
     ("spec.artifactRepositoryRef", {}, "spec.artifactRepositoryRef"),
@@ -330,7 +331,7 @@ def test_volume_mount_must_name_an_empty_dir_volume():
 
 def test_every_problem_is_reported_at_once():
     manifest = _with("spec.templates.1.sidecars", [])
-    manifest["spec"]["onExit"] = "x"
+    manifest["spec"]["hooks"] = {"exit": {"template": "x"}}
     manifest["spec"]["templates"][1]["container"]["envFrom"] = []
     assert len(_problems(manifest)) == 3
 
@@ -378,7 +379,34 @@ def test_cron_workflow_problems_name_the_place_in_its_file():
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
         "metadata": {"name": "c"},
-        "spec": {"workflowSpec": {**copy.deepcopy(HELLO["spec"]), "onExit": "x"}},
+        "spec": {"workflowSpec": {**copy.deepcopy(HELLO["spec"]), "hooks": {"exit": {"template": "x"}}}},
     }
-    with pytest.raises(InvalidInput, match=r"manifest: spec.workflowSpec.onExit: not supported"):
+    with pytest.raises(InvalidInput, match=r"manifest: spec.workflowSpec.hooks: not supported"):
         load(document)
+
+
+def test_a_cron_workflow_run_knows_when_it_was_scheduled():
+    # Argo's cron controller annotates each Workflow it creates with
+    # workflows.argoproj.io/scheduled-time, which {{workflow.scheduledTime}} reads (RFC 3339;
+    # docs/variables.md: "only available for CronWorkflow"). A run of it here is scheduled for now.
+    spec = {
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "container": {"image": "alpine", "command": ["echo", "{{workflow.scheduledTime}}"]}}
+        ],
+    }
+    document = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "c"},
+        "spec": {"workflowSpec": spec},
+    }
+    before = time.time()
+    result = execute(document, show_progress=False)
+    assert result.phase == "Succeeded"
+    scheduled = datetime.strptime(result.root.stdout_tail[-1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    assert before - 1 <= scheduled <= time.time()
+    # A plain Workflow has no schedule: the variable is refused before anything runs, as Argo's lint does.
+    plain = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "w-"}, "spec": spec}
+    with pytest.raises(InvalidInput, match=r"workflow\.scheduledTime"):
+        load(plain)

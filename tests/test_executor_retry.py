@@ -227,3 +227,32 @@ def test_workflow_level_retry_strategy_applies_to_every_template(tmp_path):
     manifest["spec"]["retryStrategy"] = {"limit": 1}
     result = execute(manifest, show_progress=False)
     assert result.root.type == "Retry" and len(result.root.children) == 2
+
+
+def test_an_empty_retry_strategy_retries_until_the_node_succeeds(tmp_path):
+    # Argo's examples/retry-container-to-completion.yaml: `retryStrategy: {}` has no limit, so the
+    # controller retries until success (workflow/controller/operator.go, processNodeRetries:
+    # the limit applies only when retryStrategy.Limit is set). Here it fails six times first.
+    template = {
+        "name": "main",
+        "retryStrategy": {},
+        "script": {"image": "alpine", "command": ["sh"], "source": '[ "{{retries}}" -ge 6 ]\n'},
+    }
+    result = execute(_workflow(template, tmp_path / "log"), show_progress=False)
+    assert result.phase == "Succeeded" and result.root.type == "Retry"
+    assert [child.phase for child in result.children(result.root)] == ["Failed"] * 6 + ["Succeeded"]
+
+
+def test_a_template_empty_retry_strategy_overrides_the_workflow_default(tmp_path):
+    # A template's own retryStrategy, even {}, replaces the workflow's (Argo merges nothing here).
+    manifest = _workflow(
+        {
+            "name": "main",
+            "retryStrategy": {},
+            "script": {"image": "alpine", "command": ["sh"], "source": '[ "{{retries}}" -ge 3 ]\n'},
+        },
+        tmp_path / "log",
+    )
+    manifest["spec"]["retryStrategy"] = {"limit": 1}
+    result = execute(manifest, show_progress=False)
+    assert result.phase == "Succeeded" and len(result.root.children) == 4

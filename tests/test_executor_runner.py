@@ -386,6 +386,28 @@ def test_dag_target_runs_only_the_targets_and_their_ancestors():
     assert [node.display_name for node in result.children(result.root)] == ["a", "b"]
 
 
+def test_dag_target_resolves_the_workflow_parameters_when_the_dag_runs():
+    # Argo's examples/dag-targets.yaml: `target: "{{workflow.parameters.target}}"`, run with
+    # `-p target=E`. The controller resolves the template's variables before executeDAG splits
+    # dag.target into task names (workflow/controller/dag.go), so a name no task has errors the
+    # DAG node when it runs, not the manifest when it loads.
+    tasks = [
+        {"name": "A", "template": "ok"},
+        {"name": "B", "template": "ok", "depends": "A"},
+        {"name": "C", "template": "ok", "depends": "A"},
+        {"name": "D", "template": "ok", "depends": "B && C"},
+        {"name": "E", "template": "ok", "depends": "C"},
+    ]
+    manifest = workflow(_dag(tasks, target="{{workflow.parameters.target}}"), parameters={"target": "E"})
+    result = run(manifest)
+    assert result.phase == "Succeeded"
+    assert [node.display_name for node in result.children(result.root)] == ["A", "C", "E"]
+    two = run(manifest, {"target": "B D"})
+    assert [node.display_name for node in two.children(two.root)] == ["A", "B", "C", "D"]
+    missing = run(manifest, {"target": "Z"})
+    assert missing.phase == "Error" and missing.root.message == "target: no task named 'Z' in this dag"
+
+
 def test_dependencies_with_continue_on_failed_still_run_the_dependent():
     tasks = [
         {"name": "a", "template": "fail", "continueOn": {"failed": True}},

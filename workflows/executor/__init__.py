@@ -150,6 +150,10 @@ def execute(
     root = runner.nodes.get(runner.name)
     phase = _WORKFLOW_PHASES.get(root.phase, "Failed") if root else "Failed"
     message = (root.message if root else runner.stop_reason) or ""
+    exit_node = runner.exit_node
+    if phase == "Succeeded" and exit_node is not None and exit_node.phase in ("Failed", "Error"):
+        # Argo: a workflow whose main tree succeeded takes its exit handler's failure.
+        phase, message = exit_node.phase, exit_node.message
     if not keep and phase == "Succeeded":
         shutil.rmtree(folder, ignore_errors=True)
         for node in runner.nodes.values():
@@ -220,6 +224,7 @@ def _run(runner: Runner, workflow: Workflow) -> None:
     def entrypoint() -> None:
         try:
             runner.run_entrypoint()
+            runner.run_exit_handler()
         finally:
             finished.set()
 
@@ -245,7 +250,8 @@ def _run(runner: Runner, workflow: Workflow) -> None:
 
 def _tree_order(runner: Runner) -> list[Node]:
     ordered: list[Node] = []
-    pending = [runner.name] if runner.name in runner.nodes else []
+    # The main tree, then the exit handler's: two roots, as `argo get` lists them.
+    pending = [node.id for node in (runner.exit_node, runner.nodes.get(runner.name)) if node is not None]
     while pending:
         node = runner.nodes[pending.pop()]
         ordered.append(node)

@@ -28,6 +28,7 @@ from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import Dag, call_label
 from kaleidoscope.workflows.executor.nodes import FAILED, Node
 from kaleidoscope.workflows.executor.parallel import Boundary
+from kaleidoscope.workflows.executor.process import NodeError
 from kaleidoscope.workflows.executor.scope import arguments, node_values, template_outputs
 from kaleidoscope.workflows.rules import depends
 from kaleidoscope.workflows.rules.loops import has_loop
@@ -75,7 +76,10 @@ class _DagRun:
 
     def __init__(self, runner, node: Node, template: dict, values: dict, depth: int):
         self.runner, self.node, self.template, self.values, self.depth = runner, node, template, values, depth
-        self.dag = Dag.of(template)
+        self.dag = Dag.of(template, values)
+        unknown = [name for name in self.dag.targets if name not in self.dag.tasks]
+        if unknown:
+            raise NodeError(f"target: no task named '{unknown[0]}' in this dag")
         self.needed = self.dag.needed()
         self.fail_fast = template["dag"].get("failFast", True) is not False
         self.boundary = Boundary(node, template)

@@ -82,8 +82,8 @@ TABLES: dict[str, dict[str, tuple]] = {
             ),
             ("ignored", None),
         ),
-        "onExit": ("refused", None, "exit handlers are not supported locally"),
-        "hooks": ("refused", None, "lifecycle hooks are not supported locally"),
+        "onExit": ("supported", None),
+        "hooks": ("refused", None, "lifecycle hooks are not supported locally (spec.onExit is)"),
         "artifactRepositoryRef": ("refused", None, _ARTIFACTS),
         "artifactGC": ("refused", None, _ARTIFACTS),
         "volumeClaimTemplates": (

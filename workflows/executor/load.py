@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.executor import checks, fields, merge
-from kaleidoscope.workflows.executor.model import Workflow
+from kaleidoscope.workflows.executor.model import SCHEDULED_TIME_ANNOTATION, Workflow
 from kaleidoscope.workflows.executor.registry import KINDS as HOLDER_KINDS
 from kaleidoscope.workflows.executor.registry import Holder, Registry, read_documents
 
@@ -211,4 +212,9 @@ def _as_workflow(document, origin: str) -> dict:
             spec = (spec or {}).get("workflowSpec") if isinstance(spec, dict) else None
             if spec is None:
                 raise InvalidInput(f"{origin}: spec.workflowSpec: a CronWorkflow needs a workflowSpec")
+            # The run is scheduled for now: the annotation Argo's cron controller puts on every
+            # Workflow it creates, behind {{workflow.scheduledTime}} (workflow/cron/operator.go).
+            annotations = dict(metadata.get("annotations") or {})
+            annotations[SCHEDULED_TIME_ANNOTATION] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            metadata["annotations"] = annotations
     return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata, "spec": copy.deepcopy(spec)}

@@ -13,12 +13,15 @@ import string
 from collections import deque
 from dataclasses import dataclass, field
 
+from kaleidoscope.workflows.executor import variables
 from kaleidoscope.workflows.executor.registry import KINDS as HOLDER_KINDS
 from kaleidoscope.workflows.executor.registry import Holder, Registry
 from kaleidoscope.workflows.rules import dag, depends
 
 POD_KINDS = ("container", "script")
 KINDS = ("container", "script", "dag", "steps")
+#: The annotation Argo's cron controller sets on the Workflows it creates (RFC 3339).
+SCHEDULED_TIME_ANNOTATION = "workflows.argoproj.io/scheduled-time"
 #: strftime characters available as ``{{workflow.creationTimestamp.<char>}}``.
 STRFTIME_CHARS = "aAbBcCdDeFgGhHIjklmMnpRrsStTuUVwWxXyYzZ"
 DISPLAY_NAME = "workflows.argoproj.io/display-name"
@@ -85,8 +88,11 @@ class Dag:
     targets: list[str]
 
     @classmethod
-    def of(cls, template: dict) -> Dag:
-        """Raises ValueError for a bad depends expression (checked at load)."""
+    def of(cls, template: dict, values: dict | None = None) -> Dag:
+        """The template's DAG; ``values`` resolve the variables of ``target`` (Argo resolves them
+        when the DAG runs, so ``target: "{{workflow.parameters.target}}"`` takes ``-p target=E``).
+
+        Raises ValueError for a bad depends expression (checked at load)."""
         tasks = {task["name"]: task for task in template["dag"]["tasks"]}
         logic = {}
         for name, task in tasks.items():
@@ -96,6 +102,8 @@ class Dag:
                 logic[name] = depends.from_dependencies(list(task.get("dependencies") or []))
         deps = {name: depends.tasks(tree) for name, tree in logic.items()}
         target = template["dag"].get("target")
+        if target and values is not None:
+            target = variables.substitute(str(target), values)
         targets = str(target).split() if target else dag.leaves(deps)
         return cls(
             tasks, list(tasks), logic, deps, {name: task.get("continueOn") for name, task in tasks.items()}, targets
@@ -241,8 +249,13 @@ class Workflow:
         return volumes
 
     def retry_strategy(self, template: dict) -> dict | None:
-        """The template's retryStrategy, or the workflow's default for every template."""
-        return template.get("retryStrategy") or self.spec.get("retryStrategy")
+        """The template's retryStrategy, or the workflow's default for every template.
+
+        An empty one (``retryStrategy: {}``) is a strategy: no ``limit``, so Argo retries until
+        the node succeeds (its examples/retry-container-to-completion.yaml).
+        """
+        own = template.get("retryStrategy")
+        return own if own is not None else self.spec.get("retryStrategy")
 
     def global_outputs(self) -> set[str]:
         """Names exported with ``globalName`` anywhere."""
@@ -272,6 +285,11 @@ class Workflow:
         }
         if self.spec.get("priority") is not None:
             names.add("workflow.priority")
+        if SCHEDULED_TIME_ANNOTATION in (metadata.get("annotations") or {}):
+            names.add("workflow.scheduledTime")
+        if self.spec.get("onExit"):
+            # Set once the main tree has ended, for the exit handler (Runner.run_exit_handler).
+            names.update(("workflow.status", "workflow.failures", "workflow.duration"))
         names.update(f"workflow.creationTimestamp.{char}" for char in STRFTIME_CHARS)
         names.update(f"workflow.parameters.{name}" for name in parameters)
         names.update(f"workflow.labels.{key}" for key in metadata.get("labels") or {})
@@ -288,7 +306,7 @@ def template_names(workflow: Workflow, template: dict, globals_: set[str]) -> se
     )
     if is_pod(template):
         names.add("pod.name")
-        if workflow.retry_strategy(template):
+        if workflow.retry_strategy(template) is not None:
             names.add("retries")
         names.update(
             f"outputs.parameters.{out['name']}.path" for out in (template.get("outputs") or {}).get("parameters") or []

@@ -68,8 +68,10 @@ def format_tree(result: WorkflowResult) -> str:
             extension = "" if not branch else ("  " if branch == "└─" else "│ ")
             walk(child, prefix + extension, "└─" if last else "├─")
 
-    if result.nodes:
-        walk(result.nodes[0], "", "")
+    # The main tree, then the exit handler's (spec.onExit) when one ran.
+    for node in result.nodes:
+        if node.parent is None:
+            walk(node, "", "")
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines.append("")
     for row in rows:

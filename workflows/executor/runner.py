@@ -33,6 +33,7 @@ from kaleidoscope.workflows.executor import dag, process, secrets, steps, synchr
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import (
     DISPLAY_NAME,
+    SCHEDULED_TIME_ANNOTATION,
     STRFTIME_CHARS,
     Workflow,
     call_label,
@@ -92,6 +93,7 @@ class Runner:
         self.stop = threading.Event()
         self.stop_reason = ""
         self.stopped_by: int | None = None  # the signal that stopped the executor, if one did
+        self.started_at = time.time()
         self.nodes: dict[str, Node] = {}
         self.order: dict[str, int] = {}  # node id -> when its parent decided to start it
         self._counter = itertools.count()
@@ -145,6 +147,9 @@ class Runner:
                 values[f"workflow.creationTimestamp.{char}"] = time.strftime("%" + char, created)
         if spec.get("priority") is not None:
             values["workflow.priority"] = str(spec["priority"])
+        scheduled = (metadata.get("annotations") or {}).get(SCHEDULED_TIME_ANNOTATION)
+        if scheduled is not None:
+            values["workflow.scheduledTime"] = str(scheduled)
         values.update({f"workflow.labels.{k}": to_text(v) for k, v in (metadata.get("labels") or {}).items()})
         values.update({f"workflow.annotations.{k}": to_text(v) for k, v in (metadata.get("annotations") or {}).items()})
         return values
@@ -185,7 +190,9 @@ class Runner:
         order: int | None = None,
     ) -> Node:
         with self.lock:
-            node_id = self.name if parent is None else f"{self.name}-{fnv32a(name)}"
+            # The workflow's root has the workflow's name as its id, as in Argo; the exit
+            # handler, the other node without a parent, is named like any other node.
+            node_id = self.name if name == self.name else f"{self.name}-{fnv32a(name)}"
             node = Node(
                 node_id,
                 name,
@@ -252,8 +259,54 @@ class Runner:
 
     def run_entrypoint(self) -> Node | None:
         """Run the entrypoint with the workflow's parameters; blocks until it ends."""
+        self.started_at = time.time()
         template = self.wf.templates[self.wf.spec["entrypoint"]]
         return self.execute(self.name, self.name, template, dict(self.parameters), Call(None, None, 0))
+
+    @property
+    def exit_node_name(self) -> str:
+        return f"{self.name}.onExit"  # Argo's common.GenerateOnExitNodeName
+
+    @property
+    def exit_node(self) -> Node | None:
+        """The exit handler's node, once it started."""
+        return self.nodes.get(f"{self.name}-{fnv32a(self.exit_node_name)}")
+
+    def run_exit_handler(self) -> Node | None:
+        """Run ``spec.onExit`` once the entrypoint's tree has ended, whatever its phase, as Argo's
+        controller does (workflow/controller/operator.go, operate): with ``workflow.status``,
+        ``workflow.failures`` and ``workflow.duration`` set. None when there is none, or when the
+        run was stopped (a stopped executor starts nothing more, as ``argo terminate``)."""
+        handler = self.wf.spec.get("onExit")
+        root = self.nodes.get(self.name)
+        if not handler or self.stop.is_set():
+            return None
+        phase = root.phase if root is not None else "Error"
+        status = {"Skipped": "Succeeded", "Omitted": "Succeeded"}.get(phase, phase)
+        with self.lock:
+            failed = [node for node in self.nodes.values() if node.phase in ("Failed", "Error")]
+        failures = [
+            {
+                "displayName": node.display_name,
+                "message": node.message,
+                "templateName": node.template or "",
+                "phase": node.phase,
+                "podName": f"{self.name}-{node.template or ''}-{fnv32a(node.name)}",
+                "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(node.finished_at or time.time())),
+            }
+            for node in sorted(failed, key=lambda node: node.started_at or 0.0)
+        ]
+        self.globals.update(
+            {
+                "workflow.status": status,
+                # Go's JSON of a list with no failures is null; Argo quotes the JSON
+                # (strconv.Quote) so that substitution keeps its inner quotes.
+                "workflow.failures": json.dumps(go_json(failures or None, sort_keys=False), ensure_ascii=False),
+                "workflow.duration": f"{time.time() - self.started_at:f}",
+            }
+        )
+        name = self.exit_node_name
+        return self.execute(name, name, self.wf.templates[handler], {}, Call(None, None, 0))
 
     def call(self, name: str, display: str, step: dict, args: dict, call: Call, caller: dict) -> Node | None:
         """Run the template a task or step of ``caller`` names, with its argument values.
@@ -300,7 +353,7 @@ class Runner:
 
     def _run(self, name: str, display: str, template: dict, values: dict, inputs: dict, call: Call) -> Node | None:
         strategy = self.wf.retry_strategy(template)
-        if not strategy:
+        if strategy is None:
             return self._attempt(name, display, template, values, inputs, call)
         return self._retry(name, display, template, values, inputs, call, Strategy.parse(strategy))
 
@@ -480,6 +533,8 @@ class Runner:
                     dag.run(self, node, template, values, call.depth + 1)
                 else:
                     steps.run(self, node, template, values, call.depth + 1)
+            except NodeError as error:  # the template cannot run with these values: Argo's Error
+                self.finish(node, "Error", str(error))
             except Exception as error:  # a bug here must fail the node, not hang the run
                 node.stderr_tail = traceback.format_exc().splitlines()[-8:]
                 self.finish(node, "Error", f"internal error in the local executor: {error!r}")
