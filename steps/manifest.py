@@ -275,6 +275,16 @@ def part_keys(destination: Storage) -> list[str]:
     return list(destination.list_keys(run_layout.generation_prefix(current["generation"])))
 
 
+def failure_lines(destination: Storage) -> Iterator[bytes]:
+    """Every failure the current generation recorded, as JSON lines, streaming: ``summary.json``
+    keeps a sample of them only."""
+    current = head.read(destination)
+    if current is None:
+        return
+    for key in destination.list_keys(run_layout.failures_generation_prefix(current["generation"])):
+        yield from destination.read_lines(key)
+
+
 def record_lines(destination: Storage) -> Iterator[bytes]:
     """Every current record as a JSON line, streaming: one part's line in memory at a time."""
     for key in part_keys(destination):

@@ -195,6 +195,18 @@ def test_the_published_parts_are_a_dataset_readers_glob(spec_document, tmp_path,
     assert not any(part.name.startswith(("_", ".")) for part in destination.glob(run_layout.MANIFEST_GLOB))
 
 
+def test_the_failures_command_streams_every_recorded_failure(spec_document, tmp_path):
+    # summary.json keeps a sample of the failures; the command gives all of them.
+    assert main(["run", str(write_spec(tmp_path, spec_document))]) == 0
+    process = cli("failures", spec_document["destination"])
+    assert process.returncode == 0, process.stderr
+    failures = [json.loads(line) for line in process.stdout.splitlines()]
+    assert sorted(f["source"] for f in failures) == ["corrupt.jpg", "empty.png"]
+    assert len(failures) == BAD_IMAGES and all(f["error"] and f["kind"] for f in failures)
+    empty = cli("failures", str(tmp_path / "nothing-yet"))
+    assert empty.returncode == 0 and empty.stdout == ""
+
+
 def test_the_manifest_command_streams_every_current_record(spec_document, tmp_path):
     assert main(["run", str(write_spec(tmp_path, spec_document))]) == 0
     process = cli("manifest", spec_document["destination"])

@@ -1,7 +1,11 @@
 """The ``kaleidoscope`` command line.
 
-Exit codes (a contract): 0 done (per-image failures are recorded, not fatal), 1 failed,
-2 invalid input (spec, options, manifest) found before any work started.
+Exit codes (a contract, docs/spec.md#failures-and-exit-codes; Argo retries by them):
+0 done (per-image failures within the spec's limits are recorded, not fatal); 1 failed (an
+outage or a bug: worth retrying); 2 invalid input (spec, options, manifest) found before any
+work started; 3 permanent (missing bucket, access denied, no image, too many failed images: no
+retry can change it); 4 destination busy (another run holds it: retry later). A command stopped
+by a signal exits 128 + the signal.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ COMMANDS = {
     "schema": "schema",
     "chart": "chart",
     "manifest": "destination",
+    "failures": "destination",
     "unlock": "destination",
     "gc": "destination",
 }

@@ -1,15 +1,18 @@
-"""Commands on a destination: ``manifest`` (print its records), ``unlock`` and ``gc``."""
+"""Commands on a destination: ``manifest`` (print its records), ``failures`` (its failed
+inputs), ``unlock`` and ``gc``."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import sys
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from kaleidoscope.steps import claim, housekeeping, manifest
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.steps.locations import open_storage
+from kaleidoscope.steps.storage import Storage
 from kaleidoscope.workflows.commands.common import add_s3_endpoint, configure_s3
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
@@ -32,6 +35,14 @@ def add_parser(subparsers) -> None:
     add_s3_endpoint(records)
     records.set_defaults(handler=print_records)
 
+    failures = subparsers.add_parser(
+        "failures",
+        help="print every input the current generation failed on, as JSON lines (streamed): source, error, kind",
+    )
+    failures.add_argument("destination", help="the destination folder or s3://bucket/prefix")
+    add_s3_endpoint(failures)
+    failures.set_defaults(handler=print_failures)
+
     unlock = subparsers.add_parser("unlock", help="remove a destination's claim (a run known to be dead)")
     unlock.add_argument("destination", help="the destination folder or s3://bucket/prefix")
     add_s3_endpoint(unlock)
@@ -45,9 +56,17 @@ def add_parser(subparsers) -> None:
 
 
 def print_records(args) -> int:
+    return _print_lines(args, manifest.record_lines)
+
+
+def print_failures(args) -> int:
+    return _print_lines(args, manifest.failure_lines)
+
+
+def _print_lines(args, lines: Callable[[Storage], Iterator[bytes]]) -> int:
     configure_s3(args)
     out = sys.stdout.buffer
-    for line in manifest.record_lines(open_storage(args.destination)):
+    for line in lines(open_storage(args.destination)):
         out.write(line + b"\n")
     out.flush()
     return 0
