@@ -18,7 +18,7 @@ CHECKS = {
     "ruff check": [str(BIN / "ruff"), "check", "."],
     "ruff format": [str(BIN / "ruff"), "format", "--check", "."],
     # mypy reads the installed package (the editable link tree), so module names are kaleidoscope.*.
-    "mypy": [str(BIN / "mypy"), "-p", "kaleidoscope.steps", "-p", "kaleidoscope.workflows"],
+    "mypy": [str(BIN / "mypy"), "-p", "kaleidoscope.steps", "-p", "kaleidoscope.workflows", "-p", "tools"],
     "import contracts": [str(BIN / "lint-imports")],
 }
 

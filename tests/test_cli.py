@@ -1,4 +1,5 @@
-"""Command-line contracts: the generated operations table stays in docs/operations.md, options are validated."""
+"""Command-line contracts: the generated operations table stays in docs/operations.md, the
+generated command reference in docs/cli.md, options are validated."""
 
 from __future__ import annotations
 
@@ -9,8 +10,23 @@ import pytest
 
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.commands import ops
+from tools import cli_reference
 
 OPERATIONS_PAGE = Path(__file__).parents[1] / "docs" / "operations.md"
+CLI_PAGE = Path(__file__).parents[1] / "docs" / "cli.md"
+
+
+def test_the_command_reference_is_what_the_parser_prints():
+    assert CLI_PAGE.read_text(encoding="utf-8") == cli_reference.markdown(), (
+        "regenerate with: .venv/bin/python -m tools.cli_reference > docs/cli.md"
+    )
+
+
+def test_the_command_reference_has_every_command_and_its_options():
+    page = cli_reference.markdown()
+    for name in ("run", "step augment", "failures", "gc"):
+        assert f"## `kaleidoscope {name}`" in page
+    assert "--older-than AGE" in page and "--workers" in page
 
 
 def test_operations_page_lists_every_operation_as_generated_from_the_registry():
