@@ -406,6 +406,19 @@ def test_chart_defaults_render_exactly_the_builders_workflowtemplate():
     assert of_kind(documents, "CronWorkflow") == []
 
 
+def test_the_charts_retries_skip_exactly_the_exit_codes_no_retry_can_change():
+    # The chart spells the expression by hand: it must be the one steps/errors.py's table gives
+    # the builder, so a new permanent exit code cannot be retried by one and not the other.
+    from kaleidoscope.steps.errors import NOT_RETRIED
+    from kaleidoscope.workflows.argo_templates import RETRY_UNLESS_FINAL
+
+    templates = one(render(), "WorkflowTemplate")["spec"]["templates"]
+    strategies = [t["retryStrategy"] for t in templates if "retryStrategy" in t]
+    assert len(strategies) == 3  # shard, augment, manifest
+    assert {strategy["expression"] for strategy in strategies} == {RETRY_UNLESS_FINAL}
+    assert sorted(int(code) for code in re.findall(r"!= (\d+)", RETRY_UNLESS_FINAL)) == sorted(NOT_RETRIED)
+
+
 def test_the_default_specs_words_are_the_builders_for_exactly_that_spec():
     # _helpers.tpl holds the builder's title and description of values.yaml's spec, by hand, shown
     # only while the spec's sha256 is the one written beside them.
