@@ -45,7 +45,7 @@ from kaleidoscope.steps import (
 )
 from kaleidoscope.steps.errors import KaleidoscopeError, ObjectMissing, StorageDenied, StorageError
 from kaleidoscope.steps.locations import open_storage
-from kaleidoscope.steps.shard import read_run, read_shard
+from kaleidoscope.steps.runs import read_run, read_shard
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.steps.storage import LocalStorage, Storage, read_json
 

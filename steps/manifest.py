@@ -24,7 +24,7 @@ from typing import Any
 from kaleidoscope.steps import claim, head, recorded, run_layout
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError, PermanentFailure
 from kaleidoscope.steps.locations import open_storage
-from kaleidoscope.steps.shard import listed_keys, read_run
+from kaleidoscope.steps.runs import listed_keys, read_run
 from kaleidoscope.steps.spec import ENGINE_VERSION, Spec
 from kaleidoscope.steps.storage import Storage, read_json
 

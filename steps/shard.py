@@ -13,14 +13,13 @@ import fnmatch
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 from kaleidoscope.steps import claim, head, recorded, run_layout
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput, KaleidoscopeError, PermanentFailure
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
-from kaleidoscope.steps.storage import Storage, read_json
+from kaleidoscope.steps.storage import Storage
 
 
 def matcher(patterns: Iterable[str]):
@@ -156,46 +155,3 @@ def _plan_run(
     }
     destination.write(run_layout.run_record_key(run_id), json.dumps(record, indent=2).encode(), "application/json")
     return [{"index": index, "of": len(sizes), "images": size} for index, size in enumerate(sizes)]
-
-
-def read_run(destination: Storage, run_id: str) -> dict:
-    """The record the shard step wrote for ``run_id``."""
-    run = read_json(destination, run_layout.run_record_key(run_id))
-    if run is None:
-        raise KaleidoscopeError(
-            f"{destination.describe(run_layout.run_record_key(run_id))}: no such run "
-            "(was the shard step run with this run id?)"
-        )
-    return run
-
-
-def listed_keys(destination: Storage, run: dict) -> Iterator[str]:
-    """Every key of the run's listing, in order, a page at a time."""
-    pages = -(-run["inputs"] // run_layout.LISTING_PAGE)
-    for page in range(pages):
-        for line in destination.read_lines(run_layout.listing_key(run["run_id"], page)):
-            yield json.loads(line)
-
-
-def read_shard(destination: Storage, run: dict, index: int) -> list[str]:
-    """The source keys of shard ``index``: its range of the listing, from the pages it spans."""
-    sizes = run["sizes"]
-    if not 0 <= index < len(sizes):
-        raise InvalidInput(f"--shard: bad value {index}: run {run['run_id']} has {len(sizes)} shards")
-    start = sum(sizes[:index])
-    end = start + sizes[index]
-    keys: list[str] = []
-    page_size = run_layout.LISTING_PAGE
-    for page in range(start // page_size, (end - 1) // page_size + 1):
-        lines = destination.read(run_layout.listing_key(run["run_id"], page)).decode("utf-8").splitlines()
-        first = page * page_size
-        keys.extend(json.loads(line) for line in lines[max(start - first, 0) : end - first])
-    return keys
-
-
-def write_output(path: str | None, value) -> None:
-    """Write a step's small JSON result where Argo reads output parameters from."""
-    if path:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(value, separators=(",", ":")) + "\n", encoding="utf-8")

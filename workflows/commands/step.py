@@ -11,7 +11,6 @@ import json
 import os
 from pathlib import Path
 
-from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.workflows.commands.common import (
     add_spec_arguments,
     boolean,
@@ -82,7 +81,7 @@ def add_parser(subparsers) -> None:
 
 
 def _emit(args, result) -> int:
-    from kaleidoscope.steps.shard import write_output
+    from kaleidoscope.steps.runs import write_output
 
     write_output(args.output, result)
     if args.output_dir and isinstance(result, dict):
@@ -102,32 +101,10 @@ def _shard(args) -> int:
 
 
 def _run_spec(args):
-    """The spec of a step after the shard step, and the run's record (None when unreadable).
+    """The spec and the run's record for the augment and manifest steps (:func:`runs.open_run`)."""
+    from kaleidoscope.steps import runs
 
-    The spec is validated again only if it is not the one the shard step validated and recorded
-    for this run (``spec_sha256`` in the run's record). Every pod of a run gets the same spec
-    text, so augment and manifest pods skip the schema validator's import (~50 ms of a pod's
-    start-up). A step run by hand with another spec, or before any shard step, is validated in
-    full, and fails as before when invalid. The record is handed on, so the step does not read
-    it again.
-    """
-    from kaleidoscope.steps import shard
-    from kaleidoscope.steps.errors import KaleidoscopeError
-    from kaleidoscope.steps.locations import open_storage
-
-    document = spec_document(args)
-    record = None
-    destination = document.get("destination") if isinstance(document, dict) else None
-    if isinstance(destination, str) and destination:
-        try:
-            record = shard.read_run(open_storage(destination), args.run_id)
-        except KaleidoscopeError:
-            # No record (yet), or an unusable destination: validate in full, which names the
-            # problem; an outage fails the step when it reads the record itself.
-            record = None
-    if not isinstance(record, dict):
-        return spec_module.parse(document), None
-    return spec_module.parse(document, validated=record.get("spec_sha256")), record
+    return runs.open_run(spec_document(args), args.run_id)
 
 
 def _augment(args) -> int:
