@@ -256,3 +256,20 @@ def test_a_template_empty_retry_strategy_overrides_the_workflow_default(tmp_path
     manifest["spec"]["retryStrategy"] = {"limit": 1}
     result = execute(manifest, show_progress=False)
     assert result.phase == "Succeeded" and len(result.root.children) == 4
+
+
+@pytest.mark.parametrize(("safe", "attempts"), [("true", 3), ("false", 1)])
+def test_a_retry_expression_reads_the_templates_inputs(tmp_path, safe, attempts):
+    # Argo's examples/retry-conditional.yaml: `{{inputs.parameters.safe-to-retry}} == true` in the
+    # expression; the controller substitutes the template's variables before evaluating it.
+    template = {
+        "name": "main",
+        "inputs": {"parameters": [{"name": "safe", "value": safe}]},
+        "retryStrategy": {
+            "limit": 2,
+            "expression": "{{inputs.parameters.safe}} == true && asInt(lastRetry.exitCode) == 1",
+        },
+        "container": {"image": "alpine", "command": ["sh", "-c", "exit 1"]},
+    }
+    result = execute(_workflow(template, tmp_path / "log"), show_progress=False)
+    assert result.phase == "Failed" and len(result.root.children) == attempts

@@ -93,7 +93,7 @@ def _retry(owner: dict, path: str, problems: list[str]) -> None:
     if owner.get("retryStrategy") is None:
         return
     try:
-        Strategy.parse(owner["retryStrategy"])
+        Strategy.checked(owner["retryStrategy"])
     except ValueError as error:
         problems.append(f"{path}.retryStrategy.{error}")
 

@@ -19,10 +19,12 @@ Mirrors ``processNodeRetries`` in Argo's ``workflow/controller/operator.go`` (v4
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kaleidoscope.workflows.executor import expressions
+from kaleidoscope.workflows.executor import expressions, variables
 from kaleidoscope.workflows.rules.durations import parse_argo
+from kaleidoscope.workflows.rules.variables import TAG
 
 POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError")
 
@@ -45,6 +47,23 @@ class Strategy:
     cap: float | None = None
     max_duration: float | None = None
     expression: object = field(default=None, compare=False)  # a parsed tree, or None
+
+    @classmethod
+    def resolved(cls, spec: dict, values: Mapping[str, str]) -> Strategy:
+        """The strategy of a node about to run: Argo substitutes the template's variables
+        (``{{inputs.parameters.x}}`` in an ``expression`` or a ``limit``) before it reads them."""
+        return cls.parse(
+            {
+                key: variables.substitute(value, values) if isinstance(value, str) else value
+                for key, value in spec.items()
+            }
+        )
+
+    @classmethod
+    def checked(cls, spec: dict) -> Strategy:
+        """The strategy as a manifest loads: every tag stands for a value known only when the node
+        runs, so it is read with a number in its place (the grammar is what is checked)."""
+        return cls.parse({key: TAG.sub("0", value) if isinstance(value, str) else value for key, value in spec.items()})
 
     @classmethod
     def parse(cls, spec: dict) -> Strategy:

@@ -355,7 +355,7 @@ class Runner:
         strategy = self.wf.retry_strategy(template)
         if strategy is None:
             return self._attempt(name, display, template, values, inputs, call)
-        return self._retry(name, display, template, values, inputs, call, Strategy.parse(strategy))
+        return self._retry(name, display, template, values, inputs, call, Strategy.resolved(strategy, values))
 
     def _locked(self, name: str, display: str, template: dict, values: dict, inputs: dict, call: Call) -> Node | None:
         """Run a template holding its mutexes: taken before its node starts, given back when it
