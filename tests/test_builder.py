@@ -14,8 +14,10 @@ from hera.workflows import CronWorkflow, Resources, Workflow, WorkflowTemplate
 from hera.workflows.models import Toleration
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows import argo_golden, argo_metrics, argo_params, builder
-from kaleidoscope.workflows.argo_options import BuildOptions, CronSchedule
+from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows.argo import metrics as argo_metrics
+from kaleidoscope.workflows.argo import params as argo_params
+from kaleidoscope.workflows.argo.options import BuildOptions, CronSchedule
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
 from tests.prerequisites import under_ci
@@ -695,7 +697,7 @@ def test_argo_page_parameters_table_is_the_generated_one():
     match = re.search(r"<!-- argo-params:begin -->\n(.*?)\n<!-- argo-params:end -->", text, re.S)
     assert match, "docs/argo.md lacks the <!-- argo-params:begin --> ... <!-- argo-params:end --> block"
     assert match.group(1) == argo_params.markdown(), (
-        "regenerate with: python -c 'from kaleidoscope.workflows import argo_params; print(argo_params.markdown())'"
+        "regenerate with: python -c 'from kaleidoscope.workflows.argo import params; print(params.markdown())'"
     )
 
 
@@ -980,7 +982,7 @@ def test_argo_page_metrics_table_is_the_generated_one():
     match = re.search(r"<!-- argo-metrics:begin -->\n(.*?)\n<!-- argo-metrics:end -->", text, re.S)
     assert match, "docs/argo.md lacks the <!-- argo-metrics:begin --> ... <!-- argo-metrics:end --> block"
     assert match.group(1) == argo_metrics.markdown(), (
-        "regenerate with: python -c 'from kaleidoscope.workflows import argo_metrics; print(argo_metrics.markdown())'"
+        "regenerate with: python -c 'from kaleidoscope.workflows.argo import metrics; print(metrics.markdown())'"
     )
     for metric in argo_metrics.METRICS:
         assert argo_metrics.PREFIX + metric.name in metric.query

@@ -34,10 +34,11 @@ kubernetes_validate = require_module(
     "kubernetes_validate", "kubernetes-validate is not installed: pip install -e '.[test]'"
 )
 
-from kaleidoscope.workflows import argo_golden, builder, chart, cli, rbac
-from kaleidoscope.workflows.argo_cron import cron_problems
-from kaleidoscope.workflows.argo_options import DEFAULT_IMAGE, BuildOptions, CronSchedule
-from kaleidoscope.workflows.argo_templates import memory_patch
+from kaleidoscope.workflows import argo_golden, builder, chart, cli
+from kaleidoscope.workflows.argo import rbac
+from kaleidoscope.workflows.argo.cron import cron_problems
+from kaleidoscope.workflows.argo.options import DEFAULT_IMAGE, BuildOptions, CronSchedule
+from kaleidoscope.workflows.argo.templates import memory_patch
 from kaleidoscope.workflows.executor import execute, load
 from kaleidoscope.workflows.executor.merge import join
 from kaleidoscope.workflows.lint import lint
@@ -410,7 +411,7 @@ def test_the_charts_retries_skip_exactly_the_exit_codes_no_retry_can_change():
     # The chart spells the expression by hand: it must be the one steps/errors.py's table gives
     # the builder, so a new permanent exit code cannot be retried by one and not the other.
     from kaleidoscope.steps.errors import NOT_RETRIED
-    from kaleidoscope.workflows.argo_templates import RETRY_UNLESS_FINAL
+    from kaleidoscope.workflows.argo.templates import RETRY_UNLESS_FINAL
 
     templates = one(render(), "WorkflowTemplate")["spec"]["templates"]
     strategies = [t["retryStrategy"] for t in templates if "retryStrategy" in t]
@@ -640,7 +641,7 @@ def test_scenario_binds_the_executor_role_to_the_account_the_pods_run_as(scenari
     merged = loaded().merge_values(values)
     role, binding = one(documents, "Role"), one(documents, "RoleBinding")
     # Argo's docs/workflow-rbac.md (v4.1.2): the executor's minimum, for outputs and progress; the
-    # same rules as workflows/rbac.yaml, from workflows/rbac.py.
+    # same rules as workflows/rbac.yaml, from workflows/argo/rbac.py.
     assert role["rules"] == list(rbac.EXECUTOR_RULES)
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",

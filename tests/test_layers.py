@@ -58,7 +58,7 @@ def test_the_import_contracts_are_kept():
 
 
 def test_importing_the_builder_lint_and_submit_loads_no_image_library():
-    code = "import kaleidoscope.workflows.builder, kaleidoscope.workflows.lint, kaleidoscope.workflows.argo_submit"
+    code = "import kaleidoscope.workflows.builder, kaleidoscope.workflows.lint, kaleidoscope.workflows.submit"
     assert loaded_after(code) & IMAGE_LIBRARIES == set()
 
 

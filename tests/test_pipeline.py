@@ -23,7 +23,7 @@ from hera.workflows.models import TemplateRef
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows import argo_golden, pipeline
-from kaleidoscope.workflows.argo_options import BuildOptions
+from kaleidoscope.workflows.argo.options import BuildOptions
 from kaleidoscope.workflows.executor import execute
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid

@@ -8,8 +8,9 @@ import os
 import pytest
 import yaml
 
-from kaleidoscope.workflows import argo_golden, rbac
-from kaleidoscope.workflows.argo_options import DEFAULT_SERVICE_ACCOUNT, BuildOptions
+from kaleidoscope.workflows import argo_golden
+from kaleidoscope.workflows.argo import rbac
+from kaleidoscope.workflows.argo.options import DEFAULT_SERVICE_ACCOUNT, BuildOptions
 from tests.prerequisites import require_module, under_ci
 
 #: The oldest Kubernetes the objects are checked against (as the chart's).
@@ -27,7 +28,7 @@ def test_committed_rbac_equals_what_rbac_py_renders_today():
             pytest.fail("KALEIDOSCOPE_REGENERATE is refused under CI: regenerate locally and commit the files")
         rbac.FILE.write_text(rendered, encoding="utf-8")
     assert rbac.FILE.read_text(encoding="utf-8") == rendered, (
-        "workflows/rbac.yaml differs from workflows/rbac.py: run KALEIDOSCOPE_REGENERATE=1 pytest tests/test_rbac.py"
+        "workflows/rbac.yaml differs from workflows/argo/rbac.py: run KALEIDOSCOPE_REGENERATE=1 pytest tests/test_rbac.py"
     )
 
 

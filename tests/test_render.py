@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kaleidoscope.workflows import argo_golden, builder
-from kaleidoscope.workflows.argo_options import BuildOptions, CronSchedule
+from kaleidoscope.workflows.argo.options import BuildOptions, CronSchedule
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid

@@ -205,7 +205,7 @@ def test_the_words_decide_the_manifest_and_the_spec_parameter_the_rest(spec_docu
     # manifest but for the spec parameter's value. A builder that read another spec field into the
     # manifest (a pod's memory from limits.max_pixels, say) would fail here, not serve stale runs.
     from kaleidoscope.workflows import builder
-    from kaleidoscope.workflows.describe import describe
+    from kaleidoscope.workflows.argo.describe import describe
 
     def render(document):
         return builder.manifest(builder.workflow(json.dumps(document)))
@@ -219,7 +219,7 @@ def test_the_words_decide_the_manifest_and_the_spec_parameter_the_rest(spec_docu
 
 
 def test_words_that_differ_are_told_apart(spec_document):
-    from kaleidoscope.workflows.describe import describe
+    from kaleidoscope.workflows.argo.describe import describe
 
     base = describe(spec_module.parse(spec_document), None, False)
     assert describe(spec_module.parse({**spec_document, "seed": 99}), None, False) == base

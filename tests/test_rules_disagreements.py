@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows.argo_options import BuildOptions, option_problems
+from kaleidoscope.workflows.argo.options import BuildOptions, option_problems
 from kaleidoscope.workflows.executor import execute, load
 from kaleidoscope.workflows.lint import lint
 from kaleidoscope.workflows.rules import cron, depends, durations, loops

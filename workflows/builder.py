@@ -42,8 +42,10 @@ from hera.workflows.models import (
 
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows.argo_metrics import workflow_metrics
-from kaleidoscope.workflows.argo_options import (
+from kaleidoscope.workflows.argo.describe import DESCRIPTION, TITLE, describe
+from kaleidoscope.workflows.argo.manifest_yaml import dump
+from kaleidoscope.workflows.argo.metrics import workflow_metrics
+from kaleidoscope.workflows.argo.options import (
     DEFAULT_IMAGE,
     DEFAULT_RESOURCES,
     DEFAULT_S3_SECRET,
@@ -53,8 +55,8 @@ from kaleidoscope.workflows.argo_options import (
     option_problems,
     schedule_problems,
 )
-from kaleidoscope.workflows.argo_params import input_reference, main_inputs, reference, workflow_arguments
-from kaleidoscope.workflows.argo_templates import (
+from kaleidoscope.workflows.argo.params import input_reference, main_inputs, reference, workflow_arguments
+from kaleidoscope.workflows.argo.templates import (
     MANIFEST_OUTPUTS,
     StepContainer,
     augment_template,
@@ -64,8 +66,6 @@ from kaleidoscope.workflows.argo_templates import (
     shard_template,
     step_arguments,
 )
-from kaleidoscope.workflows.argo_yaml import dump
-from kaleidoscope.workflows.describe import DESCRIPTION, TITLE, describe
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -185,7 +185,7 @@ def _synchronization(options: BuildOptions, name: str) -> Synchronization | None
 def templates(options: BuildOptions, *, prefix: str = "", global_outputs: bool = False) -> DAG:
     """Kaleidoscope's templates, added to the Hera workflow whose context is open: ``main`` first.
 
-    ``main`` takes :func:`~workflows.argo_params.main_inputs` (``spec``, ``source`` and
+    ``main`` takes :func:`~workflows.argo.params.main_inputs` (``spec``, ``source`` and
     ``destination`` required; ``s3-endpoint``, ``incremental`` and ``name`` with defaults), passes
     them to ``shard``, ``augment`` and ``manifest`` with the run id
     ``{{workflow.uid}}-{{inputs.parameters.name}}``, and gives the manifest step's outputs
@@ -389,7 +389,7 @@ def manifest(built: Workflow) -> dict:
     """The manifest of a built Hera object, as the plain dictionary Argo's API takes.
 
     What Hera 7.1's models cannot hold (``pendingTimeout``, newer than them) is added here, to the
-    template of each :class:`~workflows.argo_templates.StepContainer` that carries it: use this (or
+    template of each :class:`~workflows.argo.templates.StepContainer` that carries it: use this (or
     :func:`render`), not the Hera object's own ``to_dict``/``to_yaml``/``create``, for the whole
     manifest.
     """

@@ -5,7 +5,7 @@ Helm's render equal to the Python builder's for the same settings). Two files ar
 that what ``values.yaml`` says, what Helm enforces and what the README lists cannot drift apart:
 
 - ``values.schema.json``: the types in :func:`_skeleton`, made from the builder's option model
-  (``argo_options``: pull policies, pod GC strategies, taint effects, concurrency policies) and
+  (``argo.options``: pull policies, pod GC strategies, taint effects, concurrency policies) and
   the shared Argo and Kubernetes rules (``rules``: names, label keys and values, quantities,
   durations, cron expressions, time zones), closed at every level, each key's description its
   ``# --`` comment in ``values.yaml``;
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from kaleidoscope.workflows import builder
-from kaleidoscope.workflows.argo_options import (
+from kaleidoscope.workflows.argo.options import (
     CONCURRENCY_POLICIES,
     POD_GC_STRATEGIES,
     PULL_POLICIES,
@@ -107,7 +107,7 @@ OBJECT_LABELS = (
     "app.kubernetes.io/version",
     "app.kubernetes.io/managed-by",
 )
-#: The labels the builder sets on every pod (argo_templates.labels), which podLabels may not give.
+#: The labels the builder sets on every pod (argo.templates.labels), which podLabels may not give.
 POD_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -293,7 +293,7 @@ def _skeleton() -> dict:
                         "type": "array",
                         "minItems": 1,
                         # Argo's grammar, without a time zone prefix of its own: the CronWorkflow
-                        # sets `timezone`, which Argo puts before each schedule (argo_cron.py).
+                        # sets `timezone`, which Argo puts before each schedule (argo/cron.py).
                         "items": _string(cron_pattern(), **{"not": {"pattern": r"^\s*(CRON_)?TZ="}}),
                     },
                     "timezone": _string(_TIMEZONE),

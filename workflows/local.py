@@ -22,7 +22,7 @@ from kaleidoscope.steps.errors import NOT_RETRIED, KaleidoscopeError
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.workflows import executor, render_cache
-from kaleidoscope.workflows.describe import describe
+from kaleidoscope.workflows.argo.describe import describe
 
 
 def _absolute(location: str) -> str:
@@ -79,7 +79,7 @@ def run_locally(
     def render() -> dict:
         # Hera (~0.5 s to import) only when this render is not kept from an earlier run.
         from kaleidoscope.workflows import builder
-        from kaleidoscope.workflows.argo_options import BuildOptions
+        from kaleidoscope.workflows.argo.options import BuildOptions
 
         options = BuildOptions(
             # Credentials on this machine come from its own environment (as IRSA would in a pod).

@@ -8,7 +8,7 @@ Two ways to run Kaleidoscope's entry template ``main`` as one task of your Hera 
   says (image, resources, retries, service account); your workflow carries only the task.
 - **Included**: :func:`add_templates` copies the templates into your workflow, named
   ``kaleidoscope-main``, ``kaleidoscope-shard``, ... beside your own, built from a
-  :class:`~workflows.argo_options.BuildOptions`; :func:`kaleidoscope_task` with ``template=``
+  :class:`~workflows.argo.options.BuildOptions`; :func:`kaleidoscope_task` with ``template=``
   the ``main`` it returns calls them. Nothing needs to be installed but the service account and
   the S3 secret.
 
@@ -56,10 +56,10 @@ from hera.workflows.models import TemplateRef
 from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows import builder
-from kaleidoscope.workflows.argo_options import BuildOptions, option_problems
-from kaleidoscope.workflows.argo_params import MAX_NAME, NAME_INPUT
-from kaleidoscope.workflows.argo_templates import MANIFEST_OUTPUTS
-from kaleidoscope.workflows.argo_yaml import dump
+from kaleidoscope.workflows.argo.manifest_yaml import dump
+from kaleidoscope.workflows.argo.options import BuildOptions, option_problems
+from kaleidoscope.workflows.argo.params import MAX_NAME, NAME_INPUT
+from kaleidoscope.workflows.argo.templates import MANIFEST_OUTPUTS
 from kaleidoscope.workflows.builder import SpecInput, manifest
 from kaleidoscope.workflows.rules.names import field_name_problem
 

@@ -1,7 +1,7 @@
 """Command-line options shared by ``kaleidoscope render`` and ``kaleidoscope submit``.
 
-They map one to one onto :class:`~workflows.argo_options.BuildOptions` (and, for render,
-:class:`~workflows.argo_options.CronSchedule`); defaults stay there, in one place: a flag left
+They map one to one onto :class:`~workflows.argo.options.BuildOptions` (and, for render,
+:class:`~workflows.argo.options.CronSchedule`); defaults stay there, in one place: a flag left
 out keeps the builder's default.
 """
 
@@ -15,7 +15,7 @@ from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows.argo_options import DEFAULT_RESOURCES, BuildOptions, CronSchedule
+from kaleidoscope.workflows.argo.options import DEFAULT_RESOURCES, BuildOptions, CronSchedule
 from kaleidoscope.workflows.commands.common import positive_int, whole_number
 
 # Option fields named in the builder's messages -> the flag a command-line user typed.

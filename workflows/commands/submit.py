@@ -2,7 +2,7 @@
 
 The server, token and namespace come from ``--host``, ``--token`` and ``--namespace``, else from
 Argo CLI's variables ``ARGO_SERVER``, ``ARGO_TOKEN`` and ``ARGO_NAMESPACE`` (see
-:mod:`workflows.argo_submit`). The workflow sent is what ``kaleidoscope render`` prints for the
+:mod:`workflows.submit`). The workflow sent is what ``kaleidoscope render`` prints for the
 same spec and options, with the ``source`` and ``destination`` parameters given values (the
 flags', else the spec's): a run names where it reads and writes, and Argo refuses one that does not.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows import builder
-from kaleidoscope.workflows.argo_submit import DEFAULT_TIMEOUT, ArgoServer, submit
 from kaleidoscope.workflows.commands._build_flags import add_build_arguments, build_options, with_flags
+from kaleidoscope.workflows.submit import DEFAULT_TIMEOUT, ArgoServer, submit
 
 
 def _seconds(text: str) -> float:

@@ -64,7 +64,7 @@ their own (kaleidoscope.runLabels).
 
 {{/*
 kaleidoscope.runLabels: the labels of a run (component "workflow") or of a step's pods (component:
-the step), as the builder's argo_templates.labels gives them. Takes a dict: context ($), component.
+the step), as the builder's argo/templates.py labels gives them. Takes a dict: context ($), component.
 */}}
 {{- define "kaleidoscope.runLabels" -}}
 app.kubernetes.io/name: {{ include "kaleidoscope.name" .context | toJson }}
@@ -241,7 +241,7 @@ workflows.argoproj.io/title: {{ $title | toJson }}
 
 {{/*
 kaleidoscope.parameterDescription: what the Argo UI shows for a workflow parameter, the same words
-for main's input of that name (workflows/argo_params.py PARAMETERS). Takes the parameter's name.
+for main's input of that name (workflows/argo/params.py PARAMETERS). Takes the parameter's name.
 */}}
 {{- define "kaleidoscope.parameterDescription" -}}
 {{- get (dict
@@ -255,7 +255,7 @@ for main's input of that name (workflows/argo_params.py PARAMETERS). Takes the p
 
 {{/*
 kaleidoscope.outputDescription: an output of the manifest step, which main gives as its own
-(workflows/argo_templates.py MANIFEST_OUTPUTS). Takes the output's name.
+(workflows/argo/templates.py MANIFEST_OUTPUTS). Takes the output's name.
 */}}
 {{- define "kaleidoscope.outputDescription" -}}
 {{- get (dict
@@ -573,7 +573,7 @@ bytes, as workflows/rules/quantities.py format_bytes writes them. Takes the byte
 
 {{/*
 kaleidoscope.memoryByRetry: the memory of each attempt of an augment pod, as the builder's
-memory_sizes and _by_retry give it (workflows/argo_templates.py): base for the first attempt,
+memory_sizes and _by_retry give it (workflows/argo/templates.py): base for the first attempt,
 doubled on each retry up to cap, as an Argo expression tag over {{retries}}; base alone when it
 never grows. Takes a dict: base and cap (quantities).
 */}}
@@ -628,7 +628,7 @@ memory limit, or when nothing would grow. A cap below the limit is refused, nami
 
 {{/*
 kaleidoscope.metricLabels: the labels of every custom metric: the run's namespace and the release,
-which tell two installations apart (workflows/argo_metrics.py). Takes a dict: context ($), and step
+which tell two installations apart (workflows/argo/metrics.py). Takes a dict: context ($), and step
 (a step's metrics) or nothing (the run's, which add its final status).
 */}}
 {{- define "kaleidoscope.metricLabels" -}}

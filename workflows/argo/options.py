@@ -18,7 +18,7 @@ from typing import Any
 from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
-from kaleidoscope.workflows.argo_cron import cron_problems, prefix_problems, timezone_problems
+from kaleidoscope.workflows.argo.cron import cron_problems, prefix_problems, timezone_problems
 from kaleidoscope.workflows.rules import durations, names
 from kaleidoscope.workflows.rules.quantities import QUANTITY, parse_bytes
 
@@ -67,7 +67,7 @@ class BuildOptions:
         image: The project's container image (``images/`` holds its Dockerfile).
         image_pull_policy: ``Always``, ``IfNotPresent``, ``Never`` or None for Kubernetes' default.
         service_account: Service account of the pods: it needs Argo's executor permissions, which
-            ``workflows/rbac.yaml`` (from :mod:`~workflows.rbac`) gives the default one; for IRSA or
+            ``workflows/rbac.yaml`` (from :mod:`~workflows.argo.rbac`) gives the default one; for IRSA or
             workload identity, the account bound to the cloud role. None leaves the field out: the
             namespace's ``default`` account, which lacks them outside Argo's quick-start install.
             It is the workflow's ``serviceAccountName`` and each pod template's, so Kaleidoscope's
@@ -131,7 +131,7 @@ class BuildOptions:
             attempt before it, up to this quantity (``podSpecPatch`` driven by ``{{retries}}``), so a
             shard killed for memory (OOMKilled) runs again with more. None (or a cap no larger than
             the augment limit) keeps the memory of every attempt the same.
-        metrics: Emit Argo custom Prometheus metrics (:mod:`~workflows.argo_metrics`): run and step
+        metrics: Emit Argo custom Prometheus metrics (:mod:`~workflows.argo.metrics`): run and step
             durations, images in, written and failed, labelled by namespace and release.
     """
 

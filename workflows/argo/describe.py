@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kaleidoscope.steps.spec import Spec
-    from kaleidoscope.workflows.argo_options import CronSchedule
+    from kaleidoscope.workflows.argo.options import CronSchedule
 
 TITLE = "workflows.argoproj.io/title"
 DESCRIPTION = "workflows.argoproj.io/description"

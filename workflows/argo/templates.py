@@ -16,7 +16,7 @@ spec also sets, so the pods run the same under another workflow's spec; fails it
 Pending past ``pendingTimeout``; retries avoid the nodes a step failed on; a retried augment pod
 gets more memory (:func:`memory_patch`); every pod carries the ``app.kubernetes.io`` labels
 ``name``, ``instance``, ``part-of`` and ``component`` (the step), and its template the step's
-metrics (:mod:`.argo_metrics`).
+metrics (:mod:`.metrics`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from hera.workflows.models import (
 )
 
 from kaleidoscope.steps.errors import NOT_RETRIED
-from kaleidoscope.workflows.argo_metrics import template_metrics
-from kaleidoscope.workflows.argo_options import BuildOptions
-from kaleidoscope.workflows.argo_params import RUN_ID, RUN_ID_INPUT, input_reference
+from kaleidoscope.workflows.argo.metrics import template_metrics
+from kaleidoscope.workflows.argo.options import BuildOptions
+from kaleidoscope.workflows.argo.params import RUN_ID, RUN_ID_INPUT, input_reference
 from kaleidoscope.workflows.rules.quantities import format_bytes, parse_bytes
 
 #: Where the steps write the files Argo reads output parameters from (on the /tmp emptyDir).
