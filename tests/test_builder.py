@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from kaleidoscope.workflows.argo import params as argo_params
 from kaleidoscope.workflows.argo.options import BuildOptions, CronSchedule
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
-from tests.prerequisites import under_ci
+from tests.golden import assert_generated
 
 ROOT = argo_golden.FOLDER.parent
 SPEC = argo_golden.EXAMPLE_SPEC
@@ -51,16 +50,11 @@ def parameters(manifest: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("kind", builder.KINDS)
 def test_committed_manifest_equals_what_the_builder_renders_today(kind):
-    path = argo_golden.FILES[kind]
-    rendered = argo_golden.render(kind)
-    if os.environ.get("KALEIDOSCOPE_REGENERATE"):
-        if under_ci():
-            pytest.fail("KALEIDOSCOPE_REGENERATE is refused under CI: regenerate locally and commit the files")
-        path.write_text(rendered, encoding="utf-8")
-    assert path.exists(), f"{path} is missing: run KALEIDOSCOPE_REGENERATE=1 pytest tests/test_builder.py"
-    assert path.read_text(encoding="utf-8") == rendered, (
-        f"{path.name} differs from what the builder renders: if the change is intended, run "
-        "KALEIDOSCOPE_REGENERATE=1 pytest tests/test_builder.py and commit the result"
+    assert_generated(
+        argo_golden.FILES[kind],
+        argo_golden.render(kind),
+        "the builder",
+        "KALEIDOSCOPE_REGENERATE=1 pytest tests/test_builder.py",
     )
 
 

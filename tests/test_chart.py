@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from hera.workflows import Resources
 from hera.workflows.models import Toleration
 
 from tests.conftest import GOOD_IMAGES, read_records
-from tests.prerequisites import require_module, under_ci
+from tests.golden import assert_generated
+from tests.prerequisites import require_module
 
 helm = require_module("helm_python", "helm-python-sdk is not installed: pip install -e '.[test]'")
 kubernetes_validate = require_module(
@@ -349,16 +349,11 @@ def assert_cron_runs_the_builders(cron: dict, template: dict, expected: dict) ->
 
 @pytest.mark.parametrize("path", chart.GENERATED)
 def test_generated_file_equals_what_the_generator_makes_from_values_yaml_today(path):
-    generated = chart.generate()[path]
-    target = CHART / path
-    if os.environ.get("KALEIDOSCOPE_REGENERATE"):
-        if under_ci():
-            pytest.fail("KALEIDOSCOPE_REGENERATE is refused under CI: regenerate locally and commit the files")
-        target.write_text(generated, encoding="utf-8")
-    assert target.exists(), f"{target} is missing: run KALEIDOSCOPE_REGENERATE=1 pytest tests/test_chart.py"
-    assert target.read_text(encoding="utf-8") == generated, (
-        f"charts/kaleidoscope/{path} differs from what workflows/chart.py generates: if the change is intended, "
-        "run `kaleidoscope chart` (or KALEIDOSCOPE_REGENERATE=1 pytest tests/test_chart.py) and commit the result"
+    assert_generated(
+        CHART / path,
+        chart.generate()[path],
+        "workflows/chart.py",
+        "`kaleidoscope chart` (or KALEIDOSCOPE_REGENERATE=1 pytest tests/test_chart.py)",
     )
 
 

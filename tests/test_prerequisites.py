@@ -59,7 +59,7 @@ def test_the_reference_data_folder_is_overridable(tmp_path):
 
 SCHEMA_TEST = "tests/test_builder.py::test_committed_manifest_passes_argos_strict_schema[workflow]"
 LINT_TEST = "tests/test_builder.py::test_committed_manifest_lints_clean[workflow]"
-CONFORMANCE_TEST = "tests/test_conformance.py::test_example[hello-world.yaml]"
+CONFORMANCE_TEST = "tests/executor/test_conformance.py::test_example[hello-world.yaml]"
 
 
 def run_pytest(tests: list[str], argo_folder: Path, ci: bool, report: Path) -> tuple[str, dict[str, tuple[str, str]]]:

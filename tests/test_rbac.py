@@ -3,15 +3,14 @@ permissions Argo's executor needs, valid for Kubernetes, and the same rules as t
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import yaml
 
 from kaleidoscope.workflows import argo_golden
 from kaleidoscope.workflows.argo import rbac
 from kaleidoscope.workflows.argo.options import DEFAULT_SERVICE_ACCOUNT, BuildOptions
-from tests.prerequisites import require_module, under_ci
+from tests.golden import assert_generated
+from tests.prerequisites import require_module
 
 #: The oldest Kubernetes the objects are checked against (as the chart's).
 OLDEST_KUBERNETES = "1.30.0"
@@ -22,13 +21,8 @@ def documents() -> list[dict]:
 
 
 def test_committed_rbac_equals_what_rbac_py_renders_today():
-    rendered = rbac.render()
-    if os.environ.get("KALEIDOSCOPE_REGENERATE"):
-        if under_ci():
-            pytest.fail("KALEIDOSCOPE_REGENERATE is refused under CI: regenerate locally and commit the files")
-        rbac.FILE.write_text(rendered, encoding="utf-8")
-    assert rbac.FILE.read_text(encoding="utf-8") == rendered, (
-        "workflows/rbac.yaml differs from workflows/argo/rbac.py: run KALEIDOSCOPE_REGENERATE=1 pytest tests/test_rbac.py"
+    assert_generated(
+        rbac.FILE, rbac.render(), "workflows/argo/rbac.py", "KALEIDOSCOPE_REGENERATE=1 pytest tests/test_rbac.py"
     )
 
 

@@ -6,21 +6,12 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import pytest
 
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.executor import execute, format_tree
 from kaleidoscope.workflows.executor.report import Progress
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    # Failed runs keep their node folders for debugging: keep them where pytest cleans up.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def workflow(templates: list[dict], entrypoint: str = "main", parameters: dict | None = None, **spec) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import tempfile
 import time
 from pathlib import Path
 
@@ -12,12 +11,6 @@ import pytest
 from kaleidoscope.workflows.executor import execute
 from kaleidoscope.workflows.executor.retry import Strategy, decide
 from kaleidoscope.workflows.rules.durations import parse_argo as parse_duration
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    # Failed runs keep their node folders for debugging: keep them where pytest cleans up.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 @pytest.mark.parametrize(

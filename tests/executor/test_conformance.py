@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,6 @@ from tests.argo_schema import EXAMPLES_DIR, require, require_examples
 # The checks below are listed in this file, not found in the folder, so the tests are collected
 # without it; each one then skips (or fails under CI) on its own, naming what is missing.
 EXAMPLES = EXAMPLES_DIR
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    # Failed runs keep their node folders for debugging: keep them where pytest cleans up.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 SLEEP_SCALE = 0.02

@@ -7,17 +7,11 @@ examples/exit-handlers.yaml, whose shape the first test runs."""
 from __future__ import annotations
 
 import json
-import tempfile
 
 import pytest
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.executor import execute, format_tree
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def _sh(name: str, script: str) -> dict:

@@ -27,7 +27,7 @@ from kaleidoscope.workflows import argo_golden
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.executor import execute, fields, load, synchronization
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 PATIENCE = 120  # seconds before a test gives up waiting for a process: a failure, never a measure
 
 #: Appends "start <tag>" to the log, waits for the gate file, appends "end <tag>".

@@ -11,7 +11,6 @@ and Kaleidoscope's committed WorkflowTemplate runs as one task of a user's pipel
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,8 @@ from kaleidoscope.workflows.executor import Registry, execute, load
 from kaleidoscope.workflows.executor.merge import join
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, read_records
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 KALEIDOSCOPE = WORKFLOWS / "kaleidoscope-workflowtemplate.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    # Failed runs keep their node folders for debugging: keep them where pytest cleans up.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def params(**values) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +12,6 @@ import yaml
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.executor import execute, fields, load
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    # Failed runs keep their node folders for debugging: keep them where pytest cleans up.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-
 
 HELLO = {
     "apiVersion": "argoproj.io/v1alpha1",
@@ -166,7 +158,7 @@ def test_fields_with_no_local_meaning_are_accepted():
 
 def test_the_projects_committed_workflows_load():
     # The manifests `argo submit` takes (workflows/*.yaml) must run locally too.
-    committed = sorted((Path(__file__).resolve().parents[1] / "workflows").glob("kaleidoscope-*.yaml"))
+    committed = sorted((Path(__file__).resolve().parents[2] / "workflows").glob("kaleidoscope-*.yaml"))
     if not committed:
         pytest.fail("no committed workflow manifests in workflows/")
     # A workflowTemplateRef (the CronWorkflow may use one) finds the committed WorkflowTemplate.

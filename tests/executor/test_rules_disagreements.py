@@ -7,7 +7,6 @@ comment above each test names the Argo (v4.1.2) or Go source that decides it.
 from __future__ import annotations
 
 import copy
-import tempfile
 
 import pytest
 
@@ -16,12 +15,6 @@ from kaleidoscope.workflows.argo.options import BuildOptions, option_problems
 from kaleidoscope.workflows.executor import execute, load
 from kaleidoscope.workflows.lint import lint
 from kaleidoscope.workflows.rules import cron, depends, durations, loops
-
-
-@pytest.fixture(autouse=True)
-def _node_folders_in_tmp_path(tmp_path, monkeypatch):
-    # Failed runs keep their node folders for debugging: keep them where pytest cleans up.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def _dag(*tasks: dict, templates: tuple[dict, ...] = ()) -> dict:
