@@ -12,23 +12,12 @@ import pytest
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.executor import execute, format_tree
-
-
-def _sh(name: str, script: str) -> dict:
-    return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c", script]}}
+from tests.executor.manifests import sh, workflow
 
 
 def _workflow(main_script: str, handler: list[dict], *extra: dict) -> dict:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": "exit-handlers-"},
-        "spec": {
-            "entrypoint": "main",
-            "onExit": "exit-handler",
-            "templates": [_sh("main", main_script), {"name": "exit-handler", "steps": [handler]}, *extra],
-        },
-    }
+    templates = [sh("main", main_script), {"name": "exit-handler", "steps": [handler]}, *extra]
+    return workflow(templates, onExit="exit-handler")
 
 
 REPORT = "echo '{{workflow.status}}'; echo {{workflow.failures}}; echo '{{workflow.duration}}'"
@@ -46,8 +35,8 @@ def test_the_exit_handler_runs_after_a_failed_main_with_its_status_and_failures(
             {"name": "celebrate", "template": "ok", "when": "{{workflow.status}} == Succeeded"},
             {"name": "cry", "template": "ok", "when": "{{workflow.status}} != Succeeded"},
         ],
-        _sh("report", REPORT),
-        _sh("ok", "true"),
+        sh("report", REPORT),
+        sh("ok", "true"),
     )
     result = execute(manifest, show_progress=False, workdir=tmp_path / "run")
     nodes = _by_display(result)
@@ -67,14 +56,14 @@ def test_the_exit_handler_runs_after_a_failed_main_with_its_status_and_failures(
 
 
 def test_a_failing_exit_handler_fails_a_workflow_whose_main_succeeded(tmp_path):
-    manifest = _workflow("true", [{"name": "notify", "template": "broken"}], _sh("broken", "exit 3"))
+    manifest = _workflow("true", [{"name": "notify", "template": "broken"}], sh("broken", "exit 3"))
     result = execute(manifest, show_progress=False)
     assert result.root.phase == "Succeeded"
     assert result.phase == "Failed" and result.message == _by_display(result)[f"{result.name}.onExit"].message
 
 
 def test_a_succeeded_workflow_reports_no_failures(tmp_path):
-    manifest = _workflow("true", [{"name": "notify", "template": "report"}], _sh("report", REPORT))
+    manifest = _workflow("true", [{"name": "notify", "template": "report"}], sh("report", REPORT))
     result = execute(manifest, show_progress=False, workdir=tmp_path / "run")
     assert result.phase == "Succeeded"
     status, failures, _ = next((tmp_path / "run").glob("nodes/notify-*/stdout")).read_text().splitlines()
@@ -82,7 +71,7 @@ def test_a_succeeded_workflow_reports_no_failures(tmp_path):
 
 
 def test_an_exit_handler_naming_no_template_is_refused_before_anything_runs():
-    manifest = _workflow("true", [{"name": "notify", "template": "ok"}], _sh("ok", "true"))
+    manifest = _workflow("true", [{"name": "notify", "template": "ok"}], sh("ok", "true"))
     manifest["spec"]["onExit"] = "nowhere"
     with pytest.raises(InvalidInput, match=r"spec\.onExit: no template named 'nowhere'"):
         execute(manifest, show_progress=False)

@@ -11,6 +11,7 @@ import pytest
 from kaleidoscope.workflows.executor import execute
 from kaleidoscope.workflows.executor.retry import Strategy, decide
 from kaleidoscope.workflows.rules.durations import parse_argo as parse_duration
+from tests.executor.manifests import workflow
 
 
 @pytest.mark.parametrize(
@@ -110,16 +111,7 @@ def test_retry_expression_type_errors_and_unknown_names():
 
 
 def _workflow(template: dict, log: Path) -> dict:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": "retry-"},
-        "spec": {
-            "entrypoint": "main",
-            "arguments": {"parameters": [{"name": "log", "value": str(log)}]},
-            "templates": [template],
-        },
-    }
+    return workflow([template], parameters={"log": str(log)})
 
 
 def test_retries_wait_the_backoff_schedule_then_succeed(tmp_path):

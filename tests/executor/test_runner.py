@@ -12,25 +12,7 @@ from pathlib import Path
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.executor import execute, format_tree
 from kaleidoscope.workflows.executor.report import Progress
-
-
-def workflow(templates: list[dict], entrypoint: str = "main", parameters: dict | None = None, **spec) -> dict:
-    arguments = {"parameters": [{"name": k, "value": v} for k, v in (parameters or {}).items()]}
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": "test-"},
-        "spec": {"entrypoint": entrypoint, "arguments": arguments, "templates": templates, **spec},
-    }
-
-
-def sh(name: str, script: str, inputs=(), outputs: dict | None = None, **extra) -> dict:
-    template = {"name": name, "container": {"image": "alpine", "command": ["sh", "-c", script]}, **extra}
-    if inputs:
-        template["inputs"] = {"parameters": [{"name": n} if isinstance(n, str) else n for n in inputs]}
-    if outputs:
-        template["outputs"] = {"parameters": [{"name": k, "valueFrom": v} for k, v in outputs.items()]}
-    return template
+from tests.executor.manifests import sh, workflow
 
 
 def run(manifest: dict, parameters: dict | None = None, **options):
