@@ -293,7 +293,7 @@ def test_our_workflow_needs_the_upstream_shard_for_its_fan_out():
         (
             lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B && C.Finished"),
             "spec.templates[0].dag.tasks[3].depends",
-            "'C.Finished' is not a task result",
+            "task result 'Finished' for task 'C' is invalid (one of Succeeded, Failed, Errored",
         ),
         (
             lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(depends="B.AnySucceeded"),
@@ -312,8 +312,8 @@ def test_our_workflow_needs_the_upstream_shard_for_its_fan_out():
         ),
         (
             lambda d: d["spec"]["templates"][0]["dag"]["tasks"][3].update(dependencies=["B"]),
-            "spec.templates[0].dag.tasks[3]",
-            "give depends or dependencies, not both",
+            "spec.templates[0].dag",
+            "use depends or dependencies in one DAG, not both",
         ),
         (
             lambda d: d["spec"]["templates"][0]["dag"]["tasks"][2].update(name="B"),

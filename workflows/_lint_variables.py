@@ -8,9 +8,9 @@ tags are not checked, and only variables under a root Argo defines are (a script
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from kaleidoscope.workflows.rules.dag_checks import listing
 from kaleidoscope.workflows.rules.variables import is_expression, is_item
 
 #: Roots Argo checks (common.GlobalVarValidWorkflowVariablePrefix), plus ``item`` itself.
@@ -24,12 +24,6 @@ RUNTIME_PREFIXES = (
     "tasks.name",
     "steps.name",
 )
-
-
-def listing(names: Iterable[str]) -> str:
-    """Names for a message, sorted; ``none`` for none."""
-    names = sorted(names)
-    return ", ".join(names) if names else "none"
 
 
 @dataclass

@@ -43,8 +43,8 @@ from typing import Any
 import yaml
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows._lint_dag import cycle_problems, dependencies
 from kaleidoscope.workflows._lint_variables import Scope, listing
+from kaleidoscope.workflows.rules import dag_checks
 from kaleidoscope.workflows.rules import metrics as metric_rules
 from kaleidoscope.workflows.rules.dag import ancestors
 from kaleidoscope.workflows.rules.loops import has_loop, loop_fields
@@ -413,27 +413,14 @@ class _Linter:
 
     def dag(self, where: str, template: dict, scope: Scope) -> None:
         tasks = [task for task in (template["dag"].get("tasks") or []) if isinstance(task, dict)]
+        # The DAG's structure: the same rules, in the same words, as the local executor's load.
+        shape = dag_checks.check(template["dag"], f"{where}.dag")
+        self.problems += shape.problems
         if not tasks:
-            self.add(f"{where}.dag.tasks", "a DAG needs at least one task")
             return
-        names: dict[str, int] = {}
         for index, task in enumerate(tasks):
-            name = task.get("name")
-            self.field_name(f"{where}.dag.tasks[{index}].name", name)
-            if not name:
-                self.add(f"{where}.dag.tasks[{index}].name", "every task needs a name")
-            elif name in names:
-                first = f"{where}.dag.tasks[{names[name]}]"
-                self.add(f"{where}.dag.tasks[{index}].name", f"'{name}' is already the name of {first}")
-            else:
-                names[name] = index
-        if any(task.get("depends") for task in tasks) and any(task.get("dependencies") for task in tasks):
-            self.add(f"{where}.dag", "use depends or dependencies in one DAG, not both")
-        upstream: dict[Any, list[str]] = {}  # a nameless task (reported above) is None
-        for index, task in enumerate(tasks):
-            upstream[task.get("name")], problems = dependencies(f"{where}.dag.tasks[{index}]", task, names, tasks)
-            self.problems += problems
-        self.problems += cycle_problems(where, tasks, names, upstream)
+            self.field_name(f"{where}.dag.tasks[{index}].name", task.get("name"))
+        names, upstream = shape.names, shape.upstream
         callees = {
             task.get("name"): self.callee(f"{where}.dag.tasks[{index}]", task) for index, task in enumerate(tasks)
         }
@@ -449,10 +436,6 @@ class _Linter:
                 for name in names
             }
             self.variables(task, task_where, scope.extended(offered, loop, nodes=nodes, node_kind="tasks"))
-        target = template["dag"].get("target")
-        for name in target.split() if isinstance(target, str) else []:
-            if "{{" not in name and name not in names:
-                self.add(f"{where}.dag.target", f"task '{name}' is not defined in this DAG (tasks: {listing(names)})")
         everything = set().union(*(self.offered("tasks", name, callees.get(name), looped[name]) for name in names))
         outputs_scope = scope.extended(everything, nodes=dict.fromkeys(names, ""), node_kind="tasks")
         self.variables(template.get("outputs"), f"{where}.outputs", outputs_scope)

@@ -213,7 +213,10 @@ def test_dependency_cycle_names_it():
         {"name": "c", "template": "echo", "dependencies": ["b"]},
     ]
     problems = _problems(_with("spec.templates.0.dag.tasks", tasks))
-    assert any("dependency cycle a -> c -> b -> a" in problem for problem in problems), problems
+    assert (
+        "manifest: spec.templates[0].dag.tasks[0].depends: dependency cycle (each waits for the next): a -> c -> b -> a"
+        in problems
+    ), problems
 
 
 def test_bad_depends_and_unknown_dependency():
@@ -228,8 +231,11 @@ def test_bad_depends_and_unknown_dependency():
         "manifest: spec.templates[0].dag.tasks[1].depends: task result 'Finished' for task 'a' is invalid "
         "(one of Succeeded, Failed, Errored, Skipped, Omitted, Daemoned, AnySucceeded, AllFailed)" in problems
     )
-    assert "manifest: spec.templates[0].dag.tasks[2].dependencies: no task named 'z' in this dag" in problems
-    assert "manifest: spec.templates[0].dag.tasks[3]: cannot use both 'depends' and 'dependencies'" in problems
+    assert (
+        "manifest: spec.templates[0].dag.tasks[2].dependencies[0]: task 'z' is not defined in this DAG "
+        "(tasks: a, b, c, d)" in problems
+    )
+    assert "manifest: spec.templates[0].dag: use depends or dependencies in one DAG, not both" in problems
 
 
 @pytest.mark.parametrize(

@@ -129,13 +129,17 @@ def test_an_empty_with_items_beside_with_param_is_not_two_loops():
 # -- .AnySucceeded / .AllFailed of a task that does not loop ------------------------------------
 # workflow/validate/validate.go (validateDAG): "uses an items-based condition such as
 # .AnySucceeded or .AllFailed but does not contain any items". The lint refused it, the
-# executor ran it (always false).
+# executor ran it (always false). Both now read rules/dag_checks.py: the same words.
 
 
 def test_item_results_need_a_loop_for_both():
     manifest = _dag({"name": "a", "template": "echo"}, {"name": "b", "template": "echo", "depends": "a.AnySucceeded"})
-    assert any("needs task 'a' to loop" in p for p in lint(manifest))
-    assert any("tasks[1].depends: task 'a' does not loop" in p for p in _executor_problems(manifest))
+    problem = (
+        "spec.templates[0].dag.tasks[1].depends: 'a.AnySucceeded' needs task 'a' to loop "
+        "(withItems, withParam or withSequence)"
+    )
+    assert problem in lint(manifest)
+    assert f"manifest: {problem}" in _executor_problems(manifest)
     manifest["spec"]["templates"][0]["dag"]["tasks"][0]["withItems"] = [1, 2]
     assert lint(manifest) == []
     load(manifest)
@@ -197,3 +201,32 @@ def test_every_go_duration_is_one_everywhere(text):
     assert option_problems(BuildOptions(retry_backoff=text)) == []
     cron.check(f"@every {text}")
     assert durations.parse_argo(text) == durations.parse(text)
+
+
+# -- a DAG's structure: one check, two callers ---------------------------------------------------
+# rules/dag_checks.py holds validateDAG's rules once; the lint and the executor's load both call
+# it, so for each broken DAG below they report the same problems, word for word.
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        [],
+        [{"name": "a", "template": "echo"}, {"name": "a", "template": "echo"}],
+        [{"name": "a", "template": "echo", "depends": "b"}, {"name": "b", "template": "echo", "depends": "a"}],
+        [
+            {"name": "a", "template": "echo"},
+            {"name": "b", "template": "echo", "depends": "a", "continueOn": {"failed": True}},
+        ],
+        [{"name": "a", "template": "echo"}, {"name": "b", "template": "echo", "dependencies": ["z"]}],
+        [{"name": "a", "template": "echo", "depends": "a.Finished"}],
+        [{"name": "a", "template": "echo"}, {"name": "b", "template": "echo", "depends": "a", "dependencies": ["a"]}],
+    ],
+    ids=["empty", "twice", "cycle", "continueOn", "missing", "bad-result", "both-forms"],
+)
+def test_lint_and_executor_give_a_dags_structure_the_same_verdict(tasks):
+    manifest = _dag(*tasks)
+    dag_problems = [p for p in lint(manifest) if p.startswith("spec.templates[0].dag")]
+    assert dag_problems, "each case is a broken DAG"
+    executor = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
+    assert [p for p in executor if p.startswith("spec.templates[0].dag")] == dag_problems

@@ -8,9 +8,9 @@ Argo's own validation (``workflow/validate``) refuses the same things before a w
 from __future__ import annotations
 
 from kaleidoscope.workflows.executor import references
-from kaleidoscope.workflows.executor.model import KINDS, POD_KINDS, Dag, Workflow, kind_of
+from kaleidoscope.workflows.executor.model import KINDS, POD_KINDS, Workflow, kind_of
 from kaleidoscope.workflows.executor.retry import Strategy
-from kaleidoscope.workflows.rules import dag, depends, loops
+from kaleidoscope.workflows.rules import dag_checks, loops
 from kaleidoscope.workflows.rules.names import field_name_problem
 
 
@@ -309,54 +309,12 @@ def _template_ref(ref: dict, path: str, problems: list[str]) -> None:
 
 
 def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
-    tasks = template["dag"].get("tasks")
-    if not tasks:
-        problems.append(f"{path}.tasks: a dag needs at least one task")
-        return
-    indexes: dict[str, int] = {}
-    for index, task in enumerate(tasks):
-        if task.get("name") in indexes:
-            problems.append(f"{path}.tasks[{index}].name: task name '{task['name']}' is used twice")
-        indexes.setdefault(task.get("name"), index)
-    tasks_by_name = {name: tasks[index] for name, index in indexes.items()}
-    for index, task in enumerate(tasks):
-        where = f"{path}.tasks[{index}]"
-        _call(workflow, task, where, problems, template)
-        if task.get("depends") is not None and task.get("dependencies") is not None:
-            problems.append(f"{where}: cannot use both 'depends' and 'dependencies'")
-        if task.get("depends") is not None and task.get("continueOn") is not None:
-            problems.append(f"{where}: cannot use 'continueOn' when using 'depends' (use .Failed or .Errored)")
-        referenced: list[str] = []
-        item_results: list[str] = []
-        if task.get("depends") is not None:
-            try:
-                referenced = depends.tasks(depends.parse(str(task["depends"])))
-            except ValueError as error:
-                problems.append(f"{where}.depends: {error}")
-            item_results = depends.item_result_tasks(str(task["depends"]))
-            field = "depends"
-        else:
-            referenced = list(task.get("dependencies") or [])
-            field = "dependencies"
-        for dep in referenced:
-            if dep not in tasks_by_name:
-                problems.append(f"{where}.{field}: no task named '{dep}' in this dag")
-            elif dep in item_results and not loops.has_loop(tasks_by_name[dep]):
-                problems.append(
-                    f"{where}.depends: task '{dep}' does not loop (withItems, withParam or withSequence): "
-                    f"it has no items for .AnySucceeded or .AllFailed"
-                )
-    target = template["dag"].get("target")
-    # A target naming variables is resolved when the DAG runs (runner: NodeError if no such task).
-    for name in [] if "{{" in str(target or "") else str(target or "").split():
-        if name not in tasks_by_name:
-            problems.append(f"{path}.target: no task named '{name}'")
-    if problems:
-        return
-    cycles = dag.cycles(Dag.of(template).deps)
-    if cycles:
-        cycle = cycles[0]
-        problems.append(f"{path}.tasks[{indexes[cycle[0]]}]: dependency cycle {' -> '.join(cycle)}")
+    # The DAG's structure: Argo's rules, in the lint's words (rules/dag_checks.py); each task's
+    # call is checked here, as the executor will make it.
+    problems += dag_checks.check(template["dag"], path).problems
+    for index, task in enumerate(template["dag"].get("tasks") or []):
+        if isinstance(task, dict):
+            _call(workflow, task, f"{path}.tasks[{index}]", problems, template)
 
 
 def _steps(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
