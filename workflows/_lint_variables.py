@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kaleidoscope.workflows.rules.dag_checks import listing
+from kaleidoscope.workflows.rules.structure import listing
 from kaleidoscope.workflows.rules.variables import is_expression, is_item
 
 #: Roots Argo checks (common.GlobalVarValidWorkflowVariablePrefix), plus ``item`` itself.

@@ -44,8 +44,8 @@ import yaml
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows._lint_variables import Scope, listing
-from kaleidoscope.workflows.rules import dag_checks
 from kaleidoscope.workflows.rules import metrics as metric_rules
+from kaleidoscope.workflows.rules import structure
 from kaleidoscope.workflows.rules.dag import ancestors
 from kaleidoscope.workflows.rules.loops import has_loop, loop_fields
 from kaleidoscope.workflows.rules.names import field_name_problem
@@ -414,7 +414,7 @@ class _Linter:
     def dag(self, where: str, template: dict, scope: Scope) -> None:
         tasks = [task for task in (template["dag"].get("tasks") or []) if isinstance(task, dict)]
         # The DAG's structure: the same rules, in the same words, as the local executor's load.
-        shape = dag_checks.check(template["dag"], f"{where}.dag")
+        shape = structure.dag(template["dag"], f"{where}.dag")
         self.problems += shape.problems
         if not tasks:
             return
@@ -442,10 +442,10 @@ class _Linter:
 
     def steps(self, where: str, template: dict, scope: Scope) -> None:
         earlier: dict[str, tuple[dict | None, bool]] = {}
-        seen: dict[str, str] = {}
-        for group_index, group in enumerate(template["steps"] or []):
+        # The groups' structure: the same rules, in the same words, as the local executor's load.
+        self.problems += structure.steps(template["steps"], f"{where}.steps")
+        for group_index, group in enumerate(template["steps"] if isinstance(template["steps"], list) else []):
             if not isinstance(group, list):
-                self.add(f"{where}.steps[{group_index}]", "each step group is a list of steps")
                 continue
             this_group: dict[str, tuple[dict | None, bool]] = {}
             for step_index, step in enumerate(group):
@@ -454,12 +454,6 @@ class _Linter:
                     continue
                 name = step.get("name")
                 self.field_name(f"{step_where}.name", name)
-                if not name:
-                    self.add(f"{step_where}.name", "every step needs a name")
-                elif name in seen:
-                    self.add(f"{step_where}.name", f"'{name}' is already the name of {seen[name]}")
-                else:
-                    seen[name] = step_where
                 called = self.callee(step_where, step)
                 loop = self.call(step_where, step, called)
                 offered = {f"steps.{name}.status"}  # Argo lets a step (its hooks) see its own status

@@ -129,7 +129,7 @@ def test_an_empty_with_items_beside_with_param_is_not_two_loops():
 # -- .AnySucceeded / .AllFailed of a task that does not loop ------------------------------------
 # workflow/validate/validate.go (validateDAG): "uses an items-based condition such as
 # .AnySucceeded or .AllFailed but does not contain any items". The lint refused it, the
-# executor ran it (always false). Both now read rules/dag_checks.py: the same words.
+# executor ran it (always false). Both now read rules/structure.py: the same words.
 
 
 def test_item_results_need_a_loop_for_both():
@@ -204,7 +204,7 @@ def test_every_go_duration_is_one_everywhere(text):
 
 
 # -- a DAG's structure: one check, two callers ---------------------------------------------------
-# rules/dag_checks.py holds validateDAG's rules once; the lint and the executor's load both call
+# rules/structure.py holds validateDAG's rules once; the lint and the executor's load both call
 # it, so for each broken DAG below they report the same problems, word for word.
 
 
@@ -230,3 +230,27 @@ def test_lint_and_executor_give_a_dags_structure_the_same_verdict(tasks):
     assert dag_problems, "each case is a broken DAG"
     executor = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
     assert [p for p in executor if p.startswith("spec.templates[0].dag")] == dag_problems
+
+
+def _steps(*groups) -> dict:
+    """A Workflow whose entrypoint is a steps template of ``groups`` over the ``echo`` template."""
+    manifest = _dag({"name": "x", "template": "echo"})
+    manifest["spec"]["templates"][0] = {"name": "main", "steps": list(groups)}
+    return manifest
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        ([],),
+        ([{"name": "a", "template": "echo"}], [{"name": "a", "template": "echo"}]),
+        ([{"template": "echo"}],),
+    ],
+    ids=["empty-group", "twice", "nameless"],
+)
+def test_lint_and_executor_give_a_steps_structure_the_same_verdict(groups):
+    manifest = _steps(*groups)
+    step_problems = [p for p in lint(manifest) if p.startswith("spec.templates[0].steps")]
+    assert step_problems, "each case is a broken steps template"
+    executor = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
+    assert [p for p in executor if p.startswith("spec.templates[0].steps")] == step_problems

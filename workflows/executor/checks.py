@@ -10,7 +10,7 @@ from __future__ import annotations
 from kaleidoscope.workflows.executor import references
 from kaleidoscope.workflows.executor.model import KINDS, POD_KINDS, Workflow, kind_of
 from kaleidoscope.workflows.executor.retry import Strategy
-from kaleidoscope.workflows.rules import dag_checks, loops
+from kaleidoscope.workflows.rules import loops, structure
 from kaleidoscope.workflows.rules.names import field_name_problem
 
 
@@ -252,7 +252,7 @@ def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: lis
 def _call(workflow: Workflow, step: dict, path: str, problems: list[str], caller: dict) -> None:
     """A task or step of ``caller``: its template exists, its loop is well-formed, required inputs are given."""
     name = step.get("name")
-    why = field_name_problem(name)
+    why = field_name_problem(name) if name else None  # a missing name: rules/structure.py says so
     if why:
         problems.append(f"{path}.name: bad value {name!r}: {why}")
     template = step.get("template")
@@ -309,27 +309,19 @@ def _template_ref(ref: dict, path: str, problems: list[str]) -> None:
 
 
 def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
-    # The DAG's structure: Argo's rules, in the lint's words (rules/dag_checks.py); each task's
+    # The DAG's structure: Argo's rules, in the lint's words (rules/structure.py); each task's
     # call is checked here, as the executor will make it.
-    problems += dag_checks.check(template["dag"], path).problems
+    problems += structure.dag(template["dag"], path).problems
     for index, task in enumerate(template["dag"].get("tasks") or []):
         if isinstance(task, dict):
             _call(workflow, task, f"{path}.tasks[{index}]", problems, template)
 
 
 def _steps(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
-    groups = template["steps"]
-    if not isinstance(groups, list):
-        problems.append(f"{path}: must be a list of step groups")
-        return
-    names: set[str] = set()
-    for group_index, group in enumerate(groups):
-        if not isinstance(group, list) or not group:
-            problems.append(f"{path}[{group_index}]: a step group is a non-empty list of steps")
-            continue
-        for index, step in enumerate(group):
-            where = f"{path}[{group_index}][{index}]"
-            _call(workflow, step, where, problems, template)
-            if step.get("name") in names:
-                problems.append(f"{where}.name: step name '{step['name']}' is used twice in this template")
-            names.add(step.get("name"))
+    # The groups' structure: Argo's rules, in the lint's words (rules/structure.py); each step's
+    # call is checked here, as the executor will make it.
+    problems += structure.steps(template["steps"], path)
+    for group_index, group in enumerate(template["steps"] if isinstance(template["steps"], list) else []):
+        for index, step in enumerate(group if isinstance(group, list) else []):
+            if isinstance(step, dict):
+                _call(workflow, step, f"{path}[{group_index}][{index}]", problems, template)

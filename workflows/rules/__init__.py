@@ -7,7 +7,7 @@ One small module per concept, each following the Argo (v4.1.2) or Go source it n
 - :mod:`.cron`: cron schedules as robfig/cron (Argo's controller) reads them;
 - :mod:`.depends`: the ``depends`` grammar of DAG tasks and its evaluation;
 - :mod:`.dag`: a DAG's dependency graph: ancestors, cycles, default targets;
-- :mod:`.dag_checks`: a DAG template's structure as Argo's validation checks it, for the lint
+- :mod:`.structure`: a DAG template's structure as Argo's validation checks it, for the lint
   and the executor's load alike;
 - :mod:`.loops`: what makes a task or step loop (``withItems``, ``withParam``, ``withSequence``);
 - :mod:`.variables`: ``{{...}}`` tags, where they stand, and what a finished task or step offers.

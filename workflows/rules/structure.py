@@ -1,6 +1,6 @@
-"""A DAG template's structure, checked as Argo's validation checks it: the one place both
-``kaleidoscope lint`` and the local executor's load read these rules from, so they give the same
-verdict in the same words.
+"""A DAG's and a steps template's structure, checked as Argo's validation checks them: the one
+place both ``kaleidoscope lint`` and the local executor's load read these rules from, so they give
+the same verdict in the same words.
 
 Argo v4.1.2, ``workflow/validate/validate.go`` (``validateDAG``, ``validateDAGTargets``): a DAG
 has tasks with unique names; one DAG uses ``depends`` or ``dependencies``, not both;
@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaleidoscope.workflows.rules import dag, depends
+from kaleidoscope.workflows.rules import dag as graph
+from kaleidoscope.workflows.rules import depends
 from kaleidoscope.workflows.rules.loops import has_loop
 
 
@@ -39,7 +40,7 @@ class Shape:
         self.problems.append(f"{where}: {message}")
 
 
-def check(template_dag: dict, where: str) -> Shape:
+def dag(template_dag: dict, where: str) -> Shape:
     """Check a template's ``dag`` (at ``where``, e.g. ``spec.templates[0].dag``)."""
     shape = Shape()
     tasks = [task for task in (template_dag.get("tasks") or []) if isinstance(task, dict)]
@@ -103,10 +104,34 @@ def _dependencies(shape: Shape, where: str, task: dict, tasks: list[dict]) -> li
 
 def _cycles(shape: Shape, where: str, tasks: list[dict]) -> None:
     """One problem per dependency cycle, at the cycle's first task in the DAG."""
-    for cycle in dag.cycles(shape.upstream):
+    for cycle in graph.cycles(shape.upstream):
         first = min(cycle[:-1], key=shape.names.__getitem__)
         field_name = "depends" if tasks[shape.names[first]].get("depends") else "dependencies"
         shape.add(
             f"{where}.tasks[{shape.names[first]}].{field_name}",
             f"dependency cycle (each waits for the next): {' -> '.join(cycle)}",
         )
+
+
+def steps(groups: object, where: str) -> list[str]:
+    """Check a template's ``steps`` (at ``where``, e.g. ``spec.templates[0].steps``): a list of
+    non-empty groups of steps, each step named, no name used twice in the template
+    (``validateSteps``)."""
+    if not isinstance(groups, list):
+        return [f"{where}: must be a list of step groups"]
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for group_index, group in enumerate(groups):
+        if not isinstance(group, list) or not group:
+            problems.append(f"{where}[{group_index}]: a step group is a non-empty list of steps")
+            continue
+        for index, step in enumerate(group):
+            step_where = f"{where}[{group_index}][{index}]"
+            name = step.get("name") if isinstance(step, dict) else None
+            if not name:
+                problems.append(f"{step_where}.name: every step needs a name")
+            elif name in seen:
+                problems.append(f"{step_where}.name: '{name}' is already the name of {seen[name]}")
+            else:
+                seen[name] = step_where
+    return problems
