@@ -225,11 +225,15 @@ def test_every_go_duration_is_one_everywhere(text):
     ids=["empty", "twice", "cycle", "continueOn", "missing", "bad-result", "both-forms"],
 )
 def test_lint_and_executor_give_a_dags_structure_the_same_verdict(tasks):
-    manifest = _dag(*tasks)
-    dag_problems = [p for p in lint(manifest) if p.startswith("spec.templates[0].dag")]
-    assert dag_problems, "each case is a broken DAG"
-    executor = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
-    assert [p for p in executor if p.startswith("spec.templates[0].dag")] == dag_problems
+    _assert_same_verdict(_dag(*tasks), "spec.templates[0].dag")
+
+
+def _assert_same_verdict(manifest: dict, where: str) -> None:
+    """The lint and the executor's load report the same problems under ``where``, and some."""
+    linted = [p for p in lint(manifest) if p.startswith(where)]
+    assert linted, f"each case is broken under {where}"
+    loaded = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
+    assert [p for p in loaded if p.startswith(where)] == linted
 
 
 def _steps(*groups) -> dict:
@@ -249,8 +253,4 @@ def _steps(*groups) -> dict:
     ids=["empty-group", "twice", "nameless"],
 )
 def test_lint_and_executor_give_a_steps_structure_the_same_verdict(groups):
-    manifest = _steps(*groups)
-    step_problems = [p for p in lint(manifest) if p.startswith("spec.templates[0].steps")]
-    assert step_problems, "each case is a broken steps template"
-    executor = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
-    assert [p for p in executor if p.startswith("spec.templates[0].steps")] == step_problems
+    _assert_same_verdict(_steps(*groups), "spec.templates[0].steps")
