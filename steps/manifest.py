@@ -46,6 +46,9 @@ def _shard_reports(destination: Storage, run: dict) -> list[dict]:
         if report is None:
             missing.append(index)
         else:
+            # Held for the whole step: the staged archives' tokens (upload ids, part tags: a few
+            # hundred bytes an archive) are read again shard by shard when they are published.
+            report["archive_chunks"] = [[c, len(tokens)] for c, tokens in report.get("archive_chunks", ())]
             reports.append(report)
     if missing:
         raise KaleidoscopeError(
@@ -80,9 +83,6 @@ def _failure_sample(destination: Storage, run_id: str, reports: list[dict]) -> l
 
 def _publish_parts(destination: Storage, run: dict, reports: list[dict]) -> None:
     run_id, generation = run["run_id"], run["generation"]
-    # Each committed chunk's staged archives: what publishing one takes is the storage's business
-    # (a multipart upload's completion on S3, a rename on a disk).
-    archives = [token for r in reports for _, tokens in r.get("archive_chunks", ()) for token in tokens]
     moves = [
         (
             run_layout.chunk_records_key(run_id, r["index"], c),
@@ -99,16 +99,29 @@ def _publish_parts(destination: Storage, run: dict, reports: list[dict]) -> None
         for c in r["failure_chunks"]
     ]
     with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="publish") as pool:
-        futures = [pool.submit(destination.move, source, target) for source, target in moves]
-        futures += [pool.submit(destination.publish_staged, token) for token in archives]
-        for future in futures:
+        for future in [pool.submit(destination.move, source, target) for source, target in moves]:
             future.result()
+        # Each committed chunk's staged archives, a shard's at a time (memory holds one shard's
+        # tokens): what publishing one takes is the storage's business (a multipart upload's
+        # completion on S3, a rename on a disk).
+        for report in reports:
+            if report["archive_chunks"]:
+                done = json.loads(destination.read(run_layout.shard_done_key(run_id, report["index"])))
+                tokens = done["archive_chunks"]
+                for future in [pool.submit(destination.publish_staged, t) for _, chunk in tokens for t in chunk]:
+                    future.result()
     # What killed attempts staged and no chunk committed: never to be published.
     destination.abort_staged(run_layout.archives_run_prefix(generation, run_id))
-    if archives:
-        # After the archives, so a loader given the list never meets a key that is not there yet.
-        listing = "".join(f"{key}\n" for key in sorted(token["key"] for token in archives)).encode()
-        destination.write(run_layout.archive_list_key(generation, run_id), listing, "text/plain")
+    keys = (
+        f"{run_layout.published_archive_key(generation, run_id, r['index'], c, piece)}\n".encode()
+        for r in reports
+        for c, pieces in r["archive_chunks"]
+        for piece in range(pieces)
+    )
+    if any(r["archive_chunks"] for r in reports):
+        # After the archives, so a loader given the list never meets a key that is not there yet;
+        # streamed, in key order (shard, chunk, piece), as the records name them.
+        destination.write_stream(run_layout.archive_list_key(generation, run_id), keys, "text/plain")
 
 
 def _remove_superseded(destination: Storage, run: dict) -> None:

@@ -310,9 +310,6 @@ class S3Storage(Storage):
         except botocore.exceptions.BotoCoreError as error:
             raise self._fail(error, token["key"]) from error
 
-    def abort_staged(self, prefix: str) -> int:
-        return self._abort_uploads(prefix)
-
     def move(self, key: str, target: str) -> None:
         # Server-side copy, then delete: no byte passes through the pod.
         try:
@@ -337,11 +334,12 @@ class S3Storage(Storage):
                 batch = []
         if batch:
             count += self._delete_batch(batch)
-        return count + self._abort_uploads(prefix)
+        return count + self.abort_staged(prefix)
 
-    def _abort_uploads(self, prefix: str) -> int:
+    def abort_staged(self, prefix: str) -> int:
         """Abort the multipart uploads left incomplete under ``prefix`` (a packing step killed
-        mid-archive): invisible, but billed for their parts until aborted."""
+        mid-archive, or its staged archives never published): invisible, but billed for their
+        parts until aborted."""
         count = 0
         try:
             paginator = self.client.get_paginator("list_multipart_uploads")
