@@ -13,13 +13,14 @@ from hera.workflows import CronWorkflow, Resources, Workflow, WorkflowTemplate
 from hera.workflows.models import Toleration
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.argo import metrics as argo_metrics
 from kaleidoscope.workflows.argo import params as argo_params
 from kaleidoscope.workflows.argo.options import BuildOptions, CronSchedule
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
 from tests.golden import assert_generated
+from tools import argo_golden
 
 ROOT = argo_golden.FOLDER.parent
 SPEC = argo_golden.EXAMPLE_SPEC

@@ -34,7 +34,7 @@ kubernetes_validate = require_module(
     "kubernetes_validate", "kubernetes-validate is not installed: pip install -e '.[test]'"
 )
 
-from kaleidoscope.workflows import argo_golden, builder, chart, cli
+from kaleidoscope.workflows import builder, cli
 from kaleidoscope.workflows.argo import rbac
 from kaleidoscope.workflows.argo.cron import cron_problems
 from kaleidoscope.workflows.argo.options import DEFAULT_IMAGE, BuildOptions, CronSchedule
@@ -43,6 +43,7 @@ from kaleidoscope.workflows.executor import execute, load
 from kaleidoscope.workflows.executor.merge import join
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
+from tools import argo_golden, chart
 
 CHART = chart.CHART
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
@@ -352,20 +353,20 @@ def test_generated_file_equals_what_the_generator_makes_from_values_yaml_today(p
     assert_generated(
         CHART / path,
         chart.generate()[path],
-        "workflows/chart.py",
-        "`kaleidoscope chart` (or KALEIDOSCOPE_REGENERATE=1 pytest tests/test_chart.py)",
+        "tools/chart.py",
+        "`.venv/bin/python -m tools.chart` (or KALEIDOSCOPE_REGENERATE=1 pytest tests/test_chart.py)",
     )
 
 
 def test_chart_command_reports_the_committed_chart_up_to_date(capsys):
-    assert cli.main(["chart", "--check"]) == 0, capsys.readouterr().err
+    assert chart.main(["--check"]) == 0, capsys.readouterr().err
 
 
 def test_the_chart_command_names_a_value_without_comment(monkeypatch, tmp_path, capsys):
     values = tmp_path / "values.yaml"
     values.write_text(chart.VALUES.read_text(encoding="utf-8").replace("  # -- Most pods of one run at once.\n", ""))
     monkeypatch.setattr(chart, "VALUES", values)
-    assert cli.main(["chart", "--check"]) == 1
+    assert chart.main(["--check"]) == 2
     assert "workflow.parallelism: no '# --' comment" in capsys.readouterr().err
 
 

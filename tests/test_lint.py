@@ -8,10 +8,11 @@ import io
 import pytest
 import yaml
 
-from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.lint import lint, lint_text
 from tests.argo_schema import require_examples
+from tools import argo_golden
 
 GOLDEN = yaml.safe_load(argo_golden.render("workflow"))
 

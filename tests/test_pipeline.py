@@ -22,12 +22,13 @@ from hera.workflows import DAG, Workflow
 from hera.workflows.models import TemplateRef
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows import argo_golden, pipeline
+from kaleidoscope.workflows import pipeline
 from kaleidoscope.workflows.argo.options import BuildOptions
 from kaleidoscope.workflows.executor import execute
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
 from tests.conftest import BAD_IMAGES, GOOD_IMAGES, read_records
+from tools import argo_golden
 
 ROOT = Path(__file__).parents[1]
 SECRETS = {"kaleidoscope-s3": {"accessKeyId": "unused-locally", "secretAccessKey": "unused-locally"}}

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from kaleidoscope.workflows import argo_golden
 from kaleidoscope.workflows.argo import rbac
 from kaleidoscope.workflows.argo.options import DEFAULT_SERVICE_ACCOUNT, BuildOptions
 from tests.golden import assert_generated
 from tests.prerequisites import require_module
+from tools import argo_golden
 
 #: The oldest Kubernetes the objects are checked against (as the chart's).
 OLDEST_KUBERNETES = "1.30.0"

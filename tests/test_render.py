@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.argo.options import BuildOptions, CronSchedule
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.lint import lint
 from tests.argo_schema import assert_valid
+from tools import argo_golden
 
 
 @pytest.fixture

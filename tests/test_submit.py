@@ -10,10 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kaleidoscope.workflows import argo_golden, builder
+from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.argo.options import BuildOptions
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.submit import ArgoServer
+from tools import argo_golden
 
 NAME = "kaleidoscope-x7k2p"
 # Hera 7.1's WorkflowsService serialises with pydantic's deprecated .json(); not ours to fix.

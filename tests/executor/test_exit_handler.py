@@ -73,5 +73,5 @@ def test_a_succeeded_workflow_reports_no_failures(tmp_path):
 def test_an_exit_handler_naming_no_template_is_refused_before_anything_runs():
     manifest = _workflow("true", [{"name": "notify", "template": "ok"}], sh("ok", "true"))
     manifest["spec"]["onExit"] = "nowhere"
-    with pytest.raises(InvalidInput, match=r"spec\.onExit: no template named 'nowhere'"):
+    with pytest.raises(InvalidInput, match=r"spec\.onExit: template 'nowhere' is not defined"):
         execute(manifest, show_progress=False)

@@ -1,7 +1,10 @@
-"""Where the lint and the local executor disagreed about Argo's rules, and what Argo decides.
+"""The lint and the local executor give Argo's rules one verdict, and where they once disagreed.
 
-Each case runs one manifest through both, which now share ``kaleidoscope.workflows.rules``; the
-comment above each test names the Argo (v4.1.2) or Go source that decides it.
+Both call ``kaleidoscope.workflows.rules.validate.validate`` (the executor in its strict form), so
+for any manifest the executor's load reports every problem ``kaleidoscope lint --strict`` does, in
+the same words; the last tests prove it on broken manifests of every kind of rule. The earlier
+cases are where the two disagreed before they shared the rules; the comment above each names the
+Argo (v4.1.2) or Go source that decides it.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def test_an_empty_with_items_is_no_loop_for_either():
     }
     manifest = _dag(uses_item, templates=(say,))
     assert any("{{item}} does not resolve" in p for p in lint(manifest))
-    assert any("unresolved variable {{item}}" in p for p in _executor_problems(manifest))
+    assert any("{{item}} does not resolve" in p for p in _executor_problems(manifest))
 
 
 def test_an_empty_with_items_runs_the_task_once():
@@ -171,7 +174,7 @@ def test_a_dag_template_task_has_no_exit_code_or_result(variable):
         templates=(inner_dag, say),
     )
     assert any(f"{variable} does not resolve" in p for p in lint(manifest))
-    assert any(f"unresolved variable {variable}" in p for p in _executor_problems(manifest))
+    assert any(f"{variable} does not resolve" in p for p in _executor_problems(manifest))
 
 
 # -- a {{ never closed ---------------------------------------------------------------------------
@@ -254,3 +257,72 @@ def _steps(*groups) -> dict:
 )
 def test_lint_and_executor_give_a_steps_structure_the_same_verdict(groups):
     _assert_same_verdict(_steps(*groups), "spec.templates[0].steps")
+
+
+# -- every rule: one validator, two callers ------------------------------------------------------
+# The executor's load calls validate(strict=True): what `kaleidoscope lint --strict` reports, the
+# load reports too, word for word, before its own checks of what it can run here.
+
+
+def _with_template(manifest: dict, template: dict) -> dict:
+    manifest["spec"]["templates"].append(template)
+    return manifest
+
+
+_SAY = {"name": "say", "inputs": {"parameters": [{"name": "m"}]}, "container": {"image": "a", "command": ["echo"]}}
+_GEN = {
+    "name": "gen",
+    "container": {"image": "a", "command": ["true"]},
+    "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}]},
+}
+
+
+def _say(name: str, value: str, **task) -> dict:
+    return {"name": name, "template": "say", "arguments": {"parameters": [{"name": "m", "value": value}]}, **task}
+
+
+BROKEN = {
+    "undefined-template": _dag({"name": "a", "template": "ehco"}),
+    "undefined-input": _with_template(
+        _dag({"name": "a", "template": "echo2"}),
+        {"name": "echo2", "container": {"image": "a", "command": ["echo", "{{inputs.parameters.nope}}"]}},
+    ),
+    "item-outside-a-loop": _with_template(_dag(_say("a", "{{item}}")), _SAY),
+    "missing-input": _with_template(_dag({"name": "a", "template": "say"}), _SAY),
+    "two-loops": _with_template(_dag(_say("a", "{{item}}", withItems=[1], withParam="[1]")), _SAY),
+    "not-upstream": _with_template(
+        _with_template(_dag({"name": "g", "template": "gen"}, _say("b", "{{tasks.g.outputs.parameters.p}}")), _SAY),
+        _GEN,
+    ),
+    "undeclared-output": _with_template(
+        _with_template(
+            _dag({"name": "g", "template": "gen"}, _say("b", "{{tasks.g.outputs.parameters.q}}", depends="g")), _SAY
+        ),
+        _GEN,
+    ),
+    "enum": {
+        **_dag({"name": "a", "template": "echo"}),
+        "spec": {
+            **_dag({"name": "a", "template": "echo"})["spec"],
+            "arguments": {"parameters": [{"name": "size", "value": "xl", "enum": ["s", "m"]}]},
+        },
+    },
+    "bad-step-name": _steps([{"name": "one_step", "template": "echo"}]),
+    "expression-tag": _with_template(_dag(_say("a", "{{=1 + 1}}")), _SAY),
+    "own-tag-of-a-script": _with_template(_dag(_say("a", "{{tag}}")), _SAY),
+}
+#: What Argo accepts and only a run that fills every tag before a node starts refuses.
+STRICT_ONLY = {"expression-tag", "own-tag-of-a-script"}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_the_executor_reports_every_problem_the_strict_lint_reports(case):
+    manifest = BROKEN[case]
+    strict = lint(copy.deepcopy(manifest), strict=True)
+    assert strict, f"{case} is broken"
+    loaded = [p.removeprefix("manifest: ") for p in _executor_problems(manifest)]
+    assert loaded[: len(strict)] == strict
+    # The plain lint is Argo's verdict: the same problems but for what only strictness adds.
+    assert (lint(copy.deepcopy(manifest)) == []) == (case in STRICT_ONLY)
+    if case not in STRICT_ONLY:
+        assert lint(copy.deepcopy(manifest)) == strict

@@ -674,7 +674,7 @@ def test_run_workflow_command_exit_codes(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: x, templates: []}\n")
     assert main(["run-workflow", str(bad)]) == 2
-    assert "spec.templates: a workflow needs at least one template" in capsys.readouterr().err
+    assert "spec.entrypoint: template 'x' is not defined (templates: none)" in capsys.readouterr().err
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text("[not, a, mapping]")
     assert main(["run-workflow", str(good), "--secrets", str(secrets)]) == 2

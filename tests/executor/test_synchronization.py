@@ -23,9 +23,9 @@ import pytest
 import yaml
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows import argo_golden
 from kaleidoscope.workflows.cli import main
 from kaleidoscope.workflows.executor import execute, fields, load, synchronization
+from tools import argo_golden
 
 ROOT = Path(__file__).parents[2]
 PATIENCE = 120  # seconds before a test gives up waiting for a process: a failure, never a measure
@@ -234,14 +234,15 @@ def test_the_workflow_level_mutex_is_supported_and_checked_at_load():
         load(manifest, given)
     problems = caught.value.problems
     assert (
-        "manifest: spec.synchronization.mutexes[0].name: unresolved variable {{workflow.parameters.destinaton}}"
+        "manifest: spec.synchronization.mutexes[0].name: {{workflow.parameters.destinaton}} does not resolve: "
+        "no workflow parameter 'destinaton' in spec.arguments.parameters (declared: destination, gate, log, tag)"
         in problems
     )
     assert "manifest: spec.synchronization.mutexes[1].name: required: the mutex's name" in problems
     assert "manifest: spec.synchronization.mutexes[1].namespace: must be text" in problems
     assert "manifest: spec.synchronization.mutexes[1].database: bad value 'yes': must be true or false" in problems
     manifest["spec"]["synchronization"] = {"mutexes": [{"name": "m-{{workflow.outputs.parameters.x}}"}]}
-    with pytest.raises(InvalidInput, match=r"unresolved variable \{\{workflow.outputs.parameters.x\}\}"):
+    with pytest.raises(InvalidInput, match=r"\{\{workflow.outputs.parameters.x\}\} does not resolve"):
         load(manifest, given)  # locks are taken before any output exists
 
 
@@ -407,6 +408,8 @@ def test_a_template_level_mutex_is_checked_at_load():
     with pytest.raises(InvalidInput) as caught:
         load(tasks_workflow([call("a", "locked", "A")], locked={"mutexes": [misspelt, {"namespace": 3}]}), {"log": "l"})
     assert caught.value.problems == [
+        "manifest: spec.templates[1].synchronization.mutexes[0].name: {{inputs.parameters.destinaton}} does not "
+        "resolve: this template has no input parameter 'destinaton' (inputs: destination, tag)",
         "manifest: spec.templates[1].synchronization.mutexes[1].name: required: the mutex's name",
         "manifest: spec.templates[1].synchronization.mutexes[1].namespace: must be text",
     ]
@@ -414,5 +417,5 @@ def test_a_template_level_mutex_is_checked_at_load():
         load(tasks_workflow([call("a", "locked", "A")], locked={"mutexes": [misspelt]}), {"log": "l"})
     [problem] = caught.value.problems
     assert problem.startswith(
-        "manifest: spec.templates[1].synchronization.mutexes[0].name: unresolved variable {{inputs.parameters.destinaton}}"
+        "manifest: spec.templates[1].synchronization.mutexes[0].name: {{inputs.parameters.destinaton}} does not resolve"
     )

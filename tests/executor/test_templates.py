@@ -257,18 +257,23 @@ def test_a_referenced_template_is_checked_as_the_workflows_own_are(tmp_path):
     file.write_text(yaml.safe_dump(library))
     task = {"name": "a", "templateRef": {"name": "library", "template": "uses"}}
     manifest = workflow([{"name": "main", "dag": {"tasks": [task]}}])
+    # Every problem at once: the call's, and those of the template it reaches, at its place.
+    referenced_problems = [
+        f"{file}: WorkflowTemplate library: spec.templates[0].container.command[1]: "
+        "{{workflow.parameters.missing}} does not resolve: no workflow parameter 'missing': a template run by "
+        "templateRef sees the parameters of the workflow that runs it: declare 'missing' in that workflow's "
+        "spec.arguments",
+        f"{file}: WorkflowTemplate library: spec.templates[0].container.command[2]: "
+        "{{inputs.parameters.nope}} does not resolve: this template has no input parameter 'nope' (inputs: needed)",
+    ]
     assert problems_of(manifest, [file]) == [
-        "manifest: spec.templates[0].dag.tasks[0].arguments: template 'uses' needs input parameter 'needed', "
-        "which is not supplied and has no default",
+        "manifest: spec.templates[0].dag.tasks[0].arguments: template 'uses' needs the input parameter 'needed'",
+        *referenced_problems,
     ]
     task["arguments"] = params(needed="n")
-    assert problems_of(manifest, [file]) == [
-        f"{file}: WorkflowTemplate library: spec.templates[0].container.command[1]: unresolved variable "
-        "{{workflow.parameters.missing}} (a template run by templateRef sees the parameters of the workflow that "
-        "runs it: declare 'missing' in that workflow's spec.arguments)",
-        f"{file}: WorkflowTemplate library: spec.templates[0].container.command[2]: unresolved variable "
-        "{{inputs.parameters.nope}}",
-    ]  # `unused` is not reached: not checked, as Argo checks only what a workflow runs
+    assert (
+        problems_of(manifest, [file]) == referenced_problems
+    )  # `unused` is not reached: not checked, as Argo checks only what a workflow runs
     # Fields the executor refuses are refused in a referenced template too, at their place.
     library["spec"]["templates"][0]["container"]["envFrom"] = []
     assert any(
@@ -306,8 +311,8 @@ def test_template_and_template_ref_together_are_refused():
     task = {"name": "a", "template": "main", "templateRef": {"name": "library", "template": "twice"}}
     problems = problems_of(workflow([{"name": "main", "dag": {"tasks": [task]}}]), [LIBRARY])
     assert (
-        "manifest: spec.templates[0].dag.tasks[0].template: template name cannot be specified with templateRef"
-        in problems
+        "manifest: spec.templates[0].dag.tasks[0]: give exactly one of template, templateRef, inline "
+        "(found: template, templateRef)" in problems
     )
 
 
@@ -352,8 +357,8 @@ def test_the_entrypoint_takes_its_inputs_from_the_joined_parameters():
     }
     # As Argo's validation processes the entrypoint with the workflow's arguments.
     assert problems_of(by_reference, [library]) == [
-        "templates[0]: WorkflowTemplate library: spec.entrypoint: template 'twice' needs input parameter 'word', "
-        "which no workflow parameter supplies and has no default"
+        "templates[0]: WorkflowTemplate library: spec.entrypoint: template 'twice' needs the input parameter "
+        "'word': add it to spec.arguments.parameters"
     ]
     assert load(by_reference, {"word": "w"}, [library])["spec"]["entrypoint"] == "twice"
 
@@ -389,7 +394,8 @@ def test_a_cron_workflow_with_a_workflow_template_ref_places_problems_where_they
     library["spec"]["templates"][1]["script"]["source"] = "{{inputs.parameters.nope}}"
     file.write_text(yaml.safe_dump(library))
     assert problems_of(cron, [file], {"greeting": "a"}) == [
-        f"{file}: WorkflowTemplate library: spec.templates[1].script.source: unresolved variable {{{{inputs.parameters.nope}}}}"
+        f"{file}: WorkflowTemplate library: spec.templates[1].script.source: {{{{inputs.parameters.nope}}}} does not resolve: "
+        "this template has no input parameter 'nope' (inputs: text)"
     ]
 
 
@@ -608,8 +614,7 @@ def test_kaleidoscope_by_template_ref_without_its_required_arguments_is_refused(
         {"spec": json.dumps(spec_document), "source": "s", "destination": "d"},
     )
     assert problems_of(manifest, [KALEIDOSCOPE]) == [
-        f"manifest: spec.templates[0].dag.tasks[0].arguments: template 'main' needs input parameter '{name}', "
-        "which is not supplied and has no default"
+        f"manifest: spec.templates[0].dag.tasks[0].arguments: template 'main' needs the input parameter '{name}'"
         for name in ("spec", "source", "destination")
     ]
 

@@ -1,8 +1,7 @@
-"""``kaleidoscope chart``: rewrite the Helm chart's generated files, or print a spec as values.
+"""``kaleidoscope chart --values SPEC``: print a spec file as the Helm chart's values.
 
-The chart's templates are written by hand; its values schema and the values table of its README
-are generated from ``values.yaml``'s comments and the builder's option model
-(``workflows/chart.py``): run this after changing ``values.yaml``, from a checkout.
+The chart's own generated files (its values schema and README table) are a checkout's business:
+``python -m tools.chart`` rewrites them (docs/development.md).
 """
 
 from __future__ import annotations
@@ -10,38 +9,56 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kaleidoscope.steps.errors import KaleidoscopeError
-from kaleidoscope.workflows import chart
+import yaml
+
+from kaleidoscope.workflows import builder
+from kaleidoscope.workflows.argo.options import BuildOptions
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "chart",
-        help="rewrite charts/kaleidoscope's values schema and values table, or print a spec as chart values",
+        "chart", help="print a spec as Helm chart values (spec, workflow title, description)"
     )
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 listing the files out of date")
     parser.add_argument(
-        "--values", metavar="SPEC", help="print SPEC as values: spec, workflow.title, workflow.description"
+        "--values",
+        metavar="SPEC",
+        required=True,
+        help="print SPEC as values: spec, workflow.title, workflow.description",
     )
-    parser.add_argument("--source", default="", help="with --values: the source parameter's default")
-    parser.add_argument("--destination", default="", help="with --values: the destination parameter's default")
+    parser.add_argument("--source", default="", help="the source parameter's default")
+    parser.add_argument("--destination", default="", help="the destination parameter's default")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    if args.values:
-        sys.stdout.write(chart.spec_values(Path(args.values), args.source, args.destination))
-        return 0
-    if not (chart.CHART / "Chart.yaml").exists():
-        raise KaleidoscopeError(f"{chart.CHART}: no chart here; run this from a checkout of the repository")
-    try:
-        if args.check:
-            stale = chart.stale()
-            for path in stale:
-                print(f"out of date: {chart.CHART / path}", file=sys.stderr)
-            return 1 if stale else 0
-        for path in chart.write():
-            print(f"wrote {chart.CHART / path}", file=sys.stderr)
-    except ValueError as error:  # a value without its comment, or without its schema
-        raise KaleidoscopeError(str(error)) from error
+    sys.stdout.write(spec_values(Path(args.values), args.source, args.destination))
     return 0
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text as a ``|`` block, so a spec printed as values reads as the file it came from."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None),
+)
+
+
+def spec_values(spec: Path, source: str = "", destination: str = "") -> str:
+    """Chart values for a spec file: the spec itself, with the title and description the builder
+    gives it (so the Argo UI describes this spec, not the default one).
+
+    Raises:
+        InvalidInput: Every problem with the spec, as ``kaleidoscope validate`` lists them.
+    """
+    options = BuildOptions(incremental=False, source=source, destination=destination)
+    manifest = builder.manifest(builder.workflow_template(spec, options))
+    annotations = manifest["metadata"]["annotations"]
+    workflow = {"title": annotations[builder.TITLE], "description": annotations[builder.DESCRIPTION]}
+    if source:
+        workflow["source"] = source
+    if destination:
+        workflow["destination"] = destination
+    values = {"spec": spec.read_text(encoding="utf-8"), "workflow": workflow}
+    return yaml.dump(values, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31 - 1)

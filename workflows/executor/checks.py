@@ -1,17 +1,25 @@
-"""Checks that need the whole manifest: names, references, cycles, variables, arguments.
+"""What the local executor needs beyond Argo's rules before it runs anything.
+
+Argo's rules are :func:`kaleidoscope.workflows.rules.validate.validate`, the same ``kaleidoscope
+lint`` applies, called here in its strict form (every tag resolves before a node starts) with
+the templates ``templateRef`` reaches. What stays here is about running on this machine: a
+value for every workflow parameter (in the manifest or from ``-p``), whole numbers where the
+executor counts, a retry strategy it can follow, ``emptyDir`` volumes only, mutexes it can take,
+a pod's command and its outputs' sources, a loop's value it can expand, and ``templateRef``
+names it can follow without running anything.
 
 Each problem is one line, ``<place>: <what is wrong>``, with the place as a JSON path into the
 manifest (``spec.templates[1].dag.tasks[2].depends``), so a user fixes them all in one round.
-Argo's own validation (``workflow/validate``) refuses the same things before a workflow starts.
 """
 
 from __future__ import annotations
 
-from kaleidoscope.workflows.executor import references
+import copy
+
+from kaleidoscope.workflows.executor import fields
 from kaleidoscope.workflows.executor.model import KINDS, POD_KINDS, Workflow, kind_of
 from kaleidoscope.workflows.executor.retry import Strategy
-from kaleidoscope.workflows.rules import loops, structure
-from kaleidoscope.workflows.rules.names import field_name_problem
+from kaleidoscope.workflows.rules.validate import validate
 
 
 def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | None = None) -> None:
@@ -23,58 +31,42 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
         parameters: workflow parameters given on the command line (``-p``): they need no value
             in the manifest, and their values must be in the parameter's ``enum``.
     """
+    given = dict(parameters or {})
+    problems += validate(
+        _as_submitted(workflow.manifest, given),
+        strict=True,
+        resolve=workflow.resolve,
+        library=[(workflow.place(template), template) for _, template in workflow.reached],
+        unsubstituted=fields.documented()["template"]["ignored"],
+    )
     spec = workflow.spec
-    templates = spec.get("templates")
-    if not templates:
-        problems.append("spec.templates: a workflow needs at least one template")
-        return
-    seen: set[str] = set()
-    for index, template in enumerate(templates):
-        path = f"spec.templates[{index}]"
-        if not isinstance(template, dict):
-            continue
-        name = template.get("name")
-        if not isinstance(name, str) or not name:
-            problems.append(f"{path}.name: a template needs a name")
-        elif name in seen:
-            problems.append(f"{path}.name: template name '{name}' is used twice")
-        seen.add(name if isinstance(name, str) else "")
-        kinds = [kind for kind in KINDS if kind in template]
-        if len(kinds) != 1:
-            problems.append(
-                f"{path}: a template needs exactly one of container, script, dag, steps "
-                f"(has {', '.join(kinds) or 'none'})"
-            )
-    for _, template in workflow.reached:  # referenced by templateRef: checked as the workflow's own
-        kinds = [kind for kind in KINDS if kind in template]
-        if len(kinds) != 1:
-            problems.append(
-                f"{workflow.place(template)}: a template needs exactly one of container, script, dag, steps "
-                f"(has {', '.join(kinds) or 'none'})"
-            )
-    entrypoint = spec.get("entrypoint")
-    if not entrypoint:
-        problems.append("spec.entrypoint: required")
-    elif entrypoint not in workflow.templates:
-        problems.append(f"spec.entrypoint: no template named '{entrypoint}'")
-    handler = spec.get("onExit")
-    if handler is not None and (not isinstance(handler, str) or handler not in workflow.templates):
-        problems.append(f"spec.onExit: no template named {handler!r}")
-    structural = len(problems)  # later checks rely on well-formed templates
     _positive(spec, "parallelism", "spec", problems)
     _positive(spec, "activeDeadlineSeconds", "spec", problems)
     _retry(spec, "spec", problems)
     _volumes(spec.get("volumes"), "spec.volumes", problems)
     _synchronization(spec.get("synchronization"), "spec.synchronization", problems)
-    _arguments(workflow, parameters or {}, problems)
-    if structural:
-        return
-    _entrypoint_inputs(workflow, set(parameters or ()), problems)
-    before = len(problems)
+    _argument_values(workflow, given, problems)
     for template, path in workflow.checked():
-        _template(workflow, template["name"], template, path, problems)
-    if len(problems) == before:
-        references.check(workflow, set(parameters or ()), problems)
+        if len([kind for kind in KINDS if kind in template]) == 1:  # else validate said so
+            _template(workflow, template, path, problems)
+
+
+def _as_submitted(manifest: dict, given: dict[str, str]) -> dict:
+    """The manifest as ``argo submit -p NAME=VALUE`` sends it: each given value set on its
+    parameter (added when the manifest does not declare it)."""
+    if not given:
+        return manifest
+    submitted = copy.copy(manifest)
+    spec = submitted["spec"] = dict(manifest["spec"])
+    arguments = spec["arguments"] = dict(spec.get("arguments") or {})
+    parameters = [dict(parameter) for parameter in arguments.get("parameters") or []]
+    for parameter in parameters:
+        if parameter.get("name") in given:
+            parameter["value"] = given[parameter["name"]]
+    declared = {parameter.get("name") for parameter in parameters}
+    parameters += [{"name": name, "value": value} for name, value in given.items() if name not in declared]
+    arguments["parameters"] = parameters
+    return submitted
 
 
 def _positive(owner: dict, field: str, path: str, problems: list[str]) -> None:
@@ -129,45 +121,14 @@ def _synchronization(synchronization, path: str, problems: list[str]) -> None:
             problems.append(f"{where}.database: bad value {mutex['database']!r}: must be true or false")
 
 
-def _arguments(workflow: Workflow, given: dict[str, str], problems: list[str]) -> None:
-    names: set[str] = set()
+def _argument_values(workflow: Workflow, given: dict[str, str], problems: list[str]) -> None:
     for index, param in enumerate(workflow.arguments):
-        path = f"spec.arguments.parameters[{index}]"
         name = param.get("name")
-        if not name:
-            problems.append(f"{path}.name: required")
-            continue
-        if name in names:
-            problems.append(f"{path}.name: parameter '{name}' is declared twice")
-        names.add(name)
-        if param.get("value") is None and name not in given:
+        if name and param.get("value") is None and name not in given:
             problems.append(
-                f"{path}.value: workflow parameter '{name}' needs a value (in the manifest or with -p {name}=...)"
+                f"spec.arguments.parameters[{index}].value: workflow parameter '{name}' needs a value "
+                f"(in the manifest or with -p {name}=...)"
             )
-        _enum(param, given.get(name, param.get("value")), path, problems)
-
-
-def _entrypoint_inputs(workflow: Workflow, given: set[str], problems: list[str]) -> None:
-    """The entrypoint's inputs come from the workflow's parameters, by name (Argo's validation
-    processes the entrypoint with the workflow's arguments)."""
-    entry = workflow.templates[workflow.spec["entrypoint"]]
-    supplied = {param.get("name") for param in workflow.arguments} | given
-    for param in (entry.get("inputs") or {}).get("parameters") or []:
-        if param.get("name") not in supplied and param.get("value") is None and param.get("default") is None:
-            problems.append(
-                f"spec.entrypoint: template '{entry['name']}' needs input parameter '{param.get('name')}', "
-                f"which no workflow parameter supplies and has no default"
-            )
-
-
-def _enum(param: dict, value, path: str, problems: list[str]) -> None:
-    enum = param.get("enum")
-    if enum is None or value is None:
-        return
-    if not isinstance(enum, list) or not enum:
-        problems.append(f"{path}.enum: must be a non-empty list")
-    elif str(value) not in [str(item) for item in enum]:
-        problems.append(f"{path}: value {value!r} is not one of {', '.join(str(item) for item in enum)}")
 
 
 def _strings(value, path: str, problems: list[str], what: str) -> None:
@@ -175,22 +136,13 @@ def _strings(value, path: str, problems: list[str], what: str) -> None:
         problems.append(f"{path}: {what} must be a list of strings")
 
 
-def _template(workflow: Workflow, name: str, template: dict, path: str, problems: list[str]) -> None:
+def _template(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
     kind = kind_of(template)
     _positive(template, "parallelism", path, problems)
     _positive(template, "activeDeadlineSeconds", path, problems)
     _retry(template, path, problems)
     _volumes(template.get("volumes"), f"{path}.volumes", problems)
     _synchronization(template.get("synchronization"), f"{path}.synchronization", problems)
-    inputs = (template.get("inputs") or {}).get("parameters") or []
-    seen: set[str] = set()
-    for index, param in enumerate(inputs):
-        if not param.get("name"):
-            problems.append(f"{path}.inputs.parameters[{index}].name: required")
-        elif param["name"] in seen:
-            problems.append(f"{path}.inputs.parameters[{index}].name: input '{param['name']}' is declared twice")
-        seen.add(param.get("name"))
-        _enum(param, param.get("value", param.get("default")), f"{path}.inputs.parameters[{index}]", problems)
     for index, out in enumerate((template.get("outputs") or {}).get("parameters") or []):
         where = f"{path}.outputs.parameters[{index}]"
         source = out.get("valueFrom") or {}
@@ -207,9 +159,9 @@ def _template(workflow: Workflow, name: str, template: dict, path: str, problems
     if kind in POD_KINDS:
         _pod(workflow, template, kind, f"{path}.{kind}", problems)
     elif kind == "dag":
-        _dag(workflow, template, f"{path}.dag", problems)
+        _dag(template, f"{path}.dag", problems)
     else:
-        _steps(workflow, template, f"{path}.steps", problems)
+        _steps(template, f"{path}.steps", problems)
 
 
 def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: list[str]) -> None:
@@ -249,25 +201,10 @@ def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: lis
                 problems.append(f"{where}.valueFrom.secretKeyRef: needs name and key")
 
 
-def _call(workflow: Workflow, step: dict, path: str, problems: list[str], caller: dict) -> None:
-    """A task or step of ``caller``: its template exists, its loop is well-formed, required inputs are given."""
-    name = step.get("name")
-    why = field_name_problem(name) if name else None  # a missing name: rules/structure.py says so
-    if why:
-        problems.append(f"{path}.name: bad value {name!r}: {why}")
-    template = step.get("template")
-    called = workflow.resolve(step, caller)
+def _call(step: dict, path: str, problems: list[str]) -> None:
+    """A task or step: a ``templateRef`` the executor can follow, a loop it can expand, argument values."""
     if step.get("templateRef") is not None:  # not found: said when the references were followed
-        if template:
-            problems.append(f"{path}.template: template name cannot be specified with templateRef")
         _template_ref(step["templateRef"], f"{path}.templateRef", problems)
-    elif not template:
-        problems.append(f"{path}.template: required")
-    elif called is None:
-        problems.append(f"{path}.template: no template named '{step['template']}'")
-    present = loops.loop_fields(step)
-    if len(present) > 1:
-        problems.append(f"{path}: only one of {', '.join(present)} may be given")
     if step.get("withItems") is not None and not isinstance(step["withItems"], list):
         problems.append(f"{path}.withItems: must be a list")
     if step.get("withParam") is not None and not isinstance(step["withParam"], str):
@@ -277,19 +214,11 @@ def _call(workflow: Workflow, step: dict, path: str, problems: list[str], caller
         problems.append(f"{path}.withSequence: needs count or end")
     if sequence is not None and sequence.get("count") is not None and sequence.get("end") is not None:
         problems.append(f"{path}.withSequence: count and end cannot both be given")
-    given = {param.get("name") for param in (step.get("arguments") or {}).get("parameters") or []}
     for index, param in enumerate((step.get("arguments") or {}).get("parameters") or []):
         if not param.get("name"):
             problems.append(f"{path}.arguments.parameters[{index}].name: required")
         elif param.get("value") is None:
             problems.append(f"{path}.arguments.parameters[{index}].value: required")
-    if called is not None:
-        for param in (called.get("inputs") or {}).get("parameters") or []:
-            if param.get("name") not in given and param.get("value") is None and param.get("default") is None:
-                problems.append(
-                    f"{path}.arguments: template '{called['name']}' needs input parameter "
-                    f"'{param.get('name')}', which is not supplied and has no default"
-                )
 
 
 def _template_ref(ref: dict, path: str, problems: list[str]) -> None:
@@ -308,20 +237,14 @@ def _template_ref(ref: dict, path: str, problems: list[str]) -> None:
         problems.append(f"{path}.clusterScope: bad value {ref['clusterScope']!r}: must be true or false")
 
 
-def _dag(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
-    # The DAG's structure: Argo's rules, in the lint's words (rules/structure.py); each task's
-    # call is checked here, as the executor will make it.
-    problems += structure.dag(template["dag"], path).problems
+def _dag(template: dict, path: str, problems: list[str]) -> None:
     for index, task in enumerate(template["dag"].get("tasks") or []):
         if isinstance(task, dict):
-            _call(workflow, task, f"{path}.tasks[{index}]", problems, template)
+            _call(task, f"{path}.tasks[{index}]", problems)
 
 
-def _steps(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
-    # The groups' structure: Argo's rules, in the lint's words (rules/structure.py); each step's
-    # call is checked here, as the executor will make it.
-    problems += structure.steps(template["steps"], path)
+def _steps(template: dict, path: str, problems: list[str]) -> None:
     for group_index, group in enumerate(template["steps"] if isinstance(template["steps"], list) else []):
         for index, step in enumerate(group if isinstance(group, list) else []):
             if isinstance(step, dict):
-                _call(workflow, step, f"{path}[{group_index}][{index}]", problems, template)
+                _call(step, f"{path}[{group_index}][{index}]", problems)

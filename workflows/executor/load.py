@@ -28,9 +28,10 @@ from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows.executor import checks, fields, merge
-from kaleidoscope.workflows.executor.model import SCHEDULED_TIME_ANNOTATION, Workflow
+from kaleidoscope.workflows.executor.model import Workflow
 from kaleidoscope.workflows.executor.registry import KINDS as HOLDER_KINDS
 from kaleidoscope.workflows.executor.registry import Holder, Registry, read_documents
+from kaleidoscope.workflows.rules.validate import SCHEDULED_TIME_ANNOTATION
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")

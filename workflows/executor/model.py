@@ -17,11 +17,10 @@ from kaleidoscope.workflows.executor import variables
 from kaleidoscope.workflows.executor.registry import KINDS as HOLDER_KINDS
 from kaleidoscope.workflows.executor.registry import Holder, Registry
 from kaleidoscope.workflows.rules import dag, depends
+from kaleidoscope.workflows.rules.validate import SCHEDULED_TIME_ANNOTATION
 
 POD_KINDS = ("container", "script")
 KINDS = ("container", "script", "dag", "steps")
-#: The annotation Argo's cron controller sets on the Workflows it creates (RFC 3339).
-SCHEDULED_TIME_ANNOTATION = "workflows.argoproj.io/scheduled-time"
 #: strftime characters available as ``{{workflow.creationTimestamp.<char>}}``.
 STRFTIME_CHARS = "aAbBcCdDeFgGhHIjklmMnpRrsStTuUVwWxXyYzZ"
 DISPLAY_NAME = "workflows.argoproj.io/display-name"

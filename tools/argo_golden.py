@@ -11,7 +11,8 @@ from pathlib import Path
 
 from kaleidoscope.workflows import builder
 
-FOLDER = Path(__file__).resolve().parent
+#: Where the committed manifests live in a checkout.
+FOLDER = Path(__file__).resolve().parents[1] / "workflows"
 FILES = {kind: FOLDER / f"kaleidoscope-{kind}.yaml" for kind in builder.KINDS}
 
 #: The spec the committed manifests carry as the ``spec`` parameter's default. Each run gives its

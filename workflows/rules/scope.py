@@ -1,9 +1,13 @@
-"""``{{...}}`` variables for the lint: finding them, and what each place lets them name.
+"""What each place of a manifest lets a ``{{...}}`` tag name, and why a tag does not resolve.
 
 Follows Argo's ``resolveAllVariables`` (``workflow/validate/validate.go``): tags are read as
 fasttemplate reads them (:mod:`kaleidoscope.workflows.rules.variables`), ``{{=expression}}``
 tags are not checked, and only variables under a root Argo defines are (a script may use
-``{{...}}`` of its own).
+``{{...}}`` of its own, which Argo leaves as written).
+
+A *strict* scope (what the local executor needs: it fills every tag before a node starts) also
+refuses expression tags and tags under any other root, and resolves run-time variables only
+where the run sets them (:func:`kaleidoscope.workflows.rules.validate.validate`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from kaleidoscope.workflows.rules.structure import listing
 from kaleidoscope.workflows.rules.variables import is_expression, is_item
+
+__all__ = ["CHECKED_ROOTS", "RUNTIME_PREFIXES", "Scope", "listing"]
 
 #: Roots Argo checks (common.GlobalVarValidWorkflowVariablePrefix), plus ``item`` itself.
 CHECKED_ROOTS = ("item", "steps", "inputs", "outputs", "pod", "workflow", "tasks")
@@ -39,6 +45,8 @@ class Scope:
         parameters: The workflow's parameters, for messages.
         nodes: Task or step name -> why it cannot be named here (``""``: it can).
         node_kind: ``"tasks"`` in a DAG, ``"steps"`` in a steps template, else None.
+        strict: Every tag must resolve, whatever its root; expression tags are refused.
+        referenced: The place is in a template another object holds (run by ``templateRef``).
     """
 
     names: set[str] = field(default_factory=set)
@@ -49,6 +57,8 @@ class Scope:
     parameters: list[str] = field(default_factory=list)
     nodes: dict[str, str] = field(default_factory=dict)
     node_kind: str | None = None
+    strict: bool = False
+    referenced: bool = False
 
     def extended(self, names: set[str], loop: Scope | None = None, **changes) -> Scope:
         """This scope plus ``names`` (a trailing ``.*`` allows anything below), a loop's items."""
@@ -62,8 +72,12 @@ class Scope:
         """Why ``tag`` does not resolve here, or None when it does (or is not Argo's to check)."""
         text = tag.strip()
         root = text.split(".", 1)[0]
-        if is_expression(text) or root not in CHECKED_ROOTS:
-            return None
+        if is_expression(text):
+            return "an expression tag needs Argo's expression language: use a simple tag" if self.strict else None
+        if root not in CHECKED_ROOTS:
+            if not self.strict or text in self.names or text.startswith(self.prefixes):
+                return None
+            return "not a variable Argo sets here (Argo would leave the tag as written)"
         if is_item(text):
             return self._item(text)
         if text in self.names or text.startswith(self.prefixes):
@@ -74,6 +88,11 @@ class Scope:
                 return f"this template has no input parameter '{parts[2]}' (inputs: {listing(self.inputs)})"
             return "this template has no such input"
         if root == "workflow":
+            if len(parts) >= 3 and parts[1] == "parameters" and self.referenced:
+                return (
+                    f"no workflow parameter '{parts[2]}': a template run by templateRef sees the parameters of "
+                    f"the workflow that runs it: declare '{parts[2]}' in that workflow's spec.arguments"
+                )
             if len(parts) >= 3 and parts[1] == "parameters":
                 return (
                     f"no workflow parameter '{parts[2]}' in spec.arguments.parameters "

@@ -11,27 +11,30 @@ that what ``values.yaml`` says, what Helm enforces and what the README lists can
   ``# --`` comment in ``values.yaml``;
 - the values table of the chart's ``README.md``, from the same comments.
 
-``kaleidoscope chart`` rewrites them (``--check`` lists what is out of date); ``tests/test_chart.py``
-fails while they differ from :func:`generate`. :func:`spec_values` prints a spec file as values,
-with the builder's title and description for it.
+A checkout's tool, not the installed package's:
+
+    .venv/bin/python -m tools.chart           # rewrite what changed
+    .venv/bin/python -m tools.chart --check   # change nothing; exit 1 listing what is out of date
+
+``tests/test_chart.py`` fails while they differ from :func:`generate`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kaleidoscope.workflows import builder
 from kaleidoscope.workflows.argo.options import (
     CONCURRENCY_POLICIES,
     POD_GC_STRATEGIES,
     PULL_POLICIES,
     TAINT_EFFECTS,
-    BuildOptions,
 )
 from kaleidoscope.workflows.rules import durations, names
 from kaleidoscope.workflows.rules.cron import TIMEZONE
@@ -47,7 +50,6 @@ __all__ = [
     "documented_keys",
     "generate",
     "readme",
-    "spec_values",
     "stale",
     "value_comments",
     "values_schema",
@@ -481,30 +483,23 @@ def write(chart: Path = CHART) -> list[str]:
     return changed
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line text as a ``|`` block, so a spec printed as values reads as the file it came from."""
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.chart", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 listing the files out of date")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            out_of_date = stale()
+            for path in out_of_date:
+                print(f"out of date: {CHART / path}", file=sys.stderr)
+            return 1 if out_of_date else 0
+        for path in write():
+            print(f"wrote {CHART / path}", file=sys.stderr)
+    except ValueError as error:  # a value without its comment, or without its schema
+        print(f"python -m tools.chart: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
-_Dumper.add_representer(
-    str,
-    lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None),
-)
-
-
-def spec_values(spec: Path, source: str = "", destination: str = "") -> str:
-    """Chart values for a spec file: the spec itself, with the title and description the builder
-    gives it (so the Argo UI describes this spec, not the default one).
-
-    Raises:
-        InvalidInput: Every problem with the spec, as ``kaleidoscope validate`` lists them.
-    """
-    options = BuildOptions(incremental=False, source=source, destination=destination)
-    manifest = builder.manifest(builder.workflow_template(spec, options))
-    annotations = manifest["metadata"]["annotations"]
-    workflow = {"title": annotations[builder.TITLE], "description": annotations[builder.DESCRIPTION]}
-    if source:
-        workflow["source"] = source
-    if destination:
-        workflow["destination"] = destination
-    values = {"spec": spec.read_text(encoding="utf-8"), "workflow": workflow}
-    return yaml.dump(values, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31 - 1)
+if __name__ == "__main__":
+    sys.exit(main())
