@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the step image from images/Dockerfile with podman: no Docker daemon, as root or rootless.
+# Build the step image from images/Dockerfile with podman: no Docker daemon needed.
 #
 # Usage: images/build.sh [--python-base | --debian-base] [--tag REFERENCE] [-- PODMAN_BUILD_ARG...]
 #

@@ -113,6 +113,14 @@ def s3_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def step_image() -> str:
+    """The id of the step image built from this tree by images/build.sh (reused while the tree is unchanged)."""
+    from tests import container
+
+    return container.step_image()
+
+
 @pytest.fixture
 def s3(s3_server, monkeypatch):
     """The server, with this process's credentials and endpoint pointing at it (admin identity)."""

@@ -3,17 +3,20 @@
 The image is built once per tree: it carries a label with a digest of everything its build
 reads (the build context as ``.dockerignore`` filters it, the Dockerfile, the build script and
 podman's settings), and a later session with the same digest reuses it instead of building again.
-Older images stay in podman's storage (another test run may still use one): ``podman image
-prune`` removes the untagged ones.
+Each change of the tree builds an image of ~460 MB; a build removes the untagged images of
+earlier builds once they are older than any test session runs (:data:`STALE_AFTER_S`), so
+concurrent runs on other trees keep theirs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tests.build_context import ROOT, build_context
@@ -27,6 +30,8 @@ BUILD_INPUTS = ("images/Dockerfile", "images/build.sh", "images/containers.conf"
 CONTEXT_LABEL = "io.kaleidoscope.build-context"
 #: images/build.sh's exit status when a tool it needs (podman, runc, debootstrap) is missing.
 TOOL_MISSING = 3
+#: Seconds after which an untagged image of an earlier build is no test session's any more (CI's limit is 90 min).
+STALE_AFTER_S = 2 * 3600
 #: How a pod runs the image (the workflows' securityContext and emptyDir): the root file system
 #: read-only (podman's own tmpfs mounts on /var/tmp and /run left out, so only the caller's /tmp
 #: is writable), no privilege escalation, no capability; the image's own user (runAsNonRoot).
@@ -68,16 +73,16 @@ def context_digest() -> str:
 
 def image_for(digest: str) -> str | None:
     """The id of an image built from the tree ``digest`` names, if podman holds one."""
-    # The build stage's image carries the build's labels too; only the final stage has the OCI title.
-    listed = podman(
-        "images",
-        "--noheading",
-        "--no-trunc",
-        "--format={{.ID}}",
-        f"--filter=label={CONTEXT_LABEL}={digest}",
-        "--filter=label=org.opencontainers.image.title=kaleidoscope",
-    )
-    ids = listed.stdout.split() if listed.returncode == 0 else []
+    listed = podman("images", "--format=json", f"--filter=label={CONTEXT_LABEL}={digest}")
+    assert listed.returncode == 0, f"podman images failed: {listed.stderr}"
+    # The build stage's image carries the build's labels too; only the final stage has the OCI
+    # title (checked here: podman 4.3 ORs two label filters).
+    ids = [
+        image["Id"]
+        for image in json.loads(listed.stdout or "[]")
+        if (image.get("Labels") or {}).get(CONTEXT_LABEL) == digest
+        and (image.get("Labels") or {}).get("org.opencontainers.image.title") == "kaleidoscope"
+    ]
     return ids[0] if ids else None
 
 
@@ -93,7 +98,8 @@ def step_image() -> str:
     with tempfile.TemporaryDirectory(prefix="kaleidoscope-image-id-") as folder:
         id_file = Path(folder) / "id"
         built = subprocess.run(
-            [str(BUILD_SCRIPT), "--", f"--label={CONTEXT_LABEL}={digest}", f"--iidfile={id_file}"],
+            # No intermediate images: a build cache would only help an unchanged tree, which reuses the image.
+            [str(BUILD_SCRIPT), "--", f"--label={CONTEXT_LABEL}={digest}", f"--iidfile={id_file}", "--layers=false"],
             env=environment(),
             capture_output=True,
             text=True,
@@ -102,7 +108,17 @@ def step_image() -> str:
         if built.returncode == TOOL_MISSING:
             missing(built.stderr.strip().splitlines()[-1])
         assert built.returncode == 0, f"images/build.sh failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+        remove_stale_builds()
         return id_file.read_text().strip()
+
+
+def remove_stale_builds() -> None:
+    """Remove the untagged images earlier builds of the tests left (both stages), once stale."""
+    listed = podman("images", "--format=json", f"--filter=label={CONTEXT_LABEL}")
+    for image in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+        labelled = CONTEXT_LABEL in (image.get("Labels") or {})
+        if labelled and not image.get("Names") and time.time() - image["Created"] > STALE_AFTER_S:
+            podman("rmi", image["Id"])  # refused while a container uses it: it stays, as it should
 
 
 def run(

@@ -1,8 +1,9 @@
-"""The step image's Dockerfile: what it does, proved without a Docker engine.
+"""The step image's Dockerfile: what it does, proved without building it.
 
-No Docker engine runs here, so the image is never built in these tests. They parse the
-Dockerfile and check what the image does - its base, its user, its entrypoint, what its final
-stage holds, what the build context sends - and then lay out a build folder exactly as its COPY
+The image itself is built and run in tests/test_container.py (podman, images/build.sh). These
+tests need no container tool: they parse the Dockerfile and check what the image does - its
+base, its user, its entrypoint, what its final stage holds, what the build context sends - and
+then lay out a build folder exactly as its COPY
 instructions would from the context ``.dockerignore`` lets through, run its very pip command in
 a fresh virtual environment, and use the result as the image would.
 """
