@@ -13,12 +13,13 @@ import dataclasses
 import json
 import os
 import signal
+import stat
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 from kaleidoscope.steps import claim, machine
-from kaleidoscope.steps.errors import NOT_RETRIED, KaleidoscopeError
+from kaleidoscope.steps.errors import NOT_RETRIED, InvalidInput, KaleidoscopeError
 from kaleidoscope.steps.locations import open_storage
 from kaleidoscope.steps.spec import Spec
 from kaleidoscope.workflows import executor, render_cache
@@ -41,6 +42,8 @@ def run_locally(
     workdir: str | None = None,
     show_progress: bool = True,
     wait_for_destination: float = 0.0,
+    runtime: str = "process",
+    image: str | None = None,
 ) -> dict:
     """Render the Workflow for ``spec`` and run it on this machine.
 
@@ -54,6 +57,11 @@ def run_locally(
         show_progress: Report the nodes' progress on stderr.
         wait_for_destination: Seconds to wait for another run holding the destination before
             starting (after that the shard step refuses with exit 4).
+        runtime: ``process`` (each step a local process) or ``podman`` (each step in the
+            Workflow's image, as its pod runs on a cluster; local source and destination folders
+            are mounted at their own paths, and the destination must be writable by the pods'
+            user).
+        image: The steps' image in the rendered Workflow (default: the release's).
 
     Returns:
         The manifest step's outputs (``inputs``, ``outputs``, ``failed``, ``manifest``,
@@ -79,7 +87,7 @@ def run_locally(
     def render() -> dict:
         # Hera (~0.5 s to import) only when this render is not kept from an earlier run.
         from kaleidoscope.workflows import builder
-        from kaleidoscope.workflows.argo.options import BuildOptions
+        from kaleidoscope.workflows.argo.options import DEFAULT_IMAGE, BuildOptions
 
         options = BuildOptions(
             # Credentials on this machine come from its own environment (as IRSA would in a pod).
@@ -89,6 +97,7 @@ def run_locally(
             retry_backoff="1s",
             parallelism=workers,
             threads=threads,
+            image=image or DEFAULT_IMAGE,
         )
         return builder.manifest(builder.workflow(spec_text, options))
 
@@ -97,7 +106,11 @@ def run_locally(
     # reuses the manifest any earlier run with the same words rendered, whatever its seed,
     # options or locations.
     words = describe(dataclasses.replace(spec, shards=workers, shard_size=None), None, incremental=False)
-    manifest = render_cache.manifest({"local-run": words, "workers": workers, "threads": threads}, render)
+    key = {"local-run": words, "workers": workers, "threads": threads, **({"image": image} if image else {})}
+    manifest = render_cache.manifest(key, render)
+    host_folders = _host_folders(document, runtime)
+    if runtime != "process" and urlparse(document["destination"]).scheme != "s3":
+        _check_writable_by_pods(host_folders[-1], manifest)
     if wait_for_destination > 0:
         claim.wait_until_free(open_storage(document["destination"]), wait_for_destination)
     started = time.monotonic()
@@ -117,6 +130,8 @@ def run_locally(
             },
             workdir=workdir,
             show_progress=show_progress,
+            runtime=runtime,
+            host_folders=host_folders,
         )
     finally:
         if previous_owner is None:
@@ -148,6 +163,48 @@ def run_locally(
         "run_id": f"{result.uid}-{result.root.inputs['name']}",
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _host_folders(document: dict, runtime: str) -> list[str]:
+    """The local folders the containers must see: the source, and the destination (made here, as
+    its mount needs it to exist). None for the process runtime, which sees the whole machine."""
+    if runtime == "process":
+        return []
+    folders = []
+    for key in ("source", "destination"):
+        location = document[key]
+        if urlparse(location).scheme == "s3":
+            continue
+        path = Path(urlparse(location).path if location.startswith("file:") else location)
+        if key == "destination":
+            path.mkdir(parents=True, exist_ok=True)
+        folders.append(str(path))
+    return folders
+
+
+def _check_writable_by_pods(destination: str, manifest: dict) -> None:
+    """Refuse a local destination the pods' user (the Workflow's ``runAsUser``) cannot write.
+
+    Raises:
+        InvalidInput: naming the folder, its owner and mode, and the user.
+    """
+    context = manifest["spec"].get("securityContext") or {}
+    user, group = context.get("runAsUser"), context.get("runAsGroup")
+    if user is None or user == 0:
+        return
+    status = os.stat(destination)
+    mode = status.st_mode
+    if (
+        (status.st_uid == user and mode & 0o300 == 0o300)
+        or (status.st_gid == group and mode & 0o030 == 0o030)
+        or mode & 0o003 == 0o003
+    ):
+        return
+    raise InvalidInput(
+        f"destination {destination}: not writable by the pods' user {user}:{group} (the Workflow's "
+        f"runAsUser:runAsGroup; the folder is owned by {status.st_uid}:{status.st_gid}, mode "
+        f"{stat.filemode(mode)}): chown {user}:{group} {destination}, or write to S3"
+    )
 
 
 def _failure(result: executor.WorkflowResult) -> str:

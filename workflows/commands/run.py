@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from kaleidoscope.workflows.commands.common import add_spec_arguments, load_spec, positive_int, seconds
+from kaleidoscope.workflows.commands.run_workflow import add_runtime_argument
 from kaleidoscope.workflows.local import run_locally
 
 
@@ -24,6 +25,13 @@ def add_parser(subparsers) -> None:
         metavar="SECONDS",
         help="wait this long for another run that holds the destination (default 0: refuse, exit 4)",
     )
+    add_runtime_argument(parser)
+    parser.add_argument(
+        "--image",
+        metavar="REFERENCE",
+        help="the steps' container image in the rendered Workflow (default: the release's); "
+        "with --runtime podman it must be on this machine, e.g. built by images/build.sh",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -37,6 +45,8 @@ def run(args) -> int:
         workdir=args.workdir,
         show_progress=True,
         wait_for_destination=args.wait_for_destination,
+        runtime=args.runtime,
+        image=args.image,
     )
     print(
         f"{result['outputs']} images from {result['inputs']} inputs ({result['failed']} failed) "

@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from kaleidoscope.steps.errors import InvalidInput
+from kaleidoscope.workflows.executor.runtimes import DEFAULT as DEFAULT_RUNTIME
+from kaleidoscope.workflows.executor.runtimes import NAMES as RUNTIMES
 
 
 def add_parser(subparsers) -> None:
@@ -52,6 +54,14 @@ def add_parser(subparsers) -> None:
         metavar="DIR",
         help="keep the nodes' private folders here (default: a temporary folder, deleted when the workflow succeeds)",
     )
+    add_runtime_argument(parser)
+    parser.add_argument(
+        "--host-folder",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a host folder the containers see at the same path (--runtime podman; repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument(
         "-o",
@@ -61,6 +71,18 @@ def add_parser(subparsers) -> None:
         help="what to print at the end (default: the tree of nodes)",
     )
     parser.set_defaults(handler=run)
+
+
+def add_runtime_argument(parser) -> None:
+    """``--runtime``, shared with ``kaleidoscope run``."""
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=DEFAULT_RUNTIME,
+        help="where each container or script node runs: process (a local process, the default) or podman "
+        "(in its template's image, as its pod would run: securityContext, emptyDir sizeLimit, env, "
+        "resources.limits where cgroups allow; the image is never pulled)",
+    )
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -94,6 +116,8 @@ def run(args) -> int:
         workdir=args.workdir,
         show_progress=not args.no_progress,
         templates=[Path(path) for path in args.templates],
+        runtime=args.runtime,
+        host_folders=[Path(folder).resolve() for folder in args.host_folder],
     )
     if args.output == "json":
         print(json.dumps(result.to_dict(), indent=2))

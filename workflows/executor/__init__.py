@@ -1,7 +1,7 @@
 """A local executor for Argo Workflow manifests: the manifest ``argo submit`` takes, run here.
 
-It knows Argo manifests and processes only (never images or storage): each container or script
-node runs as a local process. ``load`` checks a manifest and refuses, naming the place, what it
+It knows Argo manifests, processes and containers (never storage): each container or script node
+runs as a local process, or with ``runtime="podman"`` in its template's image. ``load`` checks a manifest and refuses, naming the place, what it
 cannot run; ``execute`` runs one and returns its :class:`WorkflowResult`::
 
     from kaleidoscope.workflows.executor import execute, format_tree
@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from kaleidoscope.workflows.executor import runtimes, synchronization
 from kaleidoscope.workflows.executor import secrets as secrets_module
-from kaleidoscope.workflows.executor import synchronization
 from kaleidoscope.workflows.executor.load import load
 from kaleidoscope.workflows.executor.model import Workflow
 from kaleidoscope.workflows.executor.nodes import Node, WorkflowResult
@@ -65,6 +65,8 @@ def execute(
     backoff_scale: float | None = None,
     grace_seconds: float = 5.0,
     templates: Registry | Iterable | str | Path | Mapping | None = None,
+    runtime: str = runtimes.DEFAULT,
+    host_folders: Iterable[str | Path] = (),
 ) -> WorkflowResult:
     """Run a Workflow (or WorkflowTemplate, CronWorkflow) manifest on this machine.
 
@@ -93,14 +95,20 @@ def execute(
             ``workflowTemplateRef`` name: a :class:`Registry`, or paths, YAML texts (a file or text
             may hold several documents) and mappings, one or a list. A reference to one not given
             is refused (InvalidInput), as Argo refuses it.
+        runtime: where each container or script node runs: ``process`` (a local process) or
+            ``podman`` (its template's image, as its pod would: :mod:`.container`). What the
+            runtime could not apply on this machine is in ``result.warnings``.
+        host_folders: host folders every container sees at the same path (podman runtime only).
 
     Raises:
         InvalidInput: the manifest cannot run (exit code 2); nothing ran.
     """
     given = {str(name): to_text(value) for name, value in (parameters or {}).items()}
     registry = Registry.of(templates)
-    workflow = Workflow(load(manifest, given, registry), registry)
+    pods = runtimes.of(runtime, host_folders)
+    workflow = Workflow(pods.load(manifest, given, registry), registry)
     secrets_module.check(workflow, secrets)
+    pods.check(workflow)
     if backoff_scale is None:
         backoff_scale = float(os.environ.get(BACKOFF_SCALE_VARIABLE) or 1.0)
     keep = workdir is not None
@@ -114,6 +122,7 @@ def execute(
         on_event=on_event,
         backoff_scale=backoff_scale,
         grace=grace_seconds,
+        runtime=pods,
     )
     started = time.time()
     try:
@@ -137,13 +146,20 @@ def execute(
         try:
             progress = Progress(runner, progress_stream, progress_interval).start() if show_progress else None
             started = time.time()  # Argo's startedAt: when the workflow left Pending
+            pods.start(runner.uid, grace_seconds)
             try:
                 _run(runner, workflow)
             finally:
+                pods.close()
                 if progress:
                     progress.stop()
         finally:
             locks.release()
+    if show_progress:
+        for note in pods.notes:
+            stream = progress_stream or sys.stderr
+            stream.write(f"{pods.name} runtime: {note}\n")
+            stream.flush()
     if runner.event_error is not None:  # the caller's callback failed: do not hide it
         raise runner.event_error
     runner.sort_children()
@@ -170,6 +186,7 @@ def execute(
         nodes=_tree_order(runner),
         folder=None if not keep and phase == "Succeeded" else str(folder),
         stopped_by=runner.stopped_by,
+        warnings=list(pods.notes),
     )
 
 

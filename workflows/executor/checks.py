@@ -22,7 +22,9 @@ from kaleidoscope.workflows.executor.retry import Strategy
 from kaleidoscope.workflows.rules.validate import validate
 
 
-def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | None = None) -> None:
+def check(
+    workflow: Workflow, problems: list[str], parameters: dict[str, str] | None = None, in_image: bool = False
+) -> None:
     """Append every problem found in a field-checked manifest to ``problems``.
 
     Args:
@@ -30,6 +32,7 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
         problems: where problems go.
         parameters: workflow parameters given on the command line (``-p``): they need no value
             in the manifest, and their values must be in the parameter's ``enum``.
+        in_image: the nodes run in their images, so a pod may leave its command to the image.
     """
     given = dict(parameters or {})
     problems += validate(
@@ -48,7 +51,7 @@ def check(workflow: Workflow, problems: list[str], parameters: dict[str, str] | 
     _argument_values(workflow, given, problems)
     for template, path in workflow.checked():
         if len([kind for kind in KINDS if kind in template]) == 1:  # else validate said so
-            _template(workflow, template, path, problems)
+            _template(workflow, template, path, problems, in_image)
 
 
 def _as_submitted(manifest: dict, given: dict[str, str]) -> dict:
@@ -136,7 +139,7 @@ def _strings(value, path: str, problems: list[str], what: str) -> None:
         problems.append(f"{path}: {what} must be a list of strings")
 
 
-def _template(workflow: Workflow, template: dict, path: str, problems: list[str]) -> None:
+def _template(workflow: Workflow, template: dict, path: str, problems: list[str], in_image: bool) -> None:
     kind = kind_of(template)
     _positive(template, "parallelism", path, problems)
     _positive(template, "activeDeadlineSeconds", path, problems)
@@ -157,21 +160,21 @@ def _template(workflow: Workflow, template: dict, path: str, problems: list[str]
         if kind not in POD_KINDS and source.get("path"):
             problems.append(f"{where}.valueFrom.path: only container and script templates read files")
     if kind in POD_KINDS:
-        _pod(workflow, template, kind, f"{path}.{kind}", problems)
+        _pod(workflow, template, kind, f"{path}.{kind}", problems, in_image)
     elif kind == "dag":
         _dag(template, f"{path}.dag", problems)
     else:
         _steps(template, f"{path}.steps", problems)
 
 
-def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: list[str]) -> None:
+def _pod(workflow: Workflow, template: dict, kind: str, path: str, problems: list[str], in_image: bool) -> None:
     body = template[kind]
-    if not body.get("command"):
+    if not body.get("command") and not in_image:
         problems.append(
             f"{path}.command: required locally: the command runs on this machine, "
             f"and the image's own entrypoint is unknown without the image"
         )
-    else:
+    elif body.get("command") is not None:
         _strings(body["command"], f"{path}.command", problems, "command")
     if body.get("args") is not None:
         _strings(body["args"], f"{path}.args", problems, "args")

@@ -47,6 +47,7 @@ def load(
     source: str | Path | Mapping,
     parameters: Mapping[str, str] | None = None,
     templates=None,
+    in_image: bool = False,
 ) -> dict:
     """Parse and check a manifest; return it as a Workflow (a new dict).
 
@@ -56,6 +57,8 @@ def load(
             manifest need not carry their values).
         templates: the WorkflowTemplates and ClusterWorkflowTemplates its references may name: a
             :class:`Registry`, or what it is built from (paths, texts, mappings; one or a list).
+        in_image: the nodes will run in their templates' images (the podman runtime), so a
+            container or script without ``command`` runs its image's entrypoint.
 
     Raises:
         InvalidInput: every problem found, each naming its place in the manifest (exit code 2)
@@ -92,7 +95,7 @@ def load(
             fields.check(template, "template", workflow.place(template), problems)
             located.append(holder.label)
         if not problems:
-            checks.check(workflow, problems, dict(parameters or {}))
+            checks.check(workflow, problems, dict(parameters or {}), in_image)
     if problems:
         raise InvalidInput([_locate(problem, origin, spec_path, located, joined, own) for problem in problems])
     return manifest

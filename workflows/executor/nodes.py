@@ -76,6 +76,8 @@ class WorkflowResult:
     folder: str | None
     #: The signal (SIGTERM, SIGINT) that stopped the run, if one did.
     stopped_by: int | None = None
+    #: What the runtime could not apply on this machine (e.g. resource limits without cgroups).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -121,4 +123,5 @@ class WorkflowResult:
             "outputs": self.outputs,
             "nodes": [node.to_dict() for node in self.nodes],
             "folder": self.folder,
+            "warnings": self.warnings,
         }

@@ -59,6 +59,29 @@ class Pod:
     deadline: float | None = None  # seconds
     capture_result: bool = False
     progress_file: Path | None = None
+    #: Stops it when its deadline passes or the run stops: ``(process, grace) -> exit code``
+    #: (default: SIGTERM to its process group, SIGKILL after the grace period).
+    terminate: Callable[[subprocess.Popen, float], int] | None = None
+    #: Called with the exit code once it ended, before its outputs are read; returns why the node
+    #: could not run at all (its phase becomes Error), or None.
+    finish: Callable[[int], str | None] | None = None
+
+
+@dataclass
+class PodRequest:
+    """What a runtime needs to prepare one node attempt (see :func:`prepare` for the fields)."""
+
+    template: dict
+    values: dict
+    folder: Path
+    volumes: dict[str, dict]
+    secret: Callable[[str, str, bool], str | None]
+    capture_result: bool
+    deadline: float | None
+    #: The pod's name (``{{pod.name}}``), unique per attempt.
+    name: str
+    #: The workflow's pod-level ``spec.securityContext`` (a template's own replaces it).
+    security_context: dict | None = None
 
 
 @dataclass
@@ -230,12 +253,13 @@ def run(
             elif not killed and pod.deadline is not None and time.monotonic() - started > pod.deadline:
                 killed = "Pod was active on the node longer than the specified deadline"
             if killed:
-                code = _terminate(process, grace)
+                code = (pod.terminate or _terminate)(process, grace)
                 break
     finally:
         exited.close()
     _kill_group(process.pid)  # what outlives the main process dies with its container in Kubernetes
     exit_code = code if code >= 0 else 128 - code
+    not_run = pod.finish(exit_code) if pod.finish else None
     outcome = Outcome(
         "Succeeded" if code == 0 and not killed else "Failed",
         exit_code=exit_code,
@@ -244,6 +268,8 @@ def run(
     )
     if killed:
         outcome.message = killed
+    elif not_run:
+        outcome.phase, outcome.message = "Error", not_run
     elif code != 0:
         outcome.message = f"Error (exit code {exit_code})"
     if pod.capture_result:

@@ -2,7 +2,8 @@
 
 Every node that runs (a pod, a nested DAG or steps template) runs in its own thread; a DAG or
 steps template waits for its children and decides its phase as Argo's controller does
-(``dag.py``, ``steps.py`` here). Pods are local processes (``process.py``).
+(``dag.py``, ``steps.py`` here). Pods run in the run's runtime (``runtimes.py``): local processes
+(``process.py``) by default, or containers (``container.py``).
 
 - ``spec.parallelism`` bounds the pods running at once in the whole workflow; a DAG or steps
   template's ``parallelism`` bounds its own running children (pods and nested templates, not
@@ -33,7 +34,6 @@ from kaleidoscope.workflows.executor import dag, process, secrets, steps, synchr
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import (
     DISPLAY_NAME,
-    SCHEDULED_TIME_ANNOTATION,
     STRFTIME_CHARS,
     Workflow,
     call_label,
@@ -43,11 +43,13 @@ from kaleidoscope.workflows.executor.model import (
 )
 from kaleidoscope.workflows.executor.nodes import DONE, Node
 from kaleidoscope.workflows.executor.parallel import Slots
-from kaleidoscope.workflows.executor.process import NodeError
+from kaleidoscope.workflows.executor.process import NodeError, PodRequest
 from kaleidoscope.workflows.executor.retry import Strategy, decide
+from kaleidoscope.workflows.executor.runtimes import Processes, Runtime
 from kaleidoscope.workflows.executor.scope import go_json
 from kaleidoscope.workflows.executor.variables import to_text
 from kaleidoscope.workflows.rules.durations import parse_argo
+from kaleidoscope.workflows.rules.validate import SCHEDULED_TIME_ANNOTATION
 
 #: The holder of a workflow-level lock in :attr:`Runner.held_locks` (a node's is its id).
 WORKFLOW_HOLDER = ""
@@ -76,8 +78,10 @@ class Runner:
         on_event=None,
         backoff_scale: float = 1.0,
         grace: float = 5.0,
+        runtime: Runtime | None = None,
     ):
         self.wf = workflow
+        self.runtime: Runtime = runtime or Processes()
         metadata = workflow.metadata
         self.name = metadata.get("name") or (
             (metadata.get("generateName") or "workflow-") + "".join(random.choices(_GENERATE_ALPHABET, k=5))
@@ -550,22 +554,25 @@ class Runner:
         node.folder = str(folder)
         pod_name = f"{self.name}-{template['name']}-{fnv32a(node.name)}"
         deadline = template.get("activeDeadlineSeconds")
+        request = PodRequest(
+            template,
+            {**values, "pod.name": pod_name},
+            folder,
+            self.wf.volumes(template),
+            self.secret,
+            call.capture_result,
+            parse_argo(deadline) if deadline is not None else None,
+            name=pod_name,
+            security_context=self.wf.spec.get("securityContext"),
+        )
         try:
-            pod = process.prepare(
-                template,
-                {**values, "pod.name": pod_name},
-                folder,
-                self.wf.volumes(template),
-                self.secret,
-                call.capture_result,
-                parse_argo(deadline) if deadline is not None else None,
-            )
+            pod = self.runtime.prepare(request)
         except NodeError as error:
             self.finish(node, "Error", str(error))
             return
         with self.lock:
             self.progress_files[node.id] = pod.progress_file
-        outcome = process.run(pod, self.stop, self.grace, lambda: self.stop_reason)
+        outcome = self.runtime.run(pod, self.stop, self.grace, lambda: self.stop_reason)
         node.outputs, node.result, node.exit_code = outcome.parameters, outcome.result, outcome.exit_code
         node.stdout_tail, node.stderr_tail = outcome.stdout_tail, outcome.stderr_tail
         node.progress = process.read_progress(pod.progress_file)
