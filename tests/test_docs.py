@@ -85,3 +85,15 @@ def test_every_relative_link_points_to_something_that_exists(path):
         elif anchor and destination.suffix == ".md" and unquote(anchor) not in _anchors(destination):
             broken.append(f"{target}: no heading #{anchor} in {destination.relative_to(ROOT).as_posix()}")
     assert not broken, f"{path.relative_to(ROOT).as_posix()}: " + "; ".join(broken)
+
+
+def test_the_layout_page_lists_every_module_as_its_docstring_says():
+    from tools import layout
+
+    assert layout.missing_docstrings() == [], "every module says what it is for in its docstring"
+    assert (ROOT / "docs" / "layout.md").read_text(encoding="utf-8") == layout.markdown(), (
+        "regenerate with: .venv/bin/python -m tools.layout > docs/layout.md"
+    )
+    # A module added anywhere in the code folders shows up on the page.
+    listed = set(re.findall(r"^\| `([\w]+\.py)` \|", layout.markdown(), re.M))
+    assert {path.name for path in (ROOT / "workflows" / "executor").glob("*.py")} - {"__init__.py"} <= listed

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from kaleidoscope.steps.errors import InvalidInput
-from kaleidoscope.workflows.executor import execute, format_tree
+from kaleidoscope.workflows.executor import execute, format_tree, load
+from kaleidoscope.workflows.lint import lint
 from tests.executor.manifests import sh, workflow
 
 
@@ -75,3 +76,107 @@ def test_an_exit_handler_naming_no_template_is_refused_before_anything_runs():
     manifest["spec"]["onExit"] = "nowhere"
     with pytest.raises(InvalidInput, match=r"spec\.onExit: template 'nowhere' is not defined"):
         execute(manifest, show_progress=False)
+
+
+# -- exit hooks of tasks and steps ------------------------------------------------------------------
+# Argo v4.1.2, workflow/controller/exit_handler.go (runOnExitNode): a task's or step's hooks.exit
+# (or its older onExit) runs as `<node>.onExit`, a child of the node it hooks, with that node's
+# outputs in its arguments' scope; dag.go (evaluateDependsLogic, CheckAllHooksFullfilled) makes
+# the dependents wait for it; assessDAGPhase reads the target tasks only, so the hook's failure
+# leaves the DAG's phase alone. Argo's examples/exit-handler-with-param.yaml is the first case.
+
+
+def _hooked_step(template: str = "output", **hook) -> dict:
+    return {"name": "step-1", "template": template, "hooks": {"exit": {"template": "exit", **hook}}}
+
+
+def test_a_steps_exit_hook_runs_after_it_with_its_outputs(tmp_path):
+    hook = {"arguments": {"parameters": [{"name": "message", "value": "{{steps.step-1.outputs.parameters.result}}"}]}}
+    manifest = workflow(
+        [
+            {"name": "main", "steps": [[_hooked_step(**hook)]]},
+            sh("output", "echo -n hello world > /tmp/hello.txt", outputs={"result": {"path": "/tmp/hello.txt"}}),
+            sh("exit", "echo got: {{inputs.parameters.message}}", inputs=["message"]),
+        ]
+    )
+    result = execute(manifest, show_progress=False, workdir=tmp_path / "run")
+    assert result.phase == "Succeeded", format_tree(result)
+    step, hooked = result.node("step-1"), result.node("step-1.onExit")
+    assert hooked.parent == step.id and hooked.started_at >= step.finished_at
+    assert next((tmp_path / "run").glob("nodes/step-1.onExit-*/stdout")).read_text() == "got: hello world\n"
+
+
+def test_a_dependent_task_waits_for_the_exit_hook_whose_failure_fails_nothing():
+    manifest = workflow(
+        [
+            {
+                "name": "main",
+                "dag": {
+                    "tasks": [
+                        {"name": "a", "template": "ok", "onExit": "hook"},
+                        {"name": "b", "template": "check", "depends": "a"},
+                    ]
+                },
+            },
+            sh("ok", "true"),
+            sh("hook", "sleep 0.3; exit 3"),
+            sh("check", "true"),
+        ]
+    )
+    result = execute(manifest, show_progress=False)
+    hooked = result.node("a.onExit")
+    assert hooked.phase == "Failed" and result.node("b").started_at >= hooked.finished_at
+    assert (result.node("a").phase, result.node("b").phase, result.phase) == ("Succeeded", "Succeeded", "Succeeded")
+
+
+def test_the_workflows_hooks_exit_is_its_exit_handler_with_arguments(tmp_path):
+    hook = {"template": "report", "arguments": {"parameters": [{"name": "status", "value": "{{workflow.status}}"}]}}
+    manifest = workflow(
+        [sh("main", "exit 1"), sh("report", "echo status={{inputs.parameters.status}}", inputs=["status"])],
+        hooks={"exit": hook},
+    )
+    result = execute(manifest, show_progress=False, workdir=tmp_path / "run")
+    assert result.phase == "Failed" and _by_display(result)[f"{result.name}.onExit"].phase == "Succeeded"
+    assert next((tmp_path / "run").glob("nodes/*.onExit-*/stdout")).read_text() == "status=Failed\n"
+
+
+@pytest.mark.parametrize(
+    "hooks, problem",
+    [
+        (
+            {"running": {"template": "ok", "expression": "steps['step-1'].status == 'Running'"}},
+            "spec.templates[0].steps[0][0].hooks.running: not supported by the local executor: only the exit hook",
+        ),
+        (
+            {"exit": {"template": "ok", "expression": "true"}},
+            "spec.templates[0].steps[0][0].hooks.exit.expression: not supported by the local executor",
+        ),
+        ({"exit": {"template": "nowhere"}}, "spec.templates[0].steps[0][0].hooks.exit.template: template 'nowhere'"),
+    ],
+)
+def test_hooks_the_executor_cannot_run_are_refused_at_load(hooks, problem):
+    step = {"name": "step-1", "template": "ok", "hooks": hooks}
+    with pytest.raises(InvalidInput) as caught:
+        load(workflow([{"name": "main", "steps": [[step]]}, sh("ok", "true")]))
+    assert any(line.startswith(f"manifest: {problem}") for line in caught.value.problems), caught.value.problems
+
+
+def test_an_exit_hook_on_a_loop_is_refused_at_load():
+    task = {"name": "a", "template": "ok", "withItems": [1, 2], "hooks": {"exit": {"template": "ok"}}}
+    with pytest.raises(InvalidInput, match=r"spec\.templates\[0\]\.dag\.tasks\[0\]: not supported .* with a loop"):
+        load(workflow([{"name": "main", "dag": {"tasks": [task]}}, sh("ok", "true")]))
+
+
+def test_the_lint_lets_a_hook_name_the_outputs_of_the_step_it_hooks():
+    hook = {"arguments": {"parameters": [{"name": "m", "value": "{{steps.step-1.outputs.parameters.result}}"}]}}
+    manifest = workflow(
+        [
+            {"name": "main", "steps": [[_hooked_step(**hook)]]},
+            sh("output", "true", outputs={"result": {"path": "/tmp/r"}}),
+            sh("exit", "true", inputs=["m"]),
+        ]
+    )
+    assert lint(manifest, strict=True) == []
+    # Its siblings' outputs it may not name: they run at the same time.
+    hook["arguments"]["parameters"][0]["value"] = "{{steps.other.outputs.parameters.result}}"
+    assert lint(manifest) and lint(manifest) == lint(manifest, strict=True)

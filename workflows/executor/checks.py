@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 
-from kaleidoscope.workflows.executor import fields
+from kaleidoscope.workflows.executor import fields, hooks
 from kaleidoscope.workflows.executor.model import KINDS, POD_KINDS, Workflow, kind_of
 from kaleidoscope.workflows.executor.retry import Strategy
+from kaleidoscope.workflows.rules import loops
 from kaleidoscope.workflows.rules.validate import validate
 
 
@@ -49,6 +50,12 @@ def check(
     _volumes(spec.get("volumes"), "spec.volumes", problems)
     _synchronization(spec.get("synchronization"), "spec.synchronization", problems)
     _argument_values(workflow, given, problems)
+    exit_hook = (spec.get("hooks") or {}).get("exit") or {}
+    if exit_hook.get("templateRef") is not None:
+        problems.append(
+            "spec.hooks.exit.templateRef: not supported by the local executor: the workflow's exit handler "
+            "names a template of its own"
+        )
     for template, path in workflow.checked():
         if len([kind for kind in KINDS if kind in template]) == 1:  # else validate said so
             _template(workflow, template, path, problems, in_image)
@@ -208,6 +215,11 @@ def _call(step: dict, path: str, problems: list[str]) -> None:
     """A task or step: a ``templateRef`` the executor can follow, a loop it can expand, argument values."""
     if step.get("templateRef") is not None:  # not found: said when the references were followed
         _template_ref(step["templateRef"], f"{path}.templateRef", problems)
+    if hooks.exit_hook(step) is not None and loops.has_loop(step):
+        problems.append(
+            f"{path}: not supported by the local executor: an exit hook on a task or step with a loop "
+            f"(Argo hooks the loop's group node); hook the template the loop runs instead"
+        )
     if step.get("withItems") is not None and not isinstance(step["withItems"], list):
         problems.append(f"{path}.withItems: must be a list")
     if step.get("withParam") is not None and not isinstance(step["withParam"], str):

@@ -23,7 +23,7 @@ import queue
 from collections import deque
 from dataclasses import dataclass, field
 
-from kaleidoscope.workflows.executor import conditions, loops, variables
+from kaleidoscope.workflows.executor import conditions, hooks, loops, variables
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import Dag, call_label
 from kaleidoscope.workflows.executor.nodes import FAILED, Node
@@ -175,7 +175,7 @@ class _DagRun:
                 if when and not conditions.evaluate(when):
                     self.settle(name, "Skipped", f"when '{when}' evaluated false")
                 else:
-                    self.start(name, "", task, arguments(task, scope), self.node, None)
+                    self.start(name, "", task, arguments(task, scope), self.node, None, scope)
                 return
             items = loops.items(variables.substitute_all(loops.loop_of(task), scope, keep=is_item))
         except _RESOLVE_ERRORS as error:
@@ -211,8 +211,11 @@ class _DagRun:
         if state.pending == 0:
             self.finish_group(name)
 
-    def start(self, name: str, suffix: str, task: dict, args: dict, parent: Node, index: int | None) -> None:
-        """Run a task (or one item) in its own thread; its end comes back through ``events``."""
+    def start(
+        self, name: str, suffix: str, task: dict, args: dict, parent: Node, index: int | None, scope: dict | None = None
+    ) -> None:
+        """Run a task (or one item) in its own thread, then its exit hook (given ``scope``, the
+        variables its arguments were made from); its end comes back through ``events``."""
         self.running += 1
         runner, boundary = self.runner, self.boundary
         call = Call(
@@ -227,11 +230,15 @@ class _DagRun:
         def body():
             child = None
             try:
-                child = runner.call(
-                    f"{self.node.name}.{name}{suffix}", f"{name}{suffix}", task, args, call, self.template
-                )
+                try:
+                    child = runner.call(
+                        f"{self.node.name}.{name}{suffix}", f"{name}{suffix}", task, args, call, self.template
+                    )
+                finally:
+                    boundary.discard(call.ticket)  # before the hook, which needs a place of its own
+                if scope is not None:
+                    hooks.after(runner, task, child, self.template, "tasks", scope, boundary, self.depth)
             finally:
-                boundary.discard(call.ticket)
                 self.events.put((name, index, child))
 
         runner.spawn(body)

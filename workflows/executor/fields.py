@@ -83,7 +83,7 @@ TABLES: dict[str, dict[str, tuple]] = {
             ("ignored", None),
         ),
         "onExit": ("supported", None),
-        "hooks": ("refused", None, "lifecycle hooks are not supported locally (spec.onExit is)"),
+        "hooks": ("supported", "hooks"),  # its exit hook is the workflow's exit handler
         "artifactRepositoryRef": ("refused", None, _ARTIFACTS),
         "artifactGC": ("refused", None, _ARTIFACTS),
         "volumeClaimTemplates": (
@@ -247,10 +247,20 @@ TABLES: dict[str, dict[str, tuple]] = {
         "continueOn": ("supported", "continueOn"),
         "templateRef": ("supported", "templateRef"),  # resolved at load (model.py)
         "inline": ("refused", None, "inline templates are not supported locally; name the template"),
-        "hooks": ("refused", None, "lifecycle hooks are not supported locally"),
-        "onExit": ("refused", None, "exit handlers are not supported locally"),
+        # An exit hook runs once the task or step ended (hooks.py); other hooks need expressions.
+        "hooks": ("supported", "hooks"),
+        "onExit": ("supported", None),
     },
     "step": {},  # a task without depends/dependencies, filled in below
+    # Only the exit hook: any other runs while its expression holds, which needs Argo's expression
+    # language and a controller watching the node (workflow/controller/hooks.go).
+    "hooks": {"exit": ("supported", "lifecycleHook")},
+    "lifecycleHook": {
+        "template": ("supported", None),
+        "templateRef": ("supported", "templateRef"),
+        "arguments": ("supported", "arguments"),
+        "expression": ("refused", None, "a hook's expression needs Argo's expression language"),
+    },
     "arguments": {
         "parameters": ("supported", "argument[]"),
         "artifacts": ("refused", None, _ARTIFACTS),
@@ -338,7 +348,12 @@ def check(value, kind: str, path: str, problems: list[str]) -> None:
     for field, item in value.items():
         entry = table.get(field)
         where = f"{path}.{field}"
-        if entry is None:
+        if entry is None and kind == "hooks":
+            problems.append(
+                f"{where}: not supported by the local executor: only the exit hook; a hook named otherwise runs "
+                f"when its expression holds while the node runs, which needs Argo's controller"
+            )
+        elif entry is None:
             problems.append(f"{where}: unknown field, refused (the local executor runs only the fields it knows)")
         elif entry[0] == "refused":
             problems.append(f"{where}: not supported by the local executor: {entry[2]}")

@@ -286,7 +286,7 @@ class Workflow:
             names.add("workflow.priority")
         if SCHEDULED_TIME_ANNOTATION in (metadata.get("annotations") or {}):
             names.add("workflow.scheduledTime")
-        if self.spec.get("onExit"):
+        if self.spec.get("onExit") or (self.spec.get("hooks") or {}).get("exit"):
             # Set once the main tree has ended, for the exit handler (Runner.run_exit_handler).
             names.update(("workflow.status", "workflow.failures", "workflow.duration"))
         names.update(f"workflow.creationTimestamp.{char}" for char in STRFTIME_CHARS)

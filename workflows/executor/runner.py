@@ -30,7 +30,7 @@ from collections.abc import Callable
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from kaleidoscope.workflows.executor import dag, process, secrets, steps, synchronization, variables
+from kaleidoscope.workflows.executor import dag, hooks, process, secrets, steps, synchronization, variables
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.model import (
     DISPLAY_NAME,
@@ -46,7 +46,7 @@ from kaleidoscope.workflows.executor.parallel import Slots
 from kaleidoscope.workflows.executor.process import NodeError, PodRequest
 from kaleidoscope.workflows.executor.retry import Strategy, decide
 from kaleidoscope.workflows.executor.runtimes import Processes, Runtime
-from kaleidoscope.workflows.executor.scope import go_json
+from kaleidoscope.workflows.executor.scope import arguments, go_json
 from kaleidoscope.workflows.executor.variables import to_text
 from kaleidoscope.workflows.rules.durations import parse_argo
 from kaleidoscope.workflows.rules.validate import SCHEDULED_TIME_ANNOTATION
@@ -281,9 +281,9 @@ class Runner:
         controller does (workflow/controller/operator.go, operate): with ``workflow.status``,
         ``workflow.failures`` and ``workflow.duration`` set. None when there is none, or when the
         run was stopped (a stopped executor starts nothing more, as ``argo terminate``)."""
-        handler = self.wf.spec.get("onExit")
+        handler = hooks.exit_hook(self.wf.spec)
         root = self.nodes.get(self.name)
-        if not handler or self.stop.is_set():
+        if handler is None or self.stop.is_set():
             return None
         phase = root.phase if root is not None else "Error"
         status = {"Skipped": "Succeeded", "Omitted": "Succeeded"}.get(phase, phase)
@@ -310,7 +310,11 @@ class Runner:
             }
         )
         name = self.exit_node_name
-        return self.execute(name, name, self.wf.templates[handler], {}, Call(None, None, 0))
+        try:
+            args = arguments(handler, self.values())
+        except (variables.Unresolved, variables.Absent, ValueError) as error:
+            return self.new_node(name, name, "Skipped", handler["template"], None, "Error", str(error))
+        return self.execute(name, name, self.wf.templates[handler["template"]], args, Call(None, None, 0))
 
     def call(self, name: str, display: str, step: dict, args: dict, call: Call, caller: dict) -> Node | None:
         """Run the template a task or step of ``caller`` names, with its argument values.

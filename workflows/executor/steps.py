@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 
-from kaleidoscope.workflows.executor import conditions, loops, variables
+from kaleidoscope.workflows.executor import conditions, hooks, loops, variables
 from kaleidoscope.workflows.executor.calls import Call
 from kaleidoscope.workflows.executor.dag import continues_on
 from kaleidoscope.workflows.executor.model import call_label
@@ -65,7 +65,7 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
     children: dict[str, list] = {step["name"]: [] for step in group}
     started = 0
 
-    def start(step: dict, suffix: str, args: dict, slot: int) -> None:
+    def start(step: dict, suffix: str, args: dict, slot: int, scope: dict | None) -> None:
         name = step["name"]
         call = Call(
             group_node, boundary, depth, runner.captures_result(template, name), boundary.enqueue(), runner.next_order()
@@ -74,9 +74,15 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
         def body():
             child = None
             try:
-                child = runner.call(f"{group_node.name}.{name}{suffix}", f"{name}{suffix}", step, args, call, template)
+                try:
+                    child = runner.call(
+                        f"{group_node.name}.{name}{suffix}", f"{name}{suffix}", step, args, call, template
+                    )
+                finally:
+                    boundary.discard(call.ticket)  # before the hook, which needs a place of its own
+                if scope is not None:
+                    hooks.after(runner, step, child, template, "steps", scope, boundary, depth)
             finally:
-                boundary.discard(call.ticket)
                 events.put((name, slot, child))
 
         runner.spawn(body)
@@ -121,7 +127,7 @@ def _run_group(runner, template, group, group_node, boundary, scope, depth):
                 error = error or str(problem)
                 continue
             children[name].append(None)
-            start(step, suffix, args, len(children[name]) - 1)
+            start(step, suffix, args, len(children[name]) - 1, None if has_loop(step) else full)
             started += 1
     for _ in range(started):
         name, slot, child = events.get()

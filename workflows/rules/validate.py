@@ -225,7 +225,7 @@ class _Validator:
         names |= {f"workflow.labels.{key}" for key in (workflow_metadata.get("labelsFrom") or {})}
         if spec.get("priority") is not None:
             names.add("workflow.priority")
-        if spec.get("onExit"):
+        if spec.get("onExit") or (spec.get("hooks") or {}).get("exit"):
             names.update(EXIT_HANDLER_VARIABLES)
         elif self.strict:
             names -= set(EXIT_HANDLER_VARIABLES)
@@ -464,6 +464,21 @@ class _Validator:
         names = node_variables(root, name, template, looped)
         return names if template is not None else names | {f"{root}.{name}.*"}
 
+    def hooks(self, where: str, call: dict, scope: Scope, caller: dict) -> None:
+        """A task's or step's lifecycle hooks and its older ``onExit``: each names a template, and
+        runs once the task or step has ended, so its own outputs and status are in its scope
+        (``runOnExitNode`` in workflow/controller/exit_handler.go). A template of another object
+        names templates of its own, which the caller who read it has found."""
+        local = id(caller) not in self.foreign
+        if call.get("onExit") and local:
+            self.reference(f"{where}.onExit", call["onExit"])
+        hooks = call.get("hooks")
+        for name, hook in (hooks or {}).items() if isinstance(hooks, dict) else ():
+            at = key_path(f"{where}.hooks", name)
+            if isinstance(hook, dict) and hook.get("template") and local:
+                self.reference(f"{at}.template", hook["template"])
+            self.variables(hook, at, scope)
+
     def field_name(self, where: str, name: Any) -> None:
         """A task's or step's name, when it has one, as Argo's validation accepts it."""
         why = field_name_problem(name) if name else None
@@ -497,7 +512,10 @@ class _Validator:
                 name: "" if name in before else f"task '{name}' is not upstream of this task: add it to depends"
                 for name in names
             }
-            self.variables(task, task_where, scope.extended(offered, loop, nodes=nodes, node_kind="tasks"))
+            task_scope = scope.extended(offered, loop, nodes=nodes, node_kind="tasks")
+            self.variables({key: value for key, value in task.items() if key != "hooks"}, task_where, task_scope)
+            own = self.offered("tasks", task_name, callees.get(task_name), looped[task_name]) if task_name else set()
+            self.hooks(task_where, task, task_scope.extended(own, nodes={**nodes, task_name: ""}), template)
         everything = set().union(*(self.offered("tasks", name, callees.get(name), looped[name]) for name in names))
         outputs_scope = scope.extended(everything, nodes=dict.fromkeys(names, ""), node_kind="tasks")
         self.variables(template.get("outputs"), f"{where}.outputs", outputs_scope)
@@ -525,7 +543,10 @@ class _Validator:
                 nodes.update(
                     {other: f"step '{other}' runs in the same group, at the same time" for other in this_group}
                 )
-                self.variables(step, step_where, scope.extended(offered, loop, nodes=nodes, node_kind="steps"))
+                step_scope = scope.extended(offered, loop, nodes=nodes, node_kind="steps")
+                self.variables({key: value for key, value in step.items() if key != "hooks"}, step_where, step_scope)
+                own = self.offered("steps", name, called, loop is not None) if name else set()
+                self.hooks(step_where, step, step_scope.extended(own, nodes={**nodes, name: ""}), template)
                 if name:
                     this_group[name] = (called, loop is not None)
             earlier.update(this_group)
