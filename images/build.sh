@@ -14,7 +14,7 @@
 #   KALEIDOSCOPE_IMAGE_BASE  python, debian or auto: the flags' choice (a flag wins)
 #   KALEIDOSCOPE_BUILD_DIR   where the Debian root file system is made (default /var/tmp/kaleidoscope-image)
 #   KALEIDOSCOPE_CA_BUNDLE   a CA bundle pip must trust during the build, for a TLS-intercepting proxy
-#                            (default: $PIP_CERT, the host pip's own); it is mounted for the build's RUN
+#                            (default: $PIP_CERT, $SSL_CERT_FILE, else the host's system bundle); it is mounted for the build's RUN
 #                            steps only and never lands in a layer
 #   CONTAINERS_CONF          podman's settings (default: images/containers.conf, made for CI's sandbox)
 #
@@ -40,7 +40,11 @@ debian_mirror=http://deb.debian.org/debian
 # What the Debian base was made from, kept as its label: a base made another way is made again.
 debian_recipe="debootstrap ${debootstrap_arguments[*]} $debian_mirror"
 work=${KALEIDOSCOPE_BUILD_DIR:-/var/tmp/kaleidoscope-image}
-ca_bundle=${KALEIDOSCOPE_CA_BUNDLE:-${PIP_CERT:-}}
+ca_bundle=${KALEIDOSCOPE_CA_BUNDLE:-${PIP_CERT:-${SSL_CERT_FILE:-}}}
+# Else the host's own bundle: what the host's pip trusts, harmless where nothing intercepts TLS.
+if [ -z "$ca_bundle" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    ca_bundle=/etc/ssl/certs/ca-certificates.crt
+fi
 
 base=${KALEIDOSCOPE_IMAGE_BASE:-auto}
 reference=localhost/kaleidoscope:$version

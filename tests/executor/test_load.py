@@ -51,7 +51,7 @@ def test_a_valid_manifest_loads_as_a_workflow():
 
 # (where the field goes, its value, the place the problem must name)
 REFUSED = [
-    ("spec.hooks", {}, "spec.hooks"),
+    ("spec.hooks", {"running": {"template": "main"}}, "spec.hooks.running"),
     ("spec.volumeClaimTemplates", [], "spec.volumeClaimTemplates"),
     ("spec.artifactRepositoryRef", {}, "spec.artifactRepositoryRef"),
     ("spec.podSpecPatch", "{}", "spec.podSpecPatch"),
@@ -332,7 +332,7 @@ def test_volume_mount_must_name_an_empty_dir_volume():
 
 def test_every_problem_is_reported_at_once():
     manifest = _with("spec.templates.1.sidecars", [])
-    manifest["spec"]["hooks"] = {"exit": {"template": "x"}}
+    manifest["spec"]["hooks"] = {"running": {"template": "x"}}
     manifest["spec"]["templates"][1]["container"]["envFrom"] = []
     assert len(_problems(manifest)) == 3
 
@@ -380,9 +380,9 @@ def test_cron_workflow_problems_name_the_place_in_its_file():
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
         "metadata": {"name": "c"},
-        "spec": {"workflowSpec": {**copy.deepcopy(HELLO["spec"]), "hooks": {"exit": {"template": "x"}}}},
+        "spec": {"workflowSpec": {**copy.deepcopy(HELLO["spec"]), "hooks": {"running": {"template": "x"}}}},
     }
-    with pytest.raises(InvalidInput, match=r"manifest: spec.workflowSpec.hooks: not supported"):
+    with pytest.raises(InvalidInput, match=r"manifest: spec.workflowSpec.hooks.running: not supported"):
         load(document)
 
 
