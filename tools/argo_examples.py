@@ -1,12 +1,14 @@
 """Load every manifest of Argo's own ``examples/`` folder with the local executor and count what
 it refuses, by reason: the sweep docs/local-executor.md reports.
 
-    .venv/bin/python -m tools.argo_examples PATH/TO/argo-workflows/examples [--list]
+    .venv/bin/python -m tools.argo_examples PATH/TO/argo-workflows/examples [--list] [--in-image]
 
 Each file is loaded as a user would run it (``kaleidoscope run-workflow FILE``): every
 WorkflowTemplate and ClusterWorkflowTemplate of the folder is given as a template the references
 may name, and a file holding several documents counts once per Workflow-like document. Loading
-checks everything the executor checks before it runs a node; nothing runs.
+checks everything the executor checks before it runs a node; nothing runs. ``--in-image`` loads
+as ``--runtime podman`` does (a container may leave its command to its image), without asking
+podman whether the images are on this machine.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _reason(problem: str) -> str:
     return re.sub(r"'[^']*'", "'…'", text)[:110]
 
 
-def sweep(folder: Path) -> dict:
+def sweep(folder: Path, in_image: bool = False) -> dict:
     files = sorted(folder.rglob("*.yaml"))
     documents: list[tuple[Path, dict]] = []
     for path in files:
@@ -57,7 +59,7 @@ def sweep(folder: Path) -> dict:
     reasons: collections.Counter = collections.Counter()
     for path, document in documents:
         try:
-            load(document, None, templates)
+            load(document, None, templates, in_image=in_image)
         except InvalidInput as error:
             problems = list(getattr(error, "problems", None) or [str(error)])
             refused.append((path, problems))
@@ -78,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("examples", type=Path)
     parser.add_argument("--list", action="store_true", help="also list each refused file and its problems")
+    parser.add_argument("--in-image", action="store_true", help="load as --runtime podman does")
     args = parser.parse_args(argv)
-    result = sweep(args.examples)
+    result = sweep(args.examples, args.in_image)
     print(
         f"{result['files']} files: {result['documents']} runnable documents (and {result['libraries']} template "
         f"libraries, no entrypoint): {len(result['loaded'])} load, {len(result['refused'])} refused"
