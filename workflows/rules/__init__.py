@@ -10,6 +10,9 @@ One small module per concept, each following the Argo (v4.1.2) or Go source it n
 - :mod:`.structure`: a DAG template's structure as Argo's validation checks it, for the lint
   and the executor's load alike;
 - :mod:`.loops`: what makes a task or step loop (``withItems``, ``withParam``, ``withSequence``);
+- :mod:`.validate`: one manifest's whole check, which ``kaleidoscope lint`` and the executor's
+  load both call; :mod:`.scope` what each place's ``{{...}}`` may name; :mod:`.metric_checks`
+  a ``metrics`` field's checks;
 - :mod:`.variables`: ``{{...}}`` tags, where they stand, and what a finished task or step offers.
 
 Nothing here imports the rest of Kaleidoscope (nor hera, cv2 or numpy): the lint, the executor

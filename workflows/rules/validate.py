@@ -49,8 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from kaleidoscope.workflows.rules import metrics as metric_rules
-from kaleidoscope.workflows.rules import structure
+from kaleidoscope.workflows.rules import metric_checks, structure
 from kaleidoscope.workflows.rules.dag import ancestors
 from kaleidoscope.workflows.rules.loops import has_loop, loop_fields
 from kaleidoscope.workflows.rules.names import field_name_problem
@@ -133,7 +132,7 @@ class _Validator:
             self.base, self.spec, self.cron_metadata = "spec", document.get("spec"), {}
         self.metadata = document.get("metadata") or {}
         self.templates: dict[str, tuple[int, dict]] = {}
-        self.metric_kinds: dict[str, tuple[str, Any, str]] = {}  # name -> (where, help, kind)
+        self.metric_kinds: metric_checks.SeenKinds = {}
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -282,76 +281,7 @@ class _Validator:
                     self.add(path, f"{{{{{tag}}}}} does not resolve: {why}")
 
     def metrics(self, metrics: Any, where: str, scope: Scope, level: str) -> None:
-        """Argo's checks of custom metrics (validate.go, metrics_custom.go), and their variables."""
-        if not isinstance(metrics, dict):
-            return
-        for index, metric in enumerate(metrics.get("prometheus") or []):
-            at = f"{where}.prometheus[{index}]"
-            if not isinstance(metric, dict):
-                continue
-            name = metric.get("name")
-            why = metric_rules.name_problem(name)
-            if why:
-                self.add(f"{at}.name", f"bad value {name!r}: {why}")
-            for label_index, label in enumerate(metric.get("labels") or []):
-                key = label.get("key") if isinstance(label, dict) else None
-                why = metric_rules.label_problem(key)
-                if why:
-                    self.add(f"{at}.labels[{label_index}].key", f"bad value {key!r}: {why}")
-            if not metric.get("help"):
-                self.add(f"{at}.help", "required: Argo refuses a metric without help")
-            kinds = [kind for kind in metric_rules.KINDS if metric.get(kind) is not None]
-            if len(kinds) != 1:
-                self.add(
-                    at,
-                    f"a metric has exactly one of {', '.join(metric_rules.KINDS)} (found: {', '.join(kinds) or 'none'})",
-                )
-            for kind in kinds:
-                body = metric[kind] if isinstance(metric[kind], dict) else {}
-                if not body.get("value"):
-                    self.add(f"{at}.{kind}.value", "required: what the metric records")
-                if (
-                    kind == "gauge"
-                    and body.get("realtime")
-                    and body.get("value") != metric_rules.REALTIME_VALUES[level]
-                ):
-                    self.add(
-                        f"{at}.gauge.value",
-                        f"a real-time gauge of a {level} records only {metric_rules.REALTIME_VALUES[level]}",
-                    )
-            if isinstance(name, str) and kinds:
-                seen = self.metric_kinds.setdefault(name, (at, metric.get("help"), kinds[0]))
-                if seen[1:] != (metric.get("help"), kinds[0]):
-                    self.add(
-                        at,
-                        f"metric '{name}' is also {seen[0]} with another help or kind: Argo keeps one of each "
-                        f"per name and refuses the second",
-                    )
-            for path, text in strings(metric, at):
-                for tag in tags(text):
-                    if tag is None:
-                        self.add(path, "'{{' is never closed by '}}'")
-                        continue
-                    why = self.metric_variable(tag, scope)
-                    if why:
-                        self.add(path, f"{{{{{tag}}}}} does not resolve: {why}")
-
-    @staticmethod
-    def metric_variable(tag: str, scope: Scope) -> str | None:
-        """Why ``tag`` does not resolve in a metric, or None: Argo's metric scope is the scope of the
-        place plus the emitting node's own variables; nothing in a metric is a script's own."""
-        text = tag.strip()
-        if text in metric_rules.NODE_VARIABLES or text.startswith("=") or text in scope.names:
-            return None
-        root = text.split(".", 1)[0]
-        if root == "outputs":
-            declared = sorted(name for name in scope.names if name.startswith("outputs."))
-            return f"the emitting node has no {text} (its outputs: {listing(declared)})"
-        if root in ("inputs", "workflow", "item", "tasks", "steps", "pod"):
-            return scope.unresolved(tag) or None
-        return (
-            f"not a variable of a metric ({', '.join(metric_rules.NODE_VARIABLES)}, the workflow's, inputs and outputs)"
-        )
+        self.problems += metric_checks.check(metrics, where, scope, level, self.metric_kinds)
 
     def template(self, where: str, template: dict, global_scope: Scope) -> None:
         types = [name for name in _TEMPLATE_TYPES if template.get(name) is not None]
