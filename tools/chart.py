@@ -39,7 +39,7 @@ from kaleidoscope.workflows.argo.options import (
 from kaleidoscope.workflows.rules import durations, names
 from kaleidoscope.workflows.rules.cron import TIMEZONE
 from kaleidoscope.workflows.rules.cron import pattern as cron_pattern
-from kaleidoscope.workflows.rules.quantities import QUANTITY
+from kaleidoscope.workflows.rules.quantities import CPU, QUANTITY
 
 __all__ = [
     "CHART",
@@ -80,7 +80,7 @@ class _Kube(dict):
 _LABEL_KEY = f"^{names.LABEL_KEY}$"
 _LABEL_VALUE = f"^{names.LABEL_VALUE}$"
 _QUANTITY = f"^{QUANTITY}$"
-_CPU = r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$"
+_CPU = f"^({CPU})$"
 _DURATION = f"^{durations.UNSIGNED}$"
 _TIMEZONE = f"^{TIMEZONE}$"
 _PATH_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"

@@ -41,6 +41,7 @@ import yaml
 
 from tests import container
 from tests.benchmarks.bench_run import build_photos, spec_document
+from tests.executor.manifests import workflow
 
 CLI = [sys.executable, "-m", "kaleidoscope.workflows.cli"]
 POD_USER = 65532  # the step image's USER and the workflows' runAsUser
@@ -53,36 +54,30 @@ def timed(command: list[str], **options) -> float:
 
 
 def trivial_workflow(image: str, pods: int) -> dict:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": "bench-"},
-        "spec": {
-            "entrypoint": "main",
-            "parallelism": 1,
-            "templates": [
-                {
-                    "name": "main",
-                    "steps": [[{"name": "pod", "template": "true", "withItems": list(range(pods))}]],
-                },
-                {
-                    "name": "true",
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-                    "container": {
-                        "image": image,
-                        "command": ["true"],
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        "securityContext": {
-                            "runAsUser": POD_USER,
-                            "readOnlyRootFilesystem": True,
-                            "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
+    return workflow(
+        [
+            {
+                "name": "main",
+                "steps": [[{"name": "pod", "template": "true", "withItems": list(range(pods))}]],
+            },
+            {
+                "name": "true",
+                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                "container": {
+                    "image": image,
+                    "command": ["true"],
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    "securityContext": {
+                        "runAsUser": POD_USER,
+                        "readOnlyRootFilesystem": True,
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
                     },
                 },
-            ],
-        },
-    }
+            },
+        ],
+        parallelism=1,
+    )
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -22,8 +22,8 @@ from kaleidoscope.steps import spec as spec_module
 from kaleidoscope.steps.errors import InvalidInput
 from kaleidoscope.workflows import local
 from kaleidoscope.workflows.executor import execute, podman
-from kaleidoscope.workflows.executor.container import parse_cpu
 from kaleidoscope.workflows.executor.reaper import SWEEP_PAUSE
+from kaleidoscope.workflows.rules.quantities import parse_cpu
 from tests import container
 from tests.executor.manifests import python_pod, workflow
 from tests.prerequisites import missing

@@ -18,20 +18,13 @@ from kaleidoscope.workflows.argo.options import BuildOptions, option_problems
 from kaleidoscope.workflows.executor import execute, load
 from kaleidoscope.workflows.lint import lint
 from kaleidoscope.workflows.rules import cron, depends, durations, loops
+from tests.executor.manifests import workflow
 
 
 def _dag(*tasks: dict, templates: tuple[dict, ...] = ()) -> dict:
     """A Workflow whose entrypoint is a DAG of ``tasks`` over an ``echo`` container template."""
     echo = {"name": "echo", "container": {"image": "alpine", "command": ["true"]}}
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": "rules-"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [{"name": "main", "dag": {"tasks": list(tasks)}}, echo, *templates],
-        },
-    }
+    return workflow([{"name": "main", "dag": {"tasks": list(tasks)}}, echo, *templates])
 
 
 def _executor_problems(manifest: dict) -> list[str]:

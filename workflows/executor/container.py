@@ -36,7 +36,6 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 from kaleidoscope.steps.errors import InvalidInput
@@ -45,7 +44,7 @@ from kaleidoscope.workflows.executor.load import load
 from kaleidoscope.workflows.executor.model import POD_KINDS, Workflow
 from kaleidoscope.workflows.executor.process import NodeError, Outcome, Pod, PodRequest
 from kaleidoscope.workflows.executor.registry import Registry
-from kaleidoscope.workflows.rules.quantities import parse_bytes
+from kaleidoscope.workflows.rules.quantities import parse_bytes, parse_cpu
 
 #: Where Argo's emissary puts a script template's source in the container.
 SCRIPT_PATH = "/argo/staging/script"
@@ -285,7 +284,11 @@ class Podman:
         flags = []
         if limits.get("cpu") is not None:
             if "cpu" in self.host.cgroup_controllers:
-                flags.append(f"--cpus={float(parse_cpu(str(limits['cpu'])))}")
+                try:
+                    cores = parse_cpu(str(limits["cpu"]))
+                except ValueError as error:
+                    raise NodeError(f"resources.limits.cpu: bad value: {error}") from None
+                flags.append(f"--cpus={float(cores)}")
             else:
                 self.note(
                     f"resources.limits.cpu not applied: podman has no cpu cgroup controller here ({self._cgroups()})"
@@ -320,15 +323,6 @@ class Podman:
             else:
                 literal[entry["name"]] = process.expand_k8s(resolve(entry.get("value", "")), {**secret, **literal})
         return literal, secret
-
-
-def parse_cpu(text: str) -> Fraction:
-    """A CPU quantity (``2``, ``0.5``, ``500m``) in cores."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(m?)", text)
-    if match is None:
-        raise NodeError(f"resources.limits.cpu: bad value {text!r}: a CPU quantity such as 2, 0.5 or 500m")
-    value = Fraction(match.group(1))
-    return value / 1000 if match.group(2) else value
 
 
 def _podman_environment() -> dict[str, str]:

@@ -4,7 +4,7 @@ A regular expression without anchors or flags, like those of :mod:`.names`: a pl
 number with an optional binary (``Ki`` .. ``Ei``) or decimal (``k`` .. ``E``) suffix, such as
 ``512Mi`` or ``2Gi``; a subset of what Kubernetes' ``resource.ParseQuantity`` reads.
 :func:`parse_bytes` and :func:`format_bytes` read and write memory amounts (the augment pod's
-memory on a retry).
+memory on a retry); :data:`CPU` and :func:`parse_cpu` are CPU amounts.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from fractions import Fraction
 
 QUANTITY = r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?"
+#: A CPU amount: cores (``2``, ``0.5``) or millicores (``500m``).
+CPU = r"[0-9]+(\.[0-9]+)?|[0-9]+m"
 
 _SUFFIXES = {
     "": 1,
@@ -47,6 +49,17 @@ def parse_bytes(text: object) -> int:
     assert match is not None  # QUANTITY matched
     number, suffix = Fraction(match.group(1)), match.group(2)
     return math.ceil(number * _SUFFIXES[suffix])
+
+
+def parse_cpu(text: object) -> Fraction:
+    """A CPU quantity (``2``, ``0.5``, ``500m``) in cores.
+
+    Raises:
+        ValueError: ``text`` is not a quantity :data:`CPU` accepts.
+    """
+    if not isinstance(text, str) or re.fullmatch(CPU, text) is None:
+        raise ValueError(f"{text!r} is not a CPU quantity such as 2, 0.5 or 500m")
+    return Fraction(text[:-1]) / 1000 if text.endswith("m") else Fraction(text)
 
 
 def format_bytes(count: int) -> str:
